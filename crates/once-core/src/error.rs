@@ -1,0 +1,35 @@
+/// What a service call can fail with. Messages are safe to show to the caller: they never carry
+/// secret material, and `NotFound` is deliberately the same for every "you can't have it" reason.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Unknown, expired, consumed, burned or wrong passphrase: indistinguishable on purpose.
+    #[error("unknown secret")]
+    NotFound,
+    /// The request is malformed; the message says what to fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// The secret is larger than the configured limit.
+    #[error("secret is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// Credentials were given and are wrong (or the account is disabled).
+    #[error("not authorized")]
+    Unauthorized,
+    /// The e-mail address is already taken (admin CLI only).
+    #[error("{0}")]
+    Conflict(String),
+    /// The store is unreachable or failing; the request can be retried.
+    #[error("storage is unavailable")]
+    Unavailable(#[source] once_store::StoreError),
+    /// A key-ring problem (no active key). Operator action needed.
+    #[error("encryption is not available: {0}")]
+    Crypto(String),
+}
+
+impl From<once_store::StoreError> for CoreError {
+    fn from(e: once_store::StoreError) -> Self {
+        match e {
+            once_store::StoreError::Conflict(what) => CoreError::Conflict(format!("{what} already exists")),
+            other => CoreError::Unavailable(other),
+        }
+    }
+}

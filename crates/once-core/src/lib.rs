@@ -1,0 +1,48 @@
+//! The domain of Once: what a secret is, the rules it lives by, and the services that create,
+//! reveal, report and burn secrets and manage accounts.
+//!
+//! This crate does no I/O of its own: storage comes in as a `once_store::Store`, time as a
+//! [`Clock`], keys as a `once_crypto::KeyRing`. It decides; backends and the HTTP edge carry out.
+//!
+//! Invariants kept here:
+//! * plaintext, link tokens and passphrases never reach the store (only sealed envelopes and
+//!   hashes do);
+//! * a caller who is not the sender cannot tell unknown, expired, consumed, burned and
+//!   wrong-passphrase apart ([`CoreError::NotFound`]); the audit event carries the real reason;
+//! * a reveal hands out plaintext only after the store's atomic claim succeeded.
+
+mod accounts;
+pub mod audit;
+mod clock;
+mod error;
+mod policy;
+mod secrets;
+
+pub use accounts::{AccountService, NewUser, Principal};
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::CoreError;
+pub use policy::{Policy, TtlRequest, ViewLimit};
+pub use secrets::{
+    CreateSecret, Created, Generated, ReceiptView, RecentPage, Revealed, SecretService, SecretState,
+};
+
+/// Everything the services need, shared by all requests.
+pub struct Core {
+    pub secrets: SecretService,
+    pub accounts: AccountService,
+}
+
+impl Core {
+    pub fn new(
+        store: std::sync::Arc<dyn once_store::Store>,
+        keys: std::sync::Arc<once_crypto::KeyRing>,
+        clock: std::sync::Arc<dyn Clock>,
+        policy: Policy,
+    ) -> Self {
+        let kdf = std::sync::Arc::new(tokio::sync::Semaphore::new(policy.kdf_concurrency));
+        Core {
+            secrets: SecretService::new(store.clone(), keys.clone(), clock.clone(), policy, kdf),
+            accounts: AccountService::new(store, keys, clock),
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! Creating, revealing, reporting and burning secrets.
+
+use std::sync::Arc;
+
+use once_crypto::{KeyRing, OpenError, PassphraseParams, Token};
+use once_store::{
+    BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord,
+    Store, UnixTime,
+};
+use rand::Rng;
+use rand::rngs::OsRng;
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+use crate::accounts::Principal;
+use crate::audit;
+use crate::clock::Clock;
+use crate::error::CoreError;
+use crate::policy::{Policy, TtlRequest, ViewLimit};
+
+const SECRET: &str = "secret";
+const RECEIPT: &str = "receipt";
+
+/// A secret's state as the sender sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretState {
+    New,
+    Viewed,
+    Received,
+    Burned,
+    Expired,
+}
+
+impl SecretState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretState::New => "new",
+            SecretState::Viewed => "viewed",
+            SecretState::Received => "received",
+            SecretState::Burned => "burned",
+            SecretState::Expired => "expired",
+        }
+    }
+}
+
+/// What the sender asks for.
+pub struct CreateSecret {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub passphrase: Option<Zeroizing<String>>,
+    pub ttl: TtlRequest,
+    pub views: ViewLimit,
+    pub recipient: Option<String>,
+    pub share_domain: String,
+    pub owner: Option<Principal>,
+}
+
+/// A new secret's two capabilities and its receipt.
+#[derive(Debug)]
+pub struct Created {
+    pub secret_key: Token,
+    pub receipt_key: Token,
+    pub receipt: ReceiptView,
+}
+
+/// A generated password, and the secret that holds it.
+#[derive(Debug)]
+pub struct Generated {
+    pub value: Zeroizing<String>,
+    pub created: Created,
+}
+
+/// A revealed secret.
+pub struct Revealed {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub secret_key: Token,
+    /// Views left after this one.
+    pub views_left: u32,
+}
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revealed").field("views_left", &self.views_left).finish_non_exhaustive()
+    }
+}
+
+/// The sender's view of a secret.
+#[derive(Clone, Debug)]
+pub struct ReceiptView {
+    /// The receipt's own key, when known to this call (create, recent).
+    pub receipt_key: Option<Token>,
+    /// The secret link's key: shown while the receipt is new (once).
+    pub secret_key: Option<Token>,
+    pub state: SecretState,
+    pub burn_reason: Option<BurnReason>,
+    /// The owner's account id (its e-mail), or `None` for anonymous.
+    pub owner: Option<String>,
+    pub has_passphrase: bool,
+    pub max_views: u32,
+    pub views: u32,
+    pub failures: u32,
+    pub recipient: Option<String>,
+    pub share_domain: String,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+    pub received_at: Option<UnixTime>,
+    pub secret_expires_at: UnixTime,
+    pub expires_at: UnixTime,
+    /// When this view was computed.
+    pub now: UnixTime,
+}
+
+impl ReceiptView {
+    /// The secret's full lifetime in seconds.
+    pub fn secret_ttl(&self) -> i64 {
+        self.secret_expires_at - self.created_at
+    }
+
+    /// The receipt's full lifetime in seconds.
+    pub fn receipt_ttl(&self) -> i64 {
+        self.expires_at - self.created_at
+    }
+
+    /// Seconds until the secret expires (0 once it has).
+    pub fn secret_ttl_left(&self) -> i64 {
+        (self.secret_expires_at - self.now).max(0)
+    }
+
+    /// Seconds until the receipt expires.
+    pub fn receipt_ttl_left(&self) -> i64 {
+        (self.expires_at - self.now).max(0)
+    }
+
+    pub fn views_left(&self) -> u32 {
+        match self.state {
+            SecretState::New | SecretState::Viewed => self.max_views.saturating_sub(self.views),
+            _ => 0,
+        }
+    }
+
+    /// A cursor for the next page after this receipt.
+    fn cursor(&self, id: RecordId) -> Cursor {
+        Cursor { created_at: self.created_at, id }
+    }
+}
+
+/// One page of a user's recent receipts.
+#[derive(Debug)]
+pub struct RecentPage {
+    pub items: Vec<ReceiptView>,
+    /// Opaque cursor for the next (older) page, if there may be one.
+    pub next: Option<String>,
+}
+
+pub struct SecretService {
+    store: Arc<dyn Store>,
+    keys: Arc<KeyRing>,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    kdf: Arc<Semaphore>,
+}
+
+fn view(r: Receipt, now: UnixTime, secret_key: Option<Token>, receipt_key: Option<Token>) -> ReceiptView {
+    let state = match r.state {
+        ReceiptState::New if r.secret_expires_at <= now => SecretState::Expired,
+        ReceiptState::Viewed if r.secret_expires_at <= now => SecretState::Expired,
+        ReceiptState::New => SecretState::New,
+        ReceiptState::Viewed => SecretState::Viewed,
+        ReceiptState::Received => SecretState::Received,
+        ReceiptState::Burned => SecretState::Burned,
+    };
+    let secret_key = if matches!(state, SecretState::New | SecretState::Viewed) { secret_key } else { None };
+    ReceiptView {
+        receipt_key,
+        secret_key,
+        state,
+        burn_reason: r.burn_reason,
+        owner: r.owner.map(|o| o.0),
+        has_passphrase: r.has_passphrase,
+        max_views: r.max_views,
+        views: r.views,
+        failures: r.failures,
+        recipient: r.recipient,
+        share_domain: r.share_domain,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        received_at: r.received_at,
+        secret_expires_at: r.secret_expires_at,
+        expires_at: r.expires_at,
+        now,
+    }
+}
+
+fn encode_cursor(c: Cursor) -> String {
+    format!("{}.{}", c.created_at, data_encoding::HEXLOWER.encode(&c.id.0))
+}
+
+fn decode_cursor(s: &str) -> Result<Cursor, CoreError> {
+    let bad = || CoreError::Invalid("invalid page cursor".into());
+    let (t, id) = s.split_once('.').ok_or_else(bad)?;
+    let created_at = t.parse().map_err(|_| bad())?;
+    let bytes = data_encoding::HEXLOWER.decode(id.as_bytes()).map_err(|_| bad())?;
+    let id: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
+    Ok(Cursor { created_at, id: RecordId(id) })
+}
+
+impl SecretService {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<KeyRing>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        kdf: Arc<Semaphore>,
+    ) -> Self {
+        SecretService { store, keys, clock, policy, kdf }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Runs a slow key derivation on the blocking pool, at most `kdf_concurrency` at a time.
+    async fn slow<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        // The semaphore is never closed, so acquire can't fail; if it ever did, running without
+        // the bound is still correct.
+        let permit = self.kdf.clone().acquire_owned().await.ok();
+        let out = tokio::task::spawn_blocking(f).await;
+        drop(permit);
+        match out {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Spends the same Argon2id work a real passphrase check would, so that "no such secret"
+    /// answers a passphrase-carrying request no faster than "wrong passphrase".
+    async fn dummy_kdf(&self, passphrase: &Zeroizing<String>) {
+        let keys = self.keys.clone();
+        let params = self.policy.passphrase_params;
+        let pw = passphrase.clone();
+        self.slow(move || {
+            let _ = keys.seal(&[0u8; 32], b"", Some((pw.as_bytes(), params)), b"");
+        })
+        .await;
+    }
+
+    pub async fn create(&self, req: CreateSecret) -> Result<Created, CoreError> {
+        if req.plaintext.is_empty() {
+            return Err(CoreError::Invalid("secret is empty".into()));
+        }
+        if req.plaintext.len() > self.policy.max_secret_bytes {
+            return Err(CoreError::TooLarge { limit: self.policy.max_secret_bytes });
+        }
+        let passphrase = req.passphrase.filter(|p| !p.is_empty());
+        let now = self.clock.now();
+        let ttl = self.policy.ttl(req.ttl);
+        let secret_key = Token::generate();
+        let receipt_key = Token::generate();
+        let secret_id = RecordId(secret_key.lookup_id(SECRET));
+        let receipt_id = RecordId(receipt_key.lookup_id(RECEIPT));
+
+        let envelope = {
+            let keys = self.keys.clone();
+            let token = secret_key.clone();
+            let plaintext = req.plaintext;
+            match passphrase {
+                None => keys.seal(&secret_id.0, token.expose().as_bytes(), None, &plaintext),
+                Some(pw) => {
+                    let params: PassphraseParams = self.policy.passphrase_params;
+                    self.slow(move || {
+                        keys.seal(&secret_id.0, token.expose().as_bytes(), Some((pw.as_bytes(), params)), &plaintext)
+                    })
+                    .await
+                }
+            }
+        }
+        .map_err(|e| CoreError::Crypto(e.to_string()))?;
+        let has_passphrase = once_crypto::Envelope::parse(&envelope).is_ok_and(|e| e.needs_passphrase());
+
+        let seal_small = |record: &RecordId, token: &[u8], value: &[u8]| {
+            self.keys.seal(&record.0, token, None, value).map_err(|e| CoreError::Crypto(e.to_string()))
+        };
+        let sealed_secret_key =
+            seal_small(&receipt_id, receipt_key.expose().as_bytes(), secret_key.expose().as_bytes())?;
+        let sealed_receipt_key = match &req.owner {
+            Some(p) => Some(seal_small(&receipt_id, p.vault.expose(), receipt_key.expose().as_bytes())?),
+            None => None,
+        };
+        let owner = req.owner.as_ref().map(|p| p.account.id.clone());
+        let secret = SecretRecord {
+            id: secret_id,
+            receipt_id,
+            envelope,
+            has_passphrase,
+            views_left: req.views.get(),
+            failures: 0,
+            created_at: now,
+            expires_at: now + ttl,
+        };
+        let receipt = Receipt {
+            id: receipt_id,
+            secret_id,
+            owner,
+            sealed_secret_key: Some(sealed_secret_key),
+            sealed_receipt_key,
+            state: ReceiptState::New,
+            burn_reason: None,
+            has_passphrase,
+            max_views: req.views.get(),
+            views: 0,
+            failures: 0,
+            recipient: req.recipient,
+            share_domain: req.share_domain,
+            created_at: now,
+            updated_at: now,
+            received_at: None,
+            secret_expires_at: now + ttl,
+            expires_at: now + ttl * self.policy.receipt_ttl_factor,
+        };
+        let actor = receipt.owner.as_ref().map_or("anon".to_owned(), |o| o.0.clone());
+        self.store.create(secret, receipt.clone()).await?;
+        audit::event("secret.created", "ok", Some(&secret_id), &actor);
+        Ok(Created {
+            receipt: view(receipt, now, Some(secret_key.clone()), Some(receipt_key.clone())),
+            secret_key,
+            receipt_key,
+        })
+    }
+
+    /// Creates a secret holding a fresh random password of `length` characters.
+    pub async fn generate(
+        &self,
+        length: usize,
+        mut req: CreateSecret,
+    ) -> Result<Generated, CoreError> {
+        if !(8..=256).contains(&length) {
+            return Err(CoreError::Invalid("length must be between 8 and 256".into()));
+        }
+        // Letters and digits without the look-alikes (0/O, 1/l/I), plus a few safe symbols.
+        const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789*$!?@%&";
+        let mut value = Zeroizing::new(String::with_capacity(length));
+        for _ in 0..length {
+            value.push(CHARS[OsRng.gen_range(0..CHARS.len())] as char);
+        }
+        req.plaintext = Zeroizing::new(value.as_bytes().to_vec());
+        let created = self.create(req).await?;
+        Ok(Generated { value, created })
+    }
+
+    /// Reveals a secret. Every way of not getting it is the same [`CoreError::NotFound`].
+    pub async fn reveal(
+        &self,
+        key: &str,
+        passphrase: Option<Zeroizing<String>>,
+    ) -> Result<Revealed, CoreError> {
+        let passphrase = passphrase.filter(|p| !p.is_empty());
+        let now = self.clock.now();
+        let Some(token) = Token::parse(key) else {
+            if let Some(pw) = &passphrase {
+                self.dummy_kdf(pw).await;
+            }
+            audit::event("secret.reveal", "denied:malformed_key", None, "anon");
+            return Err(CoreError::NotFound);
+        };
+        let id = RecordId(token.lookup_id(SECRET));
+        let Some(record) = self.store.peek(&id, now).await? else {
+            if let Some(pw) = &passphrase {
+                self.dummy_kdf(pw).await;
+            }
+            audit::event("secret.reveal", "denied:unknown", Some(&id), "anon");
+            return Err(CoreError::NotFound);
+        };
+
+        if !record.has_passphrase {
+            let Some(taken) = self.store.take(&id, now).await? else {
+                audit::event("secret.reveal", "denied:lost_race", Some(&id), "anon");
+                return Err(CoreError::NotFound);
+            };
+            return match self.keys.open(&id.0, token.expose().as_bytes(), None, &taken.envelope) {
+                Ok(plaintext) => {
+                    audit::event("secret.revealed", "ok", Some(&id), "anon");
+                    Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left })
+                }
+                Err(e) => {
+                    audit::event("secret.reveal", open_reason(&e), Some(&id), "anon");
+                    Err(CoreError::NotFound)
+                }
+            };
+        }
+
+        let Some(pw) = passphrase else {
+            audit::event("secret.reveal", "denied:passphrase_missing", Some(&id), "anon");
+            return Err(CoreError::NotFound);
+        };
+        let opened = {
+            let keys = self.keys.clone();
+            let token = token.clone();
+            let envelope = record.envelope;
+            self.slow(move || keys.open(&id.0, token.expose().as_bytes(), Some(pw.as_bytes()), &envelope))
+                .await
+        };
+        match opened {
+            Ok(plaintext) => match self.store.take(&id, now).await? {
+                Some(taken) => {
+                    audit::event("secret.revealed", "ok", Some(&id), "anon");
+                    Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left })
+                }
+                None => {
+                    audit::event("secret.reveal", "denied:lost_race", Some(&id), "anon");
+                    Err(CoreError::NotFound)
+                }
+            },
+            Err(OpenError::Failed) => {
+                let cap = self.policy.max_passphrase_failures;
+                match self.store.record_failure(&id, cap, now).await? {
+                    FailureOutcome::Burned => {
+                        audit::event("secret.burned", "passphrase_failures", Some(&id), "anon");
+                    }
+                    FailureOutcome::Counted { .. } | FailureOutcome::Gone => {
+                        audit::event("secret.reveal", "denied:wrong_passphrase", Some(&id), "anon");
+                    }
+                }
+                Err(CoreError::NotFound)
+            }
+            Err(e) => {
+                audit::event("secret.reveal", open_reason(&e), Some(&id), "anon");
+                Err(CoreError::NotFound)
+            }
+        }
+    }
+
+    fn receipt_id(key: &str) -> Result<(Token, RecordId), CoreError> {
+        let token = Token::parse(key).ok_or(CoreError::NotFound)?;
+        let id = RecordId(token.lookup_id(RECEIPT));
+        Ok((token, id))
+    }
+
+    /// The receipt. With `open`, this is the sender opening it: the secret link is included the
+    /// first time only (state `new` → `viewed`).
+    pub async fn receipt(&self, key: &str, open: bool) -> Result<ReceiptView, CoreError> {
+        let now = self.clock.now();
+        let (token, id) = Self::receipt_id(key)?;
+        let r = if open { self.store.open_receipt(&id, now).await? } else { self.store.receipt(&id, now).await? };
+        let Some(r) = r else {
+            audit::event("receipt.view", "denied:unknown", Some(&id), "anon");
+            return Err(CoreError::NotFound);
+        };
+        let secret_key = r
+            .sealed_secret_key
+            .as_ref()
+            .and_then(|s| self.keys.open(&id.0, token.expose().as_bytes(), None, s).ok())
+            .and_then(|b| std::str::from_utf8(&b).ok().and_then(Token::parse));
+        Ok(view(r, now, secret_key, Some(token)))
+    }
+
+    /// Burns the secret of a receipt. `Ok` with state `burned` when it was burned now; a secret
+    /// already gone leaves the receipt as it was.
+    pub async fn burn(&self, key: &str) -> Result<(ReceiptView, bool), CoreError> {
+        let now = self.clock.now();
+        let (token, id) = Self::receipt_id(key)?;
+        match self.store.burn(&id, now).await? {
+            None => {
+                audit::event("secret.burn", "denied:unknown", Some(&id), "anon");
+                Err(CoreError::NotFound)
+            }
+            Some(BurnOutcome::Burned(r)) => {
+                audit::event("secret.burned", "sender", Some(&r.secret_id), "anon");
+                Ok((view(r, now, None, Some(token)), true))
+            }
+            Some(BurnOutcome::AlreadyGone(r)) => Ok((view(r, now, None, Some(token)), false)),
+        }
+    }
+
+    /// The user's receipts, newest first, `limit` per page.
+    pub async fn recent(
+        &self,
+        who: &Principal,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<RecentPage, CoreError> {
+        let now = self.clock.now();
+        let before = cursor.map(decode_cursor).transpose()?;
+        let limit = limit.clamp(1, 100);
+        let rows = self.store.recent(&who.account.id, before, limit, now).await?;
+        let full = rows.len() == limit as usize;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut next = None;
+        for r in rows {
+            let id = r.id;
+            let receipt_key = r
+                .sealed_receipt_key
+                .as_ref()
+                .and_then(|s| self.keys.open(&id.0, who.vault.expose(), None, s).ok())
+                .and_then(|b| std::str::from_utf8(&b).ok().and_then(Token::parse));
+            let v = view(r, now, None, receipt_key);
+            next = Some(encode_cursor(v.cursor(id)));
+            items.push(v);
+        }
+        Ok(RecentPage { items, next: if full { next } else { None } })
+    }
+
+    /// Removes expired secrets and receipts, in batches, until none are left. Returns the count.
+    pub async fn purge_expired(&self, batch: u32) -> Result<u64, CoreError> {
+        let now = self.clock.now();
+        let mut total = 0;
+        loop {
+            let n = self.store.purge_expired(now, batch).await?;
+            total += n;
+            if n < u64::from(batch) {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+fn open_reason(e: &OpenError) -> &'static str {
+    match e {
+        OpenError::Malformed => "denied:malformed_envelope",
+        OpenError::UnknownKey(_) => "denied:unknown_master_key",
+        OpenError::KeyDestroyed(_) => "denied:master_key_destroyed",
+        OpenError::Failed => "denied:undecryptable",
+    }
+}

@@ -1,0 +1,207 @@
+//! The services against the in-memory store, with a fake clock.
+
+use std::sync::Arc;
+
+use once_core::{
+    Clock, Core, CoreError, CreateSecret, FakeClock, Policy, SecretState, TtlRequest, ViewLimit,
+};
+use once_crypto::{KeyRing, PassphraseParams};
+use once_store::memory::MemoryStore;
+use once_store::{BurnReason, Role};
+use zeroize::Zeroizing;
+
+const T0: i64 = 1_700_000_000;
+
+fn setup() -> (Core, Arc<FakeClock>) {
+    let clock = Arc::new(FakeClock::new(T0));
+    let policy = Policy {
+        passphrase_params: PassphraseParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 },
+        ..Policy::default()
+    };
+    let core = Core::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(KeyRing::generate_new(T0)),
+        clock.clone() as Arc<dyn Clock>,
+        policy,
+    );
+    (core, clock)
+}
+
+fn secret(text: &str) -> CreateSecret {
+    CreateSecret {
+        plaintext: Zeroizing::new(text.as_bytes().to_vec()),
+        passphrase: None,
+        ttl: TtlRequest::Seconds(3600),
+        views: ViewLimit::ONCE,
+        recipient: None,
+        share_domain: String::new(),
+        owner: None,
+    }
+}
+
+fn pw(p: &str) -> Option<Zeroizing<String>> {
+    Some(Zeroizing::new(p.to_owned()))
+}
+
+#[tokio::test]
+async fn reveals_exactly_once() {
+    let (core, _) = setup();
+    let c = core.secrets.create(secret("hi")).await.expect("create");
+    assert_eq!(c.receipt.state, SecretState::New);
+    let key = c.secret_key.expose().to_owned();
+    let r = core.secrets.reveal(&key, None).await.expect("reveal");
+    assert_eq!(&r.plaintext[..], b"hi");
+    assert_eq!(r.views_left, 0);
+    assert!(matches!(core.secrets.reveal(&key, None).await, Err(CoreError::NotFound)));
+    let receipt = core.secrets.receipt(c.receipt_key.expose(), false).await.expect("receipt");
+    assert_eq!(receipt.state, SecretState::Received);
+    assert_eq!(receipt.received_at, Some(T0));
+}
+
+#[tokio::test]
+async fn expiry_follows_the_clock() {
+    let (core, clock) = setup();
+    let c = core.secrets.create(secret("hi")).await.expect("create");
+    clock.advance(3599);
+    let receipt = core.secrets.receipt(c.receipt_key.expose(), false).await.expect("receipt");
+    assert_eq!(receipt.secret_ttl_left(), 1);
+    clock.advance(1);
+    assert!(matches!(core.secrets.reveal(c.secret_key.expose(), None).await, Err(CoreError::NotFound)));
+    let receipt = core.secrets.receipt(c.receipt_key.expose(), false).await.expect("receipt");
+    assert_eq!(receipt.state, SecretState::Expired);
+    // The receipt lives 2 × TTL, then it is gone too, and purging removes the rows.
+    clock.advance(3600);
+    assert!(matches!(core.secrets.receipt(c.receipt_key.expose(), false).await, Err(CoreError::NotFound)));
+    assert_eq!(core.secrets.purge_expired(10).await.expect("purge"), 2);
+}
+
+#[tokio::test]
+async fn wrong_passphrase_never_consumes_and_the_cap_burns() {
+    let (core, _) = setup();
+    let mut s = secret("hi");
+    s.passphrase = pw("correct horse");
+    let c = core.secrets.create(s).await.expect("create");
+    let key = c.secret_key.expose().to_owned();
+    assert!(c.receipt.has_passphrase);
+    for _ in 0..4 {
+        assert!(matches!(core.secrets.reveal(&key, pw("wrong")).await, Err(CoreError::NotFound)));
+    }
+    // No passphrase at all: refused, not counted, not consumed.
+    assert!(matches!(core.secrets.reveal(&key, None).await, Err(CoreError::NotFound)));
+    let r = core.secrets.receipt(c.receipt_key.expose(), false).await.expect("receipt");
+    assert_eq!((r.state, r.failures), (SecretState::New, 4));
+    let ok = core.secrets.reveal(&key, pw("correct horse")).await.expect("right passphrase");
+    assert_eq!(&ok.plaintext[..], b"hi");
+
+    let mut s = secret("hi");
+    s.passphrase = pw("correct horse");
+    let c = core.secrets.create(s).await.expect("create");
+    let key = c.secret_key.expose().to_owned();
+    for _ in 0..5 {
+        assert!(matches!(core.secrets.reveal(&key, pw("wrong")).await, Err(CoreError::NotFound)));
+    }
+    assert!(matches!(core.secrets.reveal(&key, pw("correct horse")).await, Err(CoreError::NotFound)));
+    let r = core.secrets.receipt(c.receipt_key.expose(), false).await.expect("receipt");
+    assert_eq!(r.state, SecretState::Burned);
+    assert_eq!(r.burn_reason, Some(BurnReason::PassphraseFailures));
+}
+
+#[tokio::test]
+async fn max_views_are_exact() {
+    let (core, _) = setup();
+    let mut s = secret("hi");
+    s.views = ViewLimit::new(3, core.secrets.policy()).expect("3 views");
+    let c = core.secrets.create(s).await.expect("create");
+    let key = c.secret_key.expose().to_owned();
+    let lefts: Vec<u32> = futures_lite_join(&core, &key, 10).await;
+    assert_eq!(lefts.len(), 3);
+    let r = core.secrets.receipt(c.receipt_key.expose(), false).await.expect("receipt");
+    assert_eq!((r.state, r.views, r.views_left()), (SecretState::Received, 3, 0));
+}
+
+async fn futures_lite_join(core: &Core, key: &str, n: usize) -> Vec<u32> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        if let Ok(r) = core.secrets.reveal(key, None).await {
+            out.push(r.views_left);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn receipt_shows_the_secret_link_once_and_burn_works() {
+    let (core, _) = setup();
+    let c = core.secrets.create(secret("hi")).await.expect("create");
+    let rk = c.receipt_key.expose().to_owned();
+    let first = core.secrets.receipt(&rk, true).await.expect("open");
+    assert_eq!(first.secret_key.as_ref(), Some(&c.secret_key));
+    let second = core.secrets.receipt(&rk, true).await.expect("open again");
+    assert_eq!(second.state, SecretState::Viewed);
+    assert!(second.secret_key.is_none());
+    let (burned, now) = core.secrets.burn(&rk).await.expect("burn");
+    assert!(now);
+    assert_eq!((burned.state, burned.burn_reason), (SecretState::Burned, Some(BurnReason::Sender)));
+    assert!(matches!(core.secrets.reveal(c.secret_key.expose(), None).await, Err(CoreError::NotFound)));
+    let (again, now) = core.secrets.burn(&rk).await.expect("burn again");
+    assert!(!now);
+    assert_eq!(again.state, SecretState::Burned);
+    assert!(matches!(core.secrets.burn(c.secret_key.expose()).await, Err(CoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn hostile_inputs_are_refused() {
+    let (core, _) = setup();
+    assert!(matches!(core.secrets.create(secret("")).await, Err(CoreError::Invalid(_))));
+    let big = "x".repeat(core.secrets.policy().max_secret_bytes + 1);
+    assert!(matches!(core.secrets.create(secret(&big)).await, Err(CoreError::TooLarge { .. })));
+    for key in ["", "..", "%00", "a", &"z".repeat(8192)] {
+        assert!(matches!(core.secrets.reveal(key, None).await, Err(CoreError::NotFound)));
+        assert!(matches!(core.secrets.receipt(key, true).await, Err(CoreError::NotFound)));
+    }
+}
+
+#[tokio::test]
+async fn users_authenticate_and_list_their_recent_secrets() {
+    let (core, clock) = setup();
+    let u = core.accounts.add_user("Alice@Example.com", Role::User).await.expect("add");
+    assert!(matches!(
+        core.accounts.add_user("alice@example.com", Role::User).await,
+        Err(CoreError::Conflict(_))
+    ));
+    let key = u.api_key.expose().to_owned();
+    assert!(matches!(core.accounts.authenticate("bob@example.com", &key).await, Err(CoreError::Unauthorized)));
+    assert!(matches!(core.accounts.authenticate("alice@example.com", "once_nope").await, Err(CoreError::Unauthorized)));
+    let me = core.accounts.authenticate("ALICE@example.com", &key).await.expect("auth");
+    let mut made = Vec::new();
+    for i in 0..25 {
+        let mut s = secret(&format!("s{i}"));
+        s.owner = Some(me.clone());
+        made.push(core.secrets.create(s).await.expect("create").receipt_key);
+        if i % 3 == 0 {
+            clock.advance(1);
+        }
+    }
+    core.secrets.create(secret("someone else's")).await.expect("anon");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = core.secrets.recent(&me, cursor.as_deref(), 10).await.expect("recent");
+        for item in &page.items {
+            assert_eq!(item.owner.as_deref(), Some("alice@example.com"));
+            assert!(item.secret_key.is_none());
+            seen.push(item.receipt_key.clone().expect("receipt key"));
+        }
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    made.reverse();
+    assert_eq!(seen.len(), 25);
+    let mut a: Vec<_> = seen.iter().map(|t| t.expose().to_owned()).collect();
+    let mut b: Vec<_> = made.iter().map(|t| t.expose().to_owned()).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}

@@ -1,0 +1,489 @@
+//! The master-key ring and its file.
+//!
+//! Lifecycle (KISA 암호키 수명주기: 준비 → 운영 → 정지 → 폐기):
+//! `pending` → `active` → `decrypt-only` → `destroyed`. Exactly one key is active and seals new
+//! records; `decrypt-only` keys still open the records that name them; a destroyed key's material
+//! is gone, so its records can never be opened again (crypto-shredding).
+//!
+//! The file is JSON, written atomically (temp file + rename) with mode 0600. Material is base64.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use data_encoding::{BASE64, HEXLOWER};
+use rand::Rng;
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+/// A master key's id, as named in every envelope it sealed. `[a-z0-9-]{1,64}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(String);
+
+impl KeyId {
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        ok.then(|| KeyId(s.to_owned()))
+    }
+
+    fn random() -> Self {
+        let mut b = [0u8; 4];
+        OsRng.fill(&mut b);
+        KeyId(HEXLOWER.encode(&b))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyState {
+    /// Generated, not used yet (준비).
+    Pending,
+    /// Seals new records (운영). Exactly one.
+    Active,
+    /// Opens old records only (정지).
+    DecryptOnly,
+    /// Material erased (폐기).
+    Destroyed,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Pending => "pending",
+            KeyState::Active => "active",
+            KeyState::DecryptOnly => "decrypt-only",
+            KeyState::Destroyed => "destroyed",
+        }
+    }
+}
+
+/// 256 bits of master-key material. Zeroized on drop, never printed.
+#[derive(Clone)]
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl MasterKey {
+    pub fn generate() -> Self {
+        let mut k = Zeroizing::new([0u8; 32]);
+        OsRng.fill(&mut k[..]);
+        MasterKey(k)
+    }
+
+    /// From 32 raw bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        if bytes.len() != 32 {
+            return None;
+        }
+        k.copy_from_slice(bytes);
+        Some(MasterKey(k))
+    }
+
+    /// From base64 text (as in `ONCE_MASTER_KEY`); surrounding whitespace is ignored.
+    pub fn from_base64(text: &str) -> Option<Self> {
+        let bytes = Zeroizing::new(BASE64.decode(text.trim().as_bytes()).ok()?);
+        Self::from_bytes(&bytes)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+struct Entry {
+    id: KeyId,
+    state: KeyState,
+    created_at: i64,
+    material: Option<MasterKey>,
+}
+
+/// What `once keys list` shows: never the material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: KeyId,
+    pub state: KeyState,
+    pub created_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error("cannot read key ring {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write key ring {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("key ring {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error(
+        "key ring {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` first"
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+    #[error("no key with id {0}")]
+    UnknownKey(String),
+    #[error("key {id} is {state}; {hint}")]
+    BadTransition { id: KeyId, state: &'static str, hint: &'static str },
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileEntry {
+    id: String,
+    state: KeyState,
+    created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    material: Option<String>,
+}
+
+impl Drop for FileEntry {
+    fn drop(&mut self) {
+        if let Some(m) = self.material.as_mut() {
+            m.zeroize();
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileRing {
+    version: u32,
+    keys: Vec<FileEntry>,
+}
+
+/// The set of master keys. Cheap to share behind an `Arc`; read-only while serving.
+pub struct KeyRing {
+    entries: Vec<Entry>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.list()).finish()
+    }
+}
+
+impl KeyRing {
+    /// A new ring holding one fresh active key.
+    pub fn generate_new(now: i64) -> Self {
+        KeyRing {
+            entries: vec![Entry {
+                id: KeyId::random(),
+                state: KeyState::Active,
+                created_at: now,
+                material: Some(MasterKey::generate()),
+            }],
+        }
+    }
+
+    /// A ring of one active key given from outside (env or `*_FILE`). Its id is derived from the
+    /// key, so every instance given the same key names it the same way.
+    pub fn from_single_key(key: MasterKey) -> Self {
+        let digest = crate::lookup_hash("master-key-id", key.bytes());
+        let id = KeyId(format!("env-{}", HEXLOWER.encode(&digest[..4])));
+        KeyRing {
+            entries: vec![Entry { id, state: KeyState::Active, created_at: 0, material: Some(key) }],
+        }
+    }
+
+    /// Loads the ring from `path`, or creates it (one active key, mode 0600) if the file does not
+    /// exist. Returns whether it was created.
+    pub fn load_or_create(path: &Path, now: i64) -> Result<(Self, bool), KeyRingError> {
+        match fs::metadata(path) {
+            Ok(_) => Ok((Self::load(path)?, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let ring = Self::generate_new(now);
+                ring.save(path)?;
+                Ok((ring, true))
+            }
+            Err(source) => Err(KeyRingError::Read { path: path.to_owned(), source }),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, KeyRingError> {
+        let read_err = |source| KeyRingError::Read { path: path.to_owned(), source };
+        let meta = fs::metadata(path).map_err(read_err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KeyRingError::TooOpen { path: path.to_owned(), mode });
+            }
+        }
+        let _ = meta;
+        let text = Zeroizing::new(fs::read_to_string(path).map_err(read_err)?);
+        let invalid = |reason: String| KeyRingError::Invalid { path: path.to_owned(), reason };
+        let file: FileRing = serde_json::from_str(&text)
+            // serde_json's message names a line/column and what was expected, never the value.
+            .map_err(|e| invalid(e.to_string()))?;
+        if file.version != 1 {
+            return Err(invalid(format!("unsupported version {}", file.version)));
+        }
+        let mut entries = Vec::with_capacity(file.keys.len());
+        for fe in &file.keys {
+            let id = KeyId::parse(&fe.id).ok_or_else(|| invalid(format!("bad key id {:?}", fe.id)))?;
+            let material = match (&fe.material, fe.state) {
+                (None, KeyState::Destroyed) => None,
+                (Some(_), KeyState::Destroyed) => {
+                    return Err(invalid(format!("destroyed key {id} still has material")));
+                }
+                (None, _) => return Err(invalid(format!("key {id} has no material"))),
+                (Some(m), _) => Some(
+                    MasterKey::from_base64(m)
+                        .ok_or_else(|| invalid(format!("key {id}: material is not 32 bytes of base64")))?,
+                ),
+            };
+            if entries.iter().any(|e: &Entry| e.id == id) {
+                return Err(invalid(format!("duplicate key id {id}")));
+            }
+            entries.push(Entry { id, state: fe.state, created_at: fe.created_at, material });
+        }
+        let active = entries.iter().filter(|e| e.state == KeyState::Active).count();
+        if active > 1 {
+            return Err(invalid(format!("{active} keys are active; exactly one may be")));
+        }
+        Ok(KeyRing { entries })
+    }
+
+    /// Writes the ring atomically: a 0600 temp file beside it, fsync, rename, fsync the directory.
+    pub fn save(&self, path: &Path) -> Result<(), KeyRingError> {
+        let write_err = |source| KeyRingError::Write { path: path.to_owned(), source };
+        let file = FileRing {
+            version: 1,
+            keys: self
+                .entries
+                .iter()
+                .map(|e| FileEntry {
+                    id: e.id.0.clone(),
+                    state: e.state,
+                    created_at: e.created_at,
+                    material: e.material.as_ref().map(|m| BASE64.encode(m.bytes())),
+                })
+                .collect(),
+        };
+        let text = Zeroizing::new(
+            serde_json::to_string_pretty(&file)
+                .map_err(|e| write_err(std::io::Error::other(e.to_string())))?,
+        );
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(write_err)?;
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("keyring"),
+            std::process::id()
+        ));
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let result = (|| {
+            let mut f = opts.open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)?;
+            if let Ok(d) = fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(write_err)
+    }
+
+    pub fn list(&self) -> Vec<KeyInfo> {
+        self.entries
+            .iter()
+            .map(|e| KeyInfo { id: e.id.clone(), state: e.state, created_at: e.created_at })
+            .collect()
+    }
+
+    /// Adds a new key in state `pending` (or `active` if the ring has no active key).
+    pub fn generate(&mut self, now: i64) -> KeyId {
+        let mut id = KeyId::random();
+        while self.entries.iter().any(|e| e.id == id) {
+            id = KeyId::random();
+        }
+        let state = if self.active_entry().is_some() { KeyState::Pending } else { KeyState::Active };
+        self.entries.push(Entry { id: id.clone(), state, created_at: now, material: Some(MasterKey::generate()) });
+        id
+    }
+
+    fn entry_mut(&mut self, id: &str) -> Result<&mut Entry, KeyRingError> {
+        self.entries
+            .iter_mut()
+            .find(|e| e.id.0 == id)
+            .ok_or_else(|| KeyRingError::UnknownKey(id.to_owned()))
+    }
+
+    /// Makes a pending key the active one; the previously active key becomes decrypt-only.
+    pub fn activate(&mut self, id: &str) -> Result<(), KeyRingError> {
+        let e = self.entry_mut(id)?;
+        match e.state {
+            KeyState::Active => return Ok(()),
+            KeyState::Pending => {}
+            state => {
+                return Err(KeyRingError::BadTransition {
+                    id: e.id.clone(),
+                    state: state.as_str(),
+                    hint: "only a pending key can be activated; generate a new one",
+                });
+            }
+        }
+        for other in &mut self.entries {
+            if other.state == KeyState::Active {
+                other.state = KeyState::DecryptOnly;
+            }
+        }
+        self.entry_mut(id)?.state = KeyState::Active;
+        Ok(())
+    }
+
+    /// Stops a key from sealing: pending → decrypt-only (never used) or active → decrypt-only.
+    /// Retiring the active key leaves the ring without one; activate another first.
+    pub fn retire(&mut self, id: &str) -> Result<(), KeyRingError> {
+        let e = self.entry_mut(id)?;
+        match e.state {
+            KeyState::DecryptOnly => Ok(()),
+            KeyState::Pending => {
+                e.state = KeyState::DecryptOnly;
+                Ok(())
+            }
+            KeyState::Active => Err(KeyRingError::BadTransition {
+                id: e.id.clone(),
+                state: "active",
+                hint: "generate and activate another key first (that retires this one)",
+            }),
+            KeyState::Destroyed => Err(KeyRingError::BadTransition {
+                id: e.id.clone(),
+                state: "destroyed",
+                hint: "it can no longer change state",
+            }),
+        }
+    }
+
+    /// Erases a key's material. Records sealed under it can never be opened again.
+    pub fn destroy(&mut self, id: &str) -> Result<(), KeyRingError> {
+        let e = self.entry_mut(id)?;
+        match e.state {
+            KeyState::Destroyed => Ok(()),
+            KeyState::Active => Err(KeyRingError::BadTransition {
+                id: e.id.clone(),
+                state: "active",
+                hint: "activate another key first, then retire and destroy this one",
+            }),
+            KeyState::Pending | KeyState::DecryptOnly => {
+                e.state = KeyState::Destroyed;
+                e.material = None; // MasterKey zeroizes on drop
+                Ok(())
+            }
+        }
+    }
+
+    fn active_entry(&self) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.state == KeyState::Active)
+    }
+
+    /// The active key, for sealing.
+    pub(crate) fn active(&self) -> Option<(&KeyId, &MasterKey)> {
+        let e = self.active_entry()?;
+        e.material.as_ref().map(|m| (&e.id, m))
+    }
+
+    /// The id of the active key, if any.
+    pub fn active_id(&self) -> Option<&KeyId> {
+        self.active().map(|(id, _)| id)
+    }
+
+    /// A key for opening: `Ok(None)` if it was destroyed.
+    pub(crate) fn for_open(&self, id: &str) -> Option<Option<&MasterKey>> {
+        self.entries.iter().find(|e| e.id.0 == id).map(|e| e.material.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_transitions() {
+        let mut ring = KeyRing::generate_new(1);
+        let first = ring.active_id().cloned().expect("active");
+        let second = ring.generate(2);
+        assert_eq!(ring.list()[1].state, KeyState::Pending);
+        assert!(matches!(ring.destroy(first.as_str()), Err(KeyRingError::BadTransition { .. })));
+        assert!(matches!(ring.retire(first.as_str()), Err(KeyRingError::BadTransition { .. })));
+        ring.activate(second.as_str()).expect("activate");
+        assert_eq!(ring.active_id(), Some(&second));
+        assert_eq!(ring.list()[0].state, KeyState::DecryptOnly);
+        assert!(matches!(ring.activate(first.as_str()), Err(KeyRingError::BadTransition { .. })));
+        ring.destroy(first.as_str()).expect("destroy");
+        assert_eq!(ring.list()[0].state, KeyState::Destroyed);
+        assert!(matches!(ring.for_open(first.as_str()), Some(None)));
+        assert!(matches!(ring.activate("nope"), Err(KeyRingError::UnknownKey(_))));
+    }
+
+    #[test]
+    fn file_round_trip_is_0600_and_keeps_no_destroyed_material() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keyring.json");
+        let (mut ring, created) = KeyRing::load_or_create(&path, 10).expect("create");
+        assert!(created);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let old = ring.active_id().cloned().expect("active");
+        let new = ring.generate(11);
+        ring.activate(new.as_str()).expect("activate");
+        ring.destroy(old.as_str()).expect("destroy");
+        ring.save(&path).expect("save");
+        let (again, created) = KeyRing::load_or_create(&path, 12).expect("load");
+        assert!(!created);
+        assert_eq!(again.list(), ring.list());
+        let text = fs::read_to_string(&path).expect("read");
+        assert_eq!(text.matches("\"material\"").count(), 1);
+    }
+
+    #[test]
+    fn world_readable_ring_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keyring.json");
+        KeyRing::generate_new(1).save(&path).expect("save");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+            assert!(matches!(KeyRing::load(&path), Err(KeyRingError::TooOpen { .. })));
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_material() {
+        let ring = KeyRing::generate_new(1);
+        let (_, key) = ring.active().expect("active");
+        let b64 = BASE64.encode(key.bytes());
+        assert!(!format!("{ring:?}").contains(&b64));
+        assert_eq!(format!("{key:?}"), "MasterKey([redacted])");
+    }
+}
