@@ -69,7 +69,9 @@ impl AccountService {
             wrapped_vault_key: self.wrap_vault(&api_key, &vault)?,
         };
         self.store.add_account(account.clone(), record).await.map_err(|e| match e {
-            once_store::StoreError::Conflict(_) => CoreError::Conflict(format!("{} already has an account", account.email)),
+            once_store::StoreError::Conflict(_) => {
+                CoreError::Conflict(format!("{} already has an account", account.email))
+            }
             other => CoreError::Unavailable(other),
         })?;
         audit::event("account.created", "ok", None, &account.id.0);
@@ -118,7 +120,9 @@ mod tests {
     #[test]
     fn emails_are_normalized_and_checked() {
         assert_eq!(normalize_email(" Alice@Example.COM ").ok().as_deref(), Some("alice@example.com"));
-        for bad in ["", "alice", "@example.com", "alice@localhost", "a b@example.com", "a@b@c.com", "a\n@b.com"] {
+        for bad in
+            ["", "alice", "@example.com", "alice@localhost", "a b@example.com", "a@b@c.com", "a\n@b.com"]
+        {
             assert!(normalize_email(bad).is_err(), "{bad:?}");
         }
     }

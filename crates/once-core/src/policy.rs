@@ -104,7 +104,18 @@ mod tests {
 
     #[test]
     fn ttl_parsing_rejects_hostile_values() {
-        for bad in ["-1", "0", "1e309", "abc", "1.5", "9223372036854775808", "18446744073709551616", " -5", "0x10", "+60"] {
+        for bad in [
+            "-1",
+            "0",
+            "1e309",
+            "abc",
+            "1.5",
+            "9223372036854775808",
+            "18446744073709551616",
+            " -5",
+            "0x10",
+            "+60",
+        ] {
             assert!(TtlRequest::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(TtlRequest::parse("3600"), Ok(TtlRequest::Seconds(3600)));

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use once_crypto::{KeyRing, OpenError, PassphraseParams, Token};
 use once_store::{
-    BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord,
-    Store, UnixTime,
+    BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord, Store,
+    UnixTime,
 };
 use rand::Rng;
 use rand::rngs::OsRng;
@@ -271,7 +271,12 @@ impl SecretService {
                 Some(pw) => {
                     let params: PassphraseParams = self.policy.passphrase_params;
                     self.slow(move || {
-                        keys.seal(&secret_id.0, token.expose().as_bytes(), Some((pw.as_bytes(), params)), &plaintext)
+                        keys.seal(
+                            &secret_id.0,
+                            token.expose().as_bytes(),
+                            Some((pw.as_bytes(), params)),
+                            &plaintext,
+                        )
                     })
                     .await
                 }
@@ -331,11 +336,7 @@ impl SecretService {
     }
 
     /// Creates a secret holding a fresh random password of `length` characters.
-    pub async fn generate(
-        &self,
-        length: usize,
-        mut req: CreateSecret,
-    ) -> Result<Generated, CoreError> {
+    pub async fn generate(&self, length: usize, mut req: CreateSecret) -> Result<Generated, CoreError> {
         if !(8..=256).contains(&length) {
             return Err(CoreError::Invalid("length must be between 8 and 256".into()));
         }
@@ -443,7 +444,11 @@ impl SecretService {
     pub async fn receipt(&self, key: &str, open: bool) -> Result<ReceiptView, CoreError> {
         let now = self.clock.now();
         let (token, id) = Self::receipt_id(key)?;
-        let r = if open { self.store.open_receipt(&id, now).await? } else { self.store.receipt(&id, now).await? };
+        let r = if open {
+            self.store.open_receipt(&id, now).await?
+        } else {
+            self.store.receipt(&id, now).await?
+        };
         let Some(r) = r else {
             audit::event("receipt.view", "denied:unknown", Some(&id), "anon");
             return Err(CoreError::NotFound);

@@ -170,8 +170,14 @@ async fn users_authenticate_and_list_their_recent_secrets() {
         Err(CoreError::Conflict(_))
     ));
     let key = u.api_key.expose().to_owned();
-    assert!(matches!(core.accounts.authenticate("bob@example.com", &key).await, Err(CoreError::Unauthorized)));
-    assert!(matches!(core.accounts.authenticate("alice@example.com", "once_nope").await, Err(CoreError::Unauthorized)));
+    assert!(matches!(
+        core.accounts.authenticate("bob@example.com", &key).await,
+        Err(CoreError::Unauthorized)
+    ));
+    assert!(matches!(
+        core.accounts.authenticate("alice@example.com", "once_nope").await,
+        Err(CoreError::Unauthorized)
+    ));
     let me = core.accounts.authenticate("ALICE@example.com", &key).await.expect("auth");
     let mut made = Vec::new();
     for i in 0..25 {

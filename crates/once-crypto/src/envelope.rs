@@ -407,13 +407,14 @@ mod tests {
         assert_eq!(
             HEXLOWER.encode(&e),
             concat!(
-                "01",                                                               // version 1
-                "01",                                                               // AES-256-GCM
-                "0c", "656e762d6364386235313735",                                   // key id "env-cd8b5175"
-                "00",                                                               // no passphrase
+                "01", // version 1
+                "01", // AES-256-GCM
+                "0c",
+                "656e762d6364386235313735", // key id "env-cd8b5175"
+                "00",                       // no passphrase
                 "0101010101010101010101010101010101010101010101010101010101010101", // HKDF salt
-                "030303030303030303030303",                                         // nonce
-                "99195ca2484aa63b922357b49fe4ce3aa6f4",                             // ciphertext ‖ tag
+                "030303030303030303030303", // nonce
+                "99195ca2484aa63b922357b49fe4ce3aa6f4", // ciphertext ‖ tag
             )
         );
     }
@@ -425,12 +426,17 @@ mod tests {
         assert_eq!(
             HEXLOWER.encode(&e),
             concat!(
-                "0101", "0c", "656e762d6364386235313735",
-                "01", "00000040", "00000001", "00000001",                           // Argon2id m, t, p
-                "02020202020202020202020202020202",                                 // Argon2 salt
+                "0101",
+                "0c",
+                "656e762d6364386235313735",
+                "01",
+                "00000040",
+                "00000001",
+                "00000001",                         // Argon2id m, t, p
+                "02020202020202020202020202020202", // Argon2 salt
                 "0101010101010101010101010101010101010101010101010101010101010101", // HKDF salt
-                "030303030303030303030303",                                         // nonce
-                "e6ccf3b89750c32dec76f54d9e9fd8bd86de",                             // ciphertext ‖ tag
+                "030303030303030303030303",         // nonce
+                "e6ccf3b89750c32dec76f54d9e9fd8bd86de", // ciphertext ‖ tag
             )
         );
         assert_eq!(&r.open(&RID, TOKEN, Some(b"pw"), &e).expect("open")[..], b"hi");

@@ -42,7 +42,7 @@ impl KeyId {
 
 impl std::fmt::Display for KeyId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -131,9 +131,7 @@ pub enum KeyRingError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("key ring {path} is not valid: {reason}")]
     Invalid { path: PathBuf, reason: String },
-    #[error(
-        "key ring {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` first"
-    )]
+    #[error("key ring {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` first")]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("no key with id {0}")]
     UnknownKey(String),
@@ -193,9 +191,7 @@ impl KeyRing {
     pub fn from_single_key(key: MasterKey) -> Self {
         let digest = crate::lookup_hash("master-key-id", key.bytes());
         let id = KeyId(format!("env-{}", HEXLOWER.encode(&digest[..4])));
-        KeyRing {
-            entries: vec![Entry { id, state: KeyState::Active, created_at: 0, material: Some(key) }],
-        }
+        KeyRing { entries: vec![Entry { id, state: KeyState::Active, created_at: 0, material: Some(key) }] }
     }
 
     /// Loads the ring from `path`, or creates it (one active key, mode 0600) if the file does not
@@ -323,15 +319,17 @@ impl KeyRing {
             id = KeyId::random();
         }
         let state = if self.active_entry().is_some() { KeyState::Pending } else { KeyState::Active };
-        self.entries.push(Entry { id: id.clone(), state, created_at: now, material: Some(MasterKey::generate()) });
+        self.entries.push(Entry {
+            id: id.clone(),
+            state,
+            created_at: now,
+            material: Some(MasterKey::generate()),
+        });
         id
     }
 
     fn entry_mut(&mut self, id: &str) -> Result<&mut Entry, KeyRingError> {
-        self.entries
-            .iter_mut()
-            .find(|e| e.id.0 == id)
-            .ok_or_else(|| KeyRingError::UnknownKey(id.to_owned()))
+        self.entries.iter_mut().find(|e| e.id.0 == id).ok_or_else(|| KeyRingError::UnknownKey(id.to_owned()))
     }
 
     /// Makes a pending key the active one; the previously active key becomes decrypt-only.

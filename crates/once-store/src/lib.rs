@@ -252,12 +252,7 @@ pub trait SecretStore: Send + Sync {
     async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>>;
 
     /// Atomically counts a wrong passphrase. The failure that reaches `cap` burns the secret.
-    async fn record_failure(
-        &self,
-        id: &RecordId,
-        cap: u32,
-        now: UnixTime,
-    ) -> StoreResult<FailureOutcome>;
+    async fn record_failure(&self, id: &RecordId, cap: u32, now: UnixTime) -> StoreResult<FailureOutcome>;
 
     /// Burns the secret of an unexpired receipt. `None`: no such (unexpired) receipt.
     async fn burn(&self, receipt_id: &RecordId, now: UnixTime) -> StoreResult<Option<BurnOutcome>>;
@@ -267,11 +262,7 @@ pub trait SecretStore: Send + Sync {
 
     /// Reads an unexpired receipt as it is and, atomically, moves it from `new` to `viewed` and
     /// drops its sealed secret key, so the secret link is shown to the sender once.
-    async fn open_receipt(
-        &self,
-        receipt_id: &RecordId,
-        now: UnixTime,
-    ) -> StoreResult<Option<Receipt>>;
+    async fn open_receipt(&self, receipt_id: &RecordId, now: UnixTime) -> StoreResult<Option<Receipt>>;
 
     /// The owner's unexpired receipts, newest first, strictly older than `before`.
     async fn recent(

@@ -7,9 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::{
-    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor,
-    FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord, SecretStore, StoreError,
-    StoreResult, Taken, UnixTime,
+    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt,
+    ReceiptState, RecordId, SecretRecord, SecretStore, StoreError, StoreResult, Taken, UnixTime,
 };
 
 #[derive(Default)]
@@ -82,12 +81,7 @@ impl SecretStore for MemoryStore {
         Ok(Some(taken))
     }
 
-    async fn record_failure(
-        &self,
-        id: &RecordId,
-        cap: u32,
-        now: UnixTime,
-    ) -> StoreResult<FailureOutcome> {
+    async fn record_failure(&self, id: &RecordId, cap: u32, now: UnixTime) -> StoreResult<FailureOutcome> {
         let mut g = self.lock();
         let Some(s) = g.secrets.get_mut(id).filter(|s| live(s, now)) else {
             return Ok(FailureOutcome::Gone);
@@ -137,11 +131,7 @@ impl SecretStore for MemoryStore {
         Ok(g.receipts.get(receipt_id).filter(|r| r.expires_at > now).cloned())
     }
 
-    async fn open_receipt(
-        &self,
-        receipt_id: &RecordId,
-        now: UnixTime,
-    ) -> StoreResult<Option<Receipt>> {
+    async fn open_receipt(&self, receipt_id: &RecordId, now: UnixTime) -> StoreResult<Option<Receipt>> {
         let mut g = self.lock();
         let Some(r) = g.receipts.get_mut(receipt_id).filter(|r| r.expires_at > now) else {
             return Ok(None);
@@ -170,27 +160,17 @@ impl SecretStore for MemoryStore {
             .filter(|r| before.is_none_or(|c| (r.created_at, r.id) < (c.created_at, c.id)))
             .cloned()
             .collect();
-        list.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        list.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
         list.truncate(limit as usize);
         Ok(list)
     }
 
     async fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
         let mut g = self.lock();
-        let secrets: Vec<RecordId> = g
-            .secrets
-            .values()
-            .filter(|s| s.expires_at <= now)
-            .take(batch as usize)
-            .map(|s| s.id)
-            .collect();
-        let receipts: Vec<RecordId> = g
-            .receipts
-            .values()
-            .filter(|r| r.expires_at <= now)
-            .take(batch as usize)
-            .map(|r| r.id)
-            .collect();
+        let secrets: Vec<RecordId> =
+            g.secrets.values().filter(|s| s.expires_at <= now).take(batch as usize).map(|s| s.id).collect();
+        let receipts: Vec<RecordId> =
+            g.receipts.values().filter(|r| r.expires_at <= now).take(batch as usize).map(|r| r.id).collect();
         for id in &secrets {
             g.secrets.remove(id);
         }

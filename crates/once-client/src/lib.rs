@@ -1,0 +1,154 @@
+//! A typed client for Once's API v1 (and any Onetime Secret–compatible server).
+
+use once_api::v1::{AuthCheck, Burned, ErrorBody, Metadata, Secret, Status};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error. `status` is the intended status (OTS puts it in
+    /// `X-OTS-Intended-Status`), `http_status` the one on the wire.
+    #[error("server said {status}: {message}")]
+    Api { status: u16, http_status: u16, message: String },
+    #[error("network error: {0}")]
+    Network(#[from] reqwest::Error),
+    #[error("unexpected response: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The intended status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Options for creating a secret.
+#[derive(Clone, Debug, Default)]
+pub struct ShareOptions {
+    pub ttl: Option<i64>,
+    pub passphrase: Option<String>,
+    pub recipient: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("authenticated", &self.auth.is_some())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:7143`).
+    pub fn new(base: &str) -> Self {
+        Client { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_owned(), auth: None }
+    }
+
+    /// Authenticates every request with HTTP Basic (account e-mail + API key).
+    pub fn with_auth(mut self, email: &str, api_key: &str) -> Self {
+        self.auth = Some((email.to_owned(), api_key.to_owned()));
+        self
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let rb = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.auth {
+            Some((user, key)) => rb.basic_auth(user, Some(key)),
+            None => rb,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(rb: RequestBuilder) -> Result<T, ClientError> {
+        let resp = rb.send().await?;
+        let http_status = resp.status();
+        let intended = resp
+            .headers()
+            .get("x-ots-intended-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u16>().ok())
+            .unwrap_or(http_status.as_u16());
+        let bytes = resp.bytes().await?;
+        if http_status != StatusCode::OK || intended != 200 {
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            return Err(ClientError::Api { status: intended, http_status: http_status.as_u16(), message });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        Self::send(self.request(Method::GET, "/api/v1/status")).await
+    }
+
+    pub async fn authcheck(&self) -> Result<AuthCheck, ClientError> {
+        Self::send(self.request(Method::GET, "/api/v1/authcheck")).await
+    }
+
+    fn options_form(opts: &ShareOptions) -> Vec<(&'static str, String)> {
+        let mut form = Vec::new();
+        if let Some(t) = opts.ttl {
+            form.push(("ttl", t.to_string()));
+        }
+        if let Some(p) = &opts.passphrase {
+            form.push(("passphrase", p.clone()));
+        }
+        if let Some(r) = &opts.recipient {
+            form.push(("recipient", r.clone()));
+        }
+        form
+    }
+
+    /// Creates a secret (server-side encryption).
+    pub async fn share(&self, secret: &str, opts: &ShareOptions) -> Result<Metadata, ClientError> {
+        let mut form = Self::options_form(opts);
+        form.push(("secret", secret.to_owned()));
+        Self::send(self.request(Method::POST, "/api/v1/share").form(&form)).await
+    }
+
+    /// Creates a secret holding a generated password; the password is in `value`.
+    pub async fn generate(
+        &self,
+        length: Option<usize>,
+        opts: &ShareOptions,
+    ) -> Result<Metadata, ClientError> {
+        let mut form = Self::options_form(opts);
+        if let Some(l) = length {
+            form.push(("length", l.to_string()));
+        }
+        Self::send(self.request(Method::POST, "/api/v1/generate").form(&form)).await
+    }
+
+    /// Reveals (and so consumes) a secret.
+    pub async fn reveal(&self, secret_key: &str, passphrase: Option<&str>) -> Result<Secret, ClientError> {
+        let form: Vec<(&str, &str)> = passphrase.map(|p| vec![("passphrase", p)]).unwrap_or_default();
+        Self::send(self.request(Method::POST, &format!("/api/v1/secret/{secret_key}")).form(&form)).await
+    }
+
+    /// The receipt of a secret.
+    pub async fn receipt(&self, metadata_key: &str) -> Result<Metadata, ClientError> {
+        Self::send(self.request(Method::GET, &format!("/api/v1/receipt/{metadata_key}"))).await
+    }
+
+    /// Burns a secret through its receipt.
+    pub async fn burn(&self, metadata_key: &str) -> Result<Burned, ClientError> {
+        Self::send(self.request(Method::POST, &format!("/api/v1/receipt/{metadata_key}/burn"))).await
+    }
+
+    /// The authenticated user's recent receipts, newest first.
+    pub async fn recent(&self) -> Result<Vec<Metadata>, ClientError> {
+        Self::send(self.request(Method::GET, "/api/v1/receipt/recent")).await
+    }
+}

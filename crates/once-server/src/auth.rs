@@ -1,0 +1,78 @@
+//! HTTP Basic authentication for API v1: the account's e-mail as user name, an API key as password.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use data_encoding::BASE64;
+use once_core::Principal;
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The caller: anonymous (no `Authorization` header) or an account. A header that is present but
+/// wrong is rejected, even on routes that allow anonymous callers.
+#[derive(Debug)]
+pub enum Caller {
+    Anonymous,
+    Account(Principal),
+}
+
+impl Caller {
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::Account(p) => Some(p),
+        }
+    }
+
+    /// `custid` as OTS shows it.
+    pub fn custid(&self) -> String {
+        self.principal().map_or_else(|| "anon".to_owned(), |p| p.account.email.clone())
+    }
+}
+
+/// An authenticated account (for routes that need one).
+#[derive(Debug)]
+pub struct Authenticated(pub Principal);
+
+fn basic_credentials(parts: &Parts) -> Result<Option<(String, Zeroizing<String>)>, ApiError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| ApiError::Unauthorized)?;
+    let (scheme, encoded) = text.trim().split_once(' ').ok_or(ApiError::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ApiError::Unauthorized);
+    }
+    let decoded =
+        Zeroizing::new(BASE64.decode(encoded.trim().as_bytes()).map_err(|_| ApiError::Unauthorized)?);
+    let text = std::str::from_utf8(&decoded).map_err(|_| ApiError::Unauthorized)?;
+    let (user, key) = text.split_once(':').ok_or(ApiError::Unauthorized)?;
+    if user.is_empty() || key.is_empty() {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(Some((user.to_owned(), Zeroizing::new(key.to_owned()))))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match basic_credentials(parts)? {
+            None => Ok(Caller::Anonymous),
+            Some((user, key)) => Ok(Caller::Account(state.core.accounts.authenticate(&user, &key).await?)),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Account(p) => Ok(Authenticated(p)),
+            Caller::Anonymous => Err(ApiError::Unauthorized),
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Configuration: compiled defaults < TOML file < `ONCE_*` environment < command-line flags.
+//!
+//! Nested keys come from the environment with `__` between levels
+//! (`ONCE_SECRETS__MAX_TTL=86400`). The master key is not a config value: it comes from the key
+//! ring file in the data dir, or from `ONCE_MASTER_KEY` / `ONCE_MASTER_KEY_FILE`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// TTL (seconds) when the sender gives none.
+    pub default_ttl: i64,
+    /// Shortest TTL; shorter requests are raised to it.
+    pub min_ttl: i64,
+    /// Longest TTL; longer requests are lowered to it.
+    pub max_ttl: i64,
+    /// Receipts live this many times the secret's TTL.
+    pub receipt_ttl_factor: i64,
+    /// Largest secret in bytes.
+    pub max_size: usize,
+    /// Wrong passphrases after which a secret is burned.
+    pub max_passphrase_failures: u32,
+    /// Most views one secret may allow.
+    pub max_views: u32,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        let p = once_core::Policy::default();
+        SecretsConfig {
+            default_ttl: p.default_ttl,
+            min_ttl: p.min_ttl,
+            max_ttl: p.max_ttl,
+            receipt_ttl_factor: p.receipt_ttl_factor,
+            max_size: p.max_secret_bytes,
+            max_passphrase_failures: p.max_passphrase_failures,
+            max_views: p.max_views,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body in bytes (413 beyond it). Leave room for encoding overhead above
+    /// `secrets.max_size`.
+    pub max_body_bytes: usize,
+    /// Whole-request timeout in seconds (408 beyond it).
+    pub request_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 4 * 1024 * 1024, request_timeout_secs: 30 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweeperConfig {
+    /// Seconds between sweeps of expired secrets and receipts.
+    pub interval_secs: u64,
+    /// Rows deleted per batch.
+    pub batch: u32,
+}
+
+impl Default for SweeperConfig {
+    fn default() -> Self {
+        SweeperConfig { interval_secs: 60, batch: 1000 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoConfig {
+    /// Key ring file; default `<data_dir>/keyring.json`.
+    pub keyring: Option<PathBuf>,
+    /// Argon2id memory cost for passphrases, KiB (OWASP: 19456).
+    pub passphrase_m_cost_kib: u32,
+    /// Argon2id iterations for passphrases (OWASP: 2).
+    pub passphrase_t_cost: u32,
+    /// Argon2id computations at once.
+    pub kdf_concurrency: usize,
+}
+
+impl Default for CryptoConfig {
+    fn default() -> Self {
+        let p = once_crypto::PassphraseParams::default();
+        CryptoConfig {
+            keyring: None,
+            passphrase_m_cost_kib: p.m_cost_kib,
+            passphrase_t_cost: p.t_cost,
+            kdf_concurrency: 4,
+        }
+    }
+}
+
+/// Everything `once serve` can be told.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and the key ring.
+    pub data_dir: PathBuf,
+    /// Store URL: `sqlite://PATH` or `memory://`; default `sqlite://<data_dir>/once.db`.
+    pub store: Option<String>,
+    /// Public base URL used in links (`metadata_url`, …); default `http://<listen>`.
+    pub base_url: Option<String>,
+    pub log_format: LogFormat,
+    /// Log filter (`RUST_LOG` syntax), e.g. `info` or `once=debug,tower_http=info`.
+    pub log_level: String,
+    pub secrets: SecretsConfig,
+    pub http: HttpConfig,
+    pub sweeper: SweeperConfig,
+    pub crypto: CryptoConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7143)),
+            data_dir: PathBuf::from("./once-data"),
+            store: None,
+            base_url: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            secrets: SecretsConfig::default(),
+            http: HttpConfig::default(),
+            sweeper: SweeperConfig::default(),
+            crypto: CryptoConfig::default(),
+        }
+    }
+}
+
+/// Values given as command-line flags; `None` = not given.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Environment variables that are not config keys.
+const NOT_CONFIG: &[&str] = &["config", "master_key", "master_key_file"];
+
+impl Config {
+    /// Layers the sources. `file` is the TOML file (`--config` / `ONCE_CONFIG`); a named file that
+    /// does not exist is an error.
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, String> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig
+            .merge(Env::prefixed("ONCE_").split("__").ignore(NOT_CONFIG))
+            .merge(Serialized::defaults(flags));
+        let config: Config = fig.extract().map_err(|e| {
+            // figment names the key and the source (file or env var) of a bad value.
+            e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let s = &self.secrets;
+        if !(1..=s.max_ttl).contains(&s.min_ttl) {
+            return Err("secrets.min_ttl must be between 1 and secrets.max_ttl".into());
+        }
+        if s.max_ttl > 10 * 365 * 24 * 3600 {
+            return Err("secrets.max_ttl must be at most ten years".into());
+        }
+        if !(1..=1000).contains(&s.receipt_ttl_factor) {
+            return Err("secrets.receipt_ttl_factor must be between 1 and 1000".into());
+        }
+        if s.max_size == 0 || s.max_size > self.http.max_body_bytes {
+            return Err("secrets.max_size must be between 1 and http.max_body_bytes".into());
+        }
+        if s.max_views == 0 || s.max_passphrase_failures == 0 {
+            return Err("secrets.max_views and secrets.max_passphrase_failures must be at least 1".into());
+        }
+        if self.sweeper.interval_secs == 0 || self.sweeper.batch == 0 {
+            return Err("sweeper.interval_secs and sweeper.batch must be at least 1".into());
+        }
+        if self.http.request_timeout_secs == 0 {
+            return Err("http.request_timeout_secs must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The store URL in effect.
+    pub fn store_url(&self) -> String {
+        self.store.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("once.db").display()))
+    }
+
+    /// The key ring file in effect.
+    pub fn keyring_path(&self) -> PathBuf {
+        self.crypto.keyring.clone().unwrap_or_else(|| self.data_dir.join("keyring.json"))
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        let url = self.base_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+        url.trim_end_matches('/').to_owned()
+    }
+
+    pub fn policy(&self) -> once_core::Policy {
+        let s = &self.secrets;
+        once_core::Policy {
+            min_ttl: s.min_ttl,
+            max_ttl: s.max_ttl,
+            default_ttl: s.default_ttl,
+            receipt_ttl_factor: s.receipt_ttl_factor,
+            max_secret_bytes: s.max_size,
+            max_passphrase_failures: s.max_passphrase_failures,
+            max_views: s.max_views,
+            passphrase_params: once_crypto::PassphraseParams {
+                m_cost_kib: self.crypto.passphrase_m_cost_kib,
+                t_cost: self.crypto.passphrase_t_cost,
+                p_cost: 1,
+            },
+            kdf_concurrency: self.crypto.kdf_concurrency.max(1),
+        }
+    }
+
+    /// A commented example file with every key at its default.
+    pub fn example_toml() -> &'static str {
+        include_str!("../config.example.toml")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_defaults_file_env_flags_in_that_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "once.toml",
+                r#"
+                    listen = "127.0.0.1:1001"
+                    data_dir = "/from/file"
+                    base_url = "https://file.example"
+                    [secrets]
+                    max_ttl = 1000
+                    default_ttl = 500
+                "#,
+            )?;
+            let file = Some(Path::new("once.toml"));
+            let c = Config::load(file, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 1001);
+            assert_eq!(c.secrets.max_ttl, 1000);
+            assert_eq!(c.secrets.min_ttl, 60, "untouched keys keep their defaults");
+
+            jail.set_env("ONCE_LISTEN", "127.0.0.1:1002");
+            jail.set_env("ONCE_SECRETS__MAX_TTL", "2000");
+            jail.set_env("ONCE_DATA_DIR", "/from/env");
+            let c = Config::load(file, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 1002);
+            assert_eq!(c.secrets.max_ttl, 2000);
+            assert_eq!(c.data_dir, PathBuf::from("/from/env"));
+            assert_eq!(c.base_url(), "https://file.example");
+
+            let flags = FlagOverrides {
+                listen: Some("127.0.0.1:1003".parse().map_err(|_| "addr")?),
+                ..FlagOverrides::default()
+            };
+            let c = Config::load(file, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 1003);
+            assert_eq!(c.data_dir, PathBuf::from("/from/env"));
+            assert_eq!(c.store_url(), "sqlite:///from/env/once.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ONCE_SECRETS__MAX_TTL", "soon");
+            let err = Config::load(None, &FlagOverrides::default()).expect_err("bad ttl");
+            assert!(err.to_lowercase().contains("max_ttl"), "{err}");
+            jail.set_env("ONCE_SECRETS__MAX_TTL", "100");
+            jail.set_env("ONCE_SECRETS__MIN_TTL", "200");
+            assert!(Config::load(None, &FlagOverrides::default()).is_err());
+            Ok(())
+        });
+        assert!(Config::load(Some(Path::new("/nonexistent/once.toml")), &FlagOverrides::default()).is_err());
+    }
+
+    #[test]
+    fn example_file_parses_to_the_defaults() {
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(Config::example_toml()))
+            .extract()
+            .expect("example parses");
+        assert_eq!(c, Config::default());
+    }
+}

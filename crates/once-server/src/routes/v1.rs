@@ -1,0 +1,209 @@
+//! API v1, wire-compatible with Onetime Secret.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use once_api::v1::{AuthCheck, Burned, Metadata, Secret, Status};
+use once_core::{CoreError, CreateSecret, ReceiptView, SecretState, TtlRequest, ViewLimit};
+use zeroize::Zeroizing;
+
+use crate::auth::{Authenticated, Caller};
+use crate::error::ApiError;
+use crate::params::V1Params;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/authcheck", get(authcheck).post(authcheck))
+        .route("/api/v1/share", post(share))
+        .route("/api/v1/create", post(share))
+        .route("/api/v1/generate", post(generate))
+        .route("/api/v1/secret/{key}", post(reveal));
+    for prefix in ["receipt", "private", "metadata"] {
+        r = r
+            .route(&format!("/api/v1/{prefix}/recent"), get(recent))
+            .route(&format!("/api/v1/{prefix}/{{key}}"), get(receipt).post(receipt))
+            .route(&format!("/api/v1/{prefix}/{{key}}/burn"), post(burn));
+    }
+    r
+}
+
+async fn status() -> Json<Status> {
+    Json(Status { status: "nominal".into(), locale: "en".into() })
+}
+
+async fn authcheck(Authenticated(p): Authenticated) -> Json<AuthCheck> {
+    Json(AuthCheck {
+        custid: p.account.email.clone(),
+        role: p.account.role.as_str().into(),
+        verified: true,
+        active: !p.account.disabled,
+    })
+}
+
+fn metadata(state: &AppState, v: &ReceiptView) -> Metadata {
+    let received = v.state == SecretState::Received;
+    Metadata {
+        custid: v.owner.clone().unwrap_or_else(|| "anon".into()),
+        metadata_key: v.receipt_key.as_ref().map(|k| k.expose().to_owned()).unwrap_or_default(),
+        secret_key: if received { None } else { v.secret_key.as_ref().map(|k| k.expose().to_owned()) },
+        ttl: v.secret_ttl(),
+        metadata_ttl: v.receipt_ttl_left(),
+        secret_ttl: (!received).then(|| v.secret_ttl_left()),
+        state: v.state.as_str().into(),
+        updated: v.updated_at,
+        created: v.created_at,
+        received: if received { v.received_at } else { None },
+        recipient: v.recipient.iter().cloned().collect(),
+        metadata_url: v.receipt_key.as_ref().map(|k| format!("{}/receipt/{}", state.base_url, k.expose())),
+        share_domain: v.share_domain.clone(),
+        passphrase_required: v.has_passphrase,
+        value: None,
+    }
+}
+
+/// Reads the options every create shares: ttl, passphrase, recipient, share_domain.
+fn create_request(params: &mut V1Params, caller: &Caller) -> Result<CreateSecret, ApiError> {
+    let ttl = TtlRequest::parse(params.get("ttl").unwrap_or("")).map_err(ApiError::BadRequest)?;
+    let recipient = params.get("recipient").map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    if let Some(r) = &recipient {
+        if r.len() > 254 || !r.contains('@') || r.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ApiError::BadRequest("recipient must be an e-mail address".into()));
+        }
+    }
+    let share_domain = params.get("share_domain").unwrap_or("").trim().to_ascii_lowercase();
+    if share_domain.len() > 253
+        || !share_domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        return Err(ApiError::BadRequest("share_domain must be a host name".into()));
+    }
+    Ok(CreateSecret {
+        plaintext: Zeroizing::new(Vec::new()),
+        passphrase: params.take("passphrase"),
+        ttl,
+        views: ViewLimit::ONCE,
+        recipient,
+        share_domain,
+        owner: caller.principal().cloned(),
+    })
+}
+
+async fn share(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut params: V1Params,
+) -> Result<Json<Metadata>, ApiError> {
+    let mut req = create_request(&mut params, &caller)?;
+    let secret = params.take("secret").unwrap_or_default();
+    if secret.trim().is_empty() {
+        return Err(ApiError::BadRequest("You did not provide anything to share".into()));
+    }
+    req.plaintext = Zeroizing::new(secret.as_bytes().to_vec());
+    drop(secret);
+    let created = state.core.secrets.create(req).await?;
+    Ok(Json(metadata(&state, &created.receipt)))
+}
+
+async fn generate(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut params: V1Params,
+) -> Result<Json<Metadata>, ApiError> {
+    let req = create_request(&mut params, &caller)?;
+    let length = match params.get("length").map(str::trim).filter(|l| !l.is_empty()) {
+        None => 12,
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::BadRequest("length must be a whole number between 8 and 256".into()))?,
+    };
+    let generated = state.core.secrets.generate(length, req).await?;
+    let mut body = metadata(&state, &generated.created.receipt);
+    body.value = Some(generated.value.as_str().to_owned());
+    Ok(Json(body))
+}
+
+async fn reveal(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    _caller: Caller,
+    mut params: V1Params,
+) -> Result<Json<Secret>, ApiError> {
+    let passphrase = params.take("passphrase");
+    match state.core.secrets.reveal(&key, passphrase).await {
+        Ok(r) => {
+            // Text secrets were stored from UTF-8 form fields; anything else is shown lossily.
+            let value = String::from_utf8_lossy(&r.plaintext).into_owned();
+            Ok(Json(Secret {
+                value,
+                secret_key: r.secret_key.expose().to_owned(),
+                share_domain: String::new(),
+            }))
+        }
+        Err(e) => Err(ApiError::from_core(e, &echo_key(&key))),
+    }
+}
+
+/// The key as echoed back in "Unknown secret": only if it looks like a key, so the response
+/// never reflects arbitrary input.
+fn echo_key(key: &str) -> String {
+    if key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        key.to_ascii_lowercase()
+    } else {
+        String::new()
+    }
+}
+
+fn receipt_error(e: CoreError) -> ApiError {
+    match e {
+        CoreError::NotFound => ApiError::UnknownReceipt,
+        other => other.into(),
+    }
+}
+
+async fn receipt(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    _caller: Caller,
+) -> Result<Json<Metadata>, ApiError> {
+    let view = state.core.secrets.receipt(&key, true).await.map_err(receipt_error)?;
+    Ok(Json(metadata(&state, &view)))
+}
+
+async fn burn(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    _caller: Caller,
+    _params: V1Params,
+) -> Result<Json<Burned>, ApiError> {
+    let (view, burned_now) = state.core.secrets.burn(&key).await.map_err(receipt_error)?;
+    if !burned_now {
+        return Err(ApiError::UnknownReceipt);
+    }
+    let secret_shortkey = String::new();
+    Ok(Json(Burned { state: metadata(&state, &view), secret_shortkey }))
+}
+
+async fn recent(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    params: V1Params,
+) -> Result<Json<Vec<Metadata>>, ApiError> {
+    let limit = match params.get("limit").map(str::trim).filter(|l| !l.is_empty()) {
+        None => 20,
+        Some(l) => {
+            l.parse::<u32>().map_err(|_| ApiError::BadRequest("limit must be a whole number".into()))?
+        }
+    };
+    let page = state.core.secrets.recent(&who, params.get("cursor"), limit).await?;
+    Ok(Json(
+        page.items
+            .iter()
+            .map(|v| {
+                let mut m = metadata(&state, v);
+                m.secret_key = None;
+                m
+            })
+            .collect(),
+    ))
+}

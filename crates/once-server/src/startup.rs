@@ -1,0 +1,199 @@
+//! Building and running the server: `Application::build` → `port()` → `run_until_stopped()`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use once_core::{Clock, Core, SystemClock};
+use once_crypto::{KeyRing, MasterKey};
+use once_store::Store;
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+use crate::routes;
+use crate::state::AppState;
+
+/// Where the master key comes from, besides the key ring file.
+pub enum MasterKeySource {
+    /// The key ring file in the data dir (created on first run).
+    KeyRingFile,
+    /// One key given from outside (`ONCE_MASTER_KEY` / `ONCE_MASTER_KEY_FILE`).
+    Given(MasterKey),
+}
+
+impl MasterKeySource {
+    /// Reads `ONCE_MASTER_KEY` or `ONCE_MASTER_KEY_FILE` (base64 of 32 bytes).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let inline = std::env::var("ONCE_MASTER_KEY").ok().map(Zeroizing::new);
+        let file = std::env::var_os("ONCE_MASTER_KEY_FILE").map(PathBuf::from);
+        let text = match (inline, file) {
+            (Some(_), Some(_)) => bail!("set ONCE_MASTER_KEY or ONCE_MASTER_KEY_FILE, not both"),
+            (None, None) => return Ok(MasterKeySource::KeyRingFile),
+            (Some(t), None) => t,
+            (None, Some(path)) => Zeroizing::new(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read ONCE_MASTER_KEY_FILE {}", path.display()))?,
+            ),
+        };
+        let key = MasterKey::from_base64(&text)
+            .context("the master key must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)")?;
+        Ok(MasterKeySource::Given(key))
+    }
+}
+
+/// Opens the store named by a `--store` URL.
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            bail!("store URL {url:?} has no path; use sqlite://PATH, e.g. sqlite://./once-data/once.db");
+        }
+        let store = once_store_sqlite::SqliteStore::open(std::path::Path::new(path))
+            .with_context(|| format!("cannot open SQLite database {path}"))?;
+        return Ok(Arc::new(store));
+    }
+    if url == "memory://" || url == "memory:" {
+        return Ok(Arc::new(once_store::memory::MemoryStore::new()));
+    }
+    bail!("unknown store URL {url:?}: valid forms are sqlite://PATH and memory://")
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    sweep_every: Duration,
+    sweep_batch: u32,
+}
+
+impl Application {
+    /// Opens the store and the key ring, binds the listener. Nothing is served until `run`.
+    pub async fn build(config: Config, master: MasterKeySource) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store_url = config.store_url();
+        let ephemeral = store_url.starts_with("memory:");
+        let store = open_store(&store_url).await?;
+        let keys = match master {
+            MasterKeySource::Given(key) => KeyRing::from_single_key(key),
+            MasterKeySource::KeyRingFile if ephemeral => {
+                tracing::warn!("memory store: a fresh master key was generated; everything is lost on exit");
+                KeyRing::generate_new(clock.now())
+            }
+            MasterKeySource::KeyRingFile => {
+                let path = config.keyring_path();
+                let (ring, created) = KeyRing::load_or_create(&path, clock.now())?;
+                if created {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "generated a new master key ring; BACK THIS FILE UP: without it no stored secret can ever be opened"
+                    );
+                } else {
+                    tracing::info!(path = %path.display(), "loaded master key ring");
+                }
+                ring
+            }
+        };
+        let Some(active) = keys.active_id() else {
+            bail!("the key ring has no active key: run `once keys generate` and `once keys activate ID`");
+        };
+        tracing::info!(store = %redact_store_url(&store_url), active_key = %active, "storage ready");
+
+        let core = Arc::new(Core::new(store.clone(), Arc::new(keys), clock, config.policy()));
+        let state = AppState { core, base_url: config.base_url().into(), store };
+        let router = crate::middleware::apply(
+            routes::router(state.clone()),
+            config.http.max_body_bytes,
+            Duration::from_secs(config.http.request_timeout_secs),
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(Application {
+            listener,
+            router,
+            state,
+            sweep_every: Duration::from_secs(config.sweeper.interval_secs),
+            sweep_batch: config.sweeper.batch,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then finishes the requests in flight.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let sweeper = tokio::spawn(sweep(self.state.clone(), self.sweep_every, self.sweep_batch));
+        tracing::info!(addr = %self.local_addr(), "listening");
+        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).await;
+        sweeper.abort();
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// The store URL without credentials, for the log.
+fn redact_store_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://[redacted]@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn sweep(state: AppState, every: Duration, batch: u32) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.core.secrets.purge_expired(batch).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "purged expired secrets and receipts"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed; will retry"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_url_credentials_are_redacted() {
+        assert_eq!(super::redact_store_url("redis://u:p@host:6379/0"), "redis://[redacted]@host:6379/0");
+        assert_eq!(super::redact_store_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}

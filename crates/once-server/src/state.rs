@@ -1,0 +1,12 @@
+use std::sync::Arc;
+
+use once_core::Core;
+
+/// Shared by every request. Holds everything handlers need; there is no global state.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Core>,
+    /// Public base URL without a trailing slash, for links in responses.
+    pub base_url: Arc<str>,
+    pub store: Arc<dyn once_store::Store>,
+}

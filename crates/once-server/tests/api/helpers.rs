@@ -1,0 +1,70 @@
+use std::sync::Arc;
+
+use once_client::Client;
+use once_core::{Clock, Core, SystemClock};
+use once_crypto::KeyRing;
+use once_server::{Application, Config, MasterKeySource};
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub http: reqwest::Client,
+    pub config: Config,
+    pub _dir: TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub enum Backend {
+    Sqlite,
+    Memory,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        config.data_dir = dir.path().to_owned();
+        config.store = Some(match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("once.db").display()),
+            Backend::Memory => "memory://".into(),
+        });
+        // Cheap Argon2id so passphrase tests stay fast; the cost is a parameter, not the logic.
+        config.crypto.passphrase_m_cost_kib = 256;
+        config.crypto.passphrase_t_cost = 1;
+        tweak(&mut config);
+        let app = Application::build(config.clone(), MasterKeySource::KeyRingFile).await.expect("build");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            client: Client::new(&base),
+            http: reqwest::Client::new(),
+            base,
+            config,
+            _dir: dir,
+            _stop: stop,
+        }
+    }
+
+    /// Adds a user straight through the core (as `once user add` does) and returns the API key.
+    pub async fn add_user(&self, email: &str) -> String {
+        let store = once_server::open_store(&self.config.store_url()).await.expect("store");
+        let keys = KeyRing::load(&self.config.keyring_path()).expect("keyring");
+        let core =
+            Core::new(store, Arc::new(keys), Arc::new(SystemClock) as Arc<dyn Clock>, self.config.policy());
+        let user = core.accounts.add_user(email, once_store::Role::User).await.expect("add user");
+        user.api_key.expose().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}

@@ -1,0 +1,4 @@
+//! API v1 through real HTTP against a server spawned on port 0.
+
+mod helpers;
+mod v1;

@@ -1,0 +1,258 @@
+//! `once`: run the server, manage keys and users.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use once_core::{Clock, Core, SystemClock};
+use once_crypto::KeyRing;
+use once_server::{Application, Config, FlagOverrides, LogFormat, MasterKeySource};
+
+#[derive(Parser)]
+#[command(
+    name = "once",
+    version,
+    about = "Once: share a secret through a link that works exactly once",
+    long_about = "Once: self-hosted one-time secret sharing, compatible with Onetime Secret's API v1.\n\n\
+        Start the server with `once serve`; it keeps its database and master key in ./once-data\n\
+        unless told otherwise. Manage master keys with `once keys` and API users with `once user`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage the master-key ring (generate, activate, retire, destroy).
+    Keys {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage API users.
+    User {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// Where the config, data and store are (shared by every subcommand).
+#[derive(Args)]
+struct CommonArgs {
+    /// TOML config file.
+    #[arg(long, env = "ONCE_CONFIG", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the database and the key ring [default: ./once-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Store URL: sqlite://PATH or memory:// [default: sqlite://<data-dir>/once.db].
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on [default: 127.0.0.1:7143].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Public base URL used in links [default: http://<listen>].
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormatArg>,
+    /// Print a commented example config file and exit.
+    #[arg(long)]
+    print_config_example: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Pretty,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the keys with their ids and states (never the key material).
+    List,
+    /// Generate a new key (pending; active if the ring has none).
+    Generate {
+        /// Activate it at once (the current active key becomes decrypt-only).
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Make a pending key the one that seals new secrets; the old one becomes decrypt-only.
+    Activate { id: String },
+    /// Stop a pending key from ever sealing (it becomes decrypt-only).
+    Retire { id: String },
+    /// Erase a decrypt-only key: secrets sealed under it can never be opened again.
+    Destroy {
+        id: String,
+        /// Confirm that the secrets sealed under this key become unreadable.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user and print their API key (shown once; only a hash is stored).
+    Add {
+        email: String,
+        /// Give the user the admin role.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users.
+    List,
+}
+
+fn load_config(common: &CommonArgs, extra: FlagOverrides) -> anyhow::Result<Config> {
+    let flags = FlagOverrides { data_dir: common.data_dir.clone(), store: common.store.clone(), ..extra };
+    Config::load(common.config.as_deref(), &flags).map_err(|e| anyhow::anyhow!("configuration: {e}"))
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Keys { common, command } => keys(&common, command),
+        Command::User { common, command } => user(&common, command).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.print_config_example {
+        print!("{}", Config::example_toml());
+        return Ok(());
+    }
+    let config = load_config(
+        &args.common,
+        FlagOverrides {
+            listen: args.listen,
+            base_url: args.base_url,
+            log_format: args.log_format.map(|f| match f {
+                LogFormatArg::Pretty => LogFormat::Pretty,
+                LogFormatArg::Json => LogFormat::Json,
+            }),
+            ..FlagOverrides::default()
+        },
+    )?;
+    once_server::telemetry::init(config.log_format, &config.log_level);
+    let master = MasterKeySource::from_env()?;
+    let app = Application::build(config, master).await?;
+    app.run_until_stopped().await.context("server failed")
+}
+
+fn keys(common: &CommonArgs, command: KeysCommand) -> anyhow::Result<()> {
+    let config = load_config(common, FlagOverrides::default())?;
+    let path = config.keyring_path();
+    let now = SystemClock.now();
+    let mut ring = match &command {
+        KeysCommand::Generate { .. } => KeyRing::load_or_create(&path, now)?.0,
+        _ => KeyRing::load(&path)?,
+    };
+    match command {
+        KeysCommand::List => {
+            println!("{:<16} {:<13} CREATED", "ID", "STATE");
+            for k in ring.list() {
+                println!("{:<16} {:<13} {}", k.id, k.state.as_str(), k.created_at);
+            }
+            return Ok(());
+        }
+        KeysCommand::Generate { activate } => {
+            let id = ring.generate(now);
+            if activate {
+                ring.activate(id.as_str())?;
+            }
+            ring.save(&path)?;
+            let state = ring.list().into_iter().find(|k| k.id == id).map(|k| k.state.as_str()).unwrap_or("?");
+            println!("{id}");
+            eprintln!("generated key {id} ({state}) in {}; restart servers to use it", path.display());
+        }
+        KeysCommand::Activate { id } => {
+            ring.activate(&id)?;
+            ring.save(&path)?;
+            eprintln!("key {id} is now active; restart servers to use it");
+        }
+        KeysCommand::Retire { id } => {
+            ring.retire(&id)?;
+            ring.save(&path)?;
+            eprintln!("key {id} is now decrypt-only");
+        }
+        KeysCommand::Destroy { id, yes } => {
+            if !yes {
+                bail!(
+                    "destroying key {id} makes every secret sealed under it unreadable forever; add --yes to confirm"
+                );
+            }
+            ring.destroy(&id)?;
+            ring.save(&path)?;
+            eprintln!("key {id} destroyed; restart servers so they drop it from memory");
+        }
+    }
+    Ok(())
+}
+
+async fn user(common: &CommonArgs, command: UserCommand) -> anyhow::Result<()> {
+    let config = load_config(common, FlagOverrides::default())?;
+    let store_url = config.store_url();
+    if store_url.starts_with("memory:") {
+        bail!("users of a memory:// store live only inside its server process");
+    }
+    let store = once_server::open_store(&store_url).await?;
+    let keys = match MasterKeySource::from_env()? {
+        MasterKeySource::Given(k) => KeyRing::from_single_key(k),
+        MasterKeySource::KeyRingFile => KeyRing::load_or_create(&config.keyring_path(), SystemClock.now())?.0,
+    };
+    let core = Core::new(store, Arc::new(keys), Arc::new(SystemClock), config.policy());
+    match command {
+        UserCommand::Add { email, admin } => {
+            let role = if admin { once_store::Role::Admin } else { once_store::Role::User };
+            let new = core.accounts.add_user(&email, role).await?;
+            println!("{}", new.api_key.expose());
+            eprintln!(
+                "added {} ({}). The line above is their API key: it is shown only now.\n\
+                 Use it with HTTP Basic auth: curl -u '{}:KEY' …",
+                new.account.email,
+                new.account.role.as_str(),
+                new.account.email
+            );
+        }
+        UserCommand::List => {
+            println!("{:<40} {:<6} {:<8} CREATED", "EMAIL", "ROLE", "STATUS");
+            for a in core.accounts.users().await? {
+                let status = if a.disabled { "disabled" } else { "active" };
+                println!("{:<40} {:<6} {:<8} {}", a.email, a.role.as_str(), status, a.created_at);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! The `once` binary as users run it: real processes, a real SQLite file, real signals.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use once_client::{Client, ShareOptions};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_once");
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+impl Server {
+    fn start(data_dir: &Path, name: &str, envs: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let log = data_dir.join(format!("{name}.log"));
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data_dir)
+            .env_remove("RUST_LOG")
+            .env("ONCE_CRYPTO__PASSPHRASE_M_COST_KIB", "256")
+            .env("ONCE_CRYPTO__PASSPHRASE_T_COST", "1")
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log file"));
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn once serve");
+        let mut server = Server { child, port, log };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "server exited with {status}: {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not start: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn client(&self) -> Client {
+        Client::new(&self.base())
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill_9(mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a graceful exit.
+    fn stop(mut self) -> String {
+        let term = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(term.success());
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "graceful shutdown exits 0, got {status}");
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn once(args: &[&str], data_dir: &Path) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).arg("--data-dir").arg(data_dir).output().expect("run once");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn first_run_generates_a_0600_key_and_says_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "first", &[]);
+    let m = server.client().share("hi", &ShareOptions::default()).await.expect("share");
+    assert_eq!(
+        server.client().reveal(m.secret_key.as_deref().expect("key"), None).await.expect("reveal").value,
+        "hi"
+    );
+    let log = server.stop();
+    let keyring = dir.path().join("keyring.json");
+    assert!(log.contains(&keyring.display().to_string()), "{log}");
+    assert!(log.contains("BACK THIS FILE UP"), "{log}");
+    assert!(dir.path().join("once.db").exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&keyring).expect("keyring").permissions().mode() & 0o777, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_acknowledged_creates_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "a", &[]);
+    let client = server.client();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let m = client.share(&format!("secret-{i}"), &ShareOptions::default()).await.expect("share");
+            (i, m.secret_key.expect("key"))
+        }));
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.push(t.await.expect("task"));
+    }
+    // Every create above was acknowledged; kill -9 at once.
+    server.kill_9();
+    let server = Server::start(dir.path(), "b", &[]);
+    let client = server.client();
+    for (i, key) in &acked {
+        assert_eq!(client.reveal(key, None).await.expect("survived kill -9").value, format!("secret-{i}"));
+        assert_eq!(client.reveal(key, None).await.expect_err("once").status(), Some(404));
+    }
+    // And what was revealed stays revealed across another kill -9.
+    server.kill_9();
+    let server = Server::start(dir.path(), "c", &[]);
+    for (_, key) in &acked {
+        assert_eq!(server.client().reveal(key, None).await.expect_err("no resurrection").status(), Some(404));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_on_one_sqlite_file_reveal_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = Server::start(dir.path(), "a", &[]);
+    let b = Server::start(dir.path(), "b", &[]);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    for round in 0..5 {
+        let m = a.client().share(&format!("round-{round}"), &ShareOptions::default()).await.expect("share");
+        let key = m.secret_key.expect("key");
+        let barrier = Arc::new(tokio::sync::Barrier::new(200));
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let base = if i % 2 == 0 { a.base() } else { b.base() };
+            let (http, barrier, url) = (http.clone(), barrier.clone(), format!("{base}/api/v1/secret/{key}"));
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                let resp = http.post(url).send().await.expect("reveal");
+                (resp.status().as_u16(), resp.json::<Value>().await.expect("json"))
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            let (status, body) = t.await.expect("task");
+            assert!(status < 500, "server error {status}: {body}");
+            if status == 200 {
+                assert_eq!(body["value"], format!("round-{round}"));
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn canaries_never_reach_logs_or_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "canary", &[("RUST_LOG", "trace"), ("ONCE_LOG_FORMAT", "json")]);
+    let client = server.client();
+    let secret = "CANARY-SECRET-7f1c2e9a";
+    let pass = "CANARY-PASS-41d0b7";
+    let opts = ShareOptions { passphrase: Some(pass.into()), ..ShareOptions::default() };
+    let m = client.share(secret, &opts).await.expect("share");
+    let key = m.secret_key.clone().expect("key");
+    client.reveal(&key, Some("CANARY-WRONG-9e2f")).await.expect_err("wrong passphrase");
+    client.receipt(&m.metadata_key).await.expect("receipt");
+    assert_eq!(client.reveal(&key, Some(pass)).await.expect("reveal").value, secret);
+    let m2 = client.share(secret, &ShareOptions::default()).await.expect("share 2");
+    client.burn(&m2.metadata_key).await.expect("burn");
+    let (ok, api_key, _) = once(&["user", "add", "canary@example.com"], dir.path());
+    assert!(ok);
+    let api_key = api_key.trim().to_owned();
+    let authed = client.clone().with_auth("canary@example.com", &api_key);
+    authed.share(secret, &ShareOptions::default()).await.expect("authed share");
+    authed.recent().await.expect("recent");
+    let log = server.stop();
+    assert!(log.contains("once::audit"), "audit events are logged");
+    let forbidden = [
+        secret.to_owned(),
+        pass.to_owned(),
+        "CANARY-WRONG".to_owned(),
+        key.clone(),
+        m.metadata_key.clone(),
+        m2.metadata_key.clone(),
+        api_key.clone(),
+        data_encoding_b64(secret),
+        hex(secret),
+    ];
+    for needle in &forbidden {
+        assert!(!log.contains(needle.as_str()), "log leaks {needle}");
+    }
+    for name in ["once.db", "once.db-wal"] {
+        let path = dir.path().join(name);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let text = String::from_utf8_lossy(&bytes);
+            for needle in [secret, pass, key.as_str(), api_key.as_str()] {
+                assert!(!text.contains(needle), "{name} holds {needle}");
+            }
+        }
+    }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn data_encoding_b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn destroyed_key_makes_its_secrets_unopenable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "a", &[]);
+    let old = server.client().share("under the old key", &ShareOptions::default()).await.expect("share");
+    let kept = server.client().share("also old", &ShareOptions::default()).await.expect("share");
+    server.stop();
+
+    let (ok, list, _) = once(&["keys", "list"], dir.path());
+    assert!(ok);
+    let old_id = list.lines().nth(1).and_then(|l| l.split_whitespace().next()).expect("old id").to_owned();
+    let (ok, new_id, err) = once(&["keys", "generate", "--activate"], dir.path());
+    assert!(ok, "{err}");
+    let new_id = new_id.trim().to_owned();
+    let (_, list, _) = once(&["keys", "list"], dir.path());
+    assert!(list.contains(&format!("{old_id:<16} decrypt-only")), "{list}");
+    assert!(list.contains(&format!("{new_id:<16} active")), "{list}");
+    assert!(!list.contains("material"));
+
+    // Decrypt-only: old secrets still open; new ones use the new key.
+    let server = Server::start(dir.path(), "b", &[]);
+    assert_eq!(
+        server
+            .client()
+            .reveal(kept.secret_key.as_deref().expect("key"), None)
+            .await
+            .expect("old key opens")
+            .value,
+        "also old"
+    );
+    let fresh = server.client().share("under the new key", &ShareOptions::default()).await.expect("share");
+    server.stop();
+
+    let (ok, _, err) = once(&["keys", "destroy", &old_id], dir.path());
+    assert!(!ok && err.contains("--yes"), "{err}");
+    let (ok, _, err) = once(&["keys", "destroy", &new_id, "--yes"], dir.path());
+    assert!(!ok && err.contains("active"), "the active key can't be destroyed: {err}");
+    let (ok, _, err) = once(&["keys", "destroy", &old_id, "--yes"], dir.path());
+    assert!(ok, "{err}");
+
+    let server = Server::start(dir.path(), "c", &[]);
+    let e =
+        server.client().reveal(old.secret_key.as_deref().expect("key"), None).await.expect_err("shredded");
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(
+        server.client().reveal(fresh.secret_key.as_deref().expect("key"), None).await.expect("new key").value,
+        "under the new key"
+    );
+    let log = server.stop();
+    assert!(log.contains("master_key_destroyed"), "the audit log records the real reason");
+}
+
+#[tokio::test]
+async fn user_add_prints_a_key_that_authenticates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, key, err) = once(&["user", "add", "Bob@Example.com", "--admin"], dir.path());
+    assert!(ok, "{err}");
+    assert!(key.trim().starts_with("once_"));
+    assert!(err.contains("shown only now"));
+    let (ok, _, err) = once(&["user", "add", "bob@example.com"], dir.path());
+    assert!(!ok && err.contains("already"), "{err}");
+    let (ok, list, _) = once(&["user", "list"], dir.path());
+    assert!(ok && list.contains("bob@example.com") && list.contains("admin"));
+    assert!(!list.contains(key.trim()));
+    let server = Server::start(dir.path(), "a", &[]);
+    let check = server.client().with_auth("bob@example.com", key.trim()).authcheck().await.expect("auth");
+    assert_eq!(check.role, "admin");
+}
+
+#[test]
+fn help_and_bad_config_are_clear() {
+    let out = Command::new(BIN).arg("--help").output().expect("help");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("serve") && text.contains("keys") && text.contains("user"));
+    let out = Command::new(BIN).args(["serve", "--help"]).output().expect("serve help");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--listen", "--store", "--data-dir", "--config", "ONCE_CONFIG"] {
+        assert!(text.contains(flag), "serve --help mentions {flag}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["serve", "--store", "postgres://x", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("bad store");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("sqlite://") && err.contains("memory://"), "{err}");
+    let out = Command::new(BIN).args(["serve", "--print-config-example"]).output().expect("example");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[secrets]"));
+}
