@@ -1,6 +1,8 @@
 //! API v1, wire-compatible with Onetime Secret.
 
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use once_api::v1::{AuthCheck, Burned, Metadata, Secret, Status};
@@ -184,11 +186,14 @@ async fn burn(
     Ok(Json(Burned { state: metadata(&state, &view), secret_shortkey }))
 }
 
+/// Header naming the cursor of the next (older) page of `recent`, when there is one.
+const NEXT_CURSOR: &str = "x-once-next-cursor";
+
 async fn recent(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
     params: V1Params,
-) -> Result<Json<Vec<Metadata>>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let limit = match params.get("limit").map(str::trim).filter(|l| !l.is_empty()) {
         None => 20,
         Some(l) => {
@@ -196,14 +201,18 @@ async fn recent(
         }
     };
     let page = state.core.secrets.recent(&who, params.get("cursor"), limit).await?;
-    Ok(Json(
-        page.items
-            .iter()
-            .map(|v| {
-                let mut m = metadata(&state, v);
-                m.secret_key = None;
-                m
-            })
-            .collect(),
-    ))
+    let items: Vec<Metadata> = page
+        .items
+        .iter()
+        .map(|v| {
+            let mut m = metadata(&state, v);
+            m.secret_key = None;
+            m
+        })
+        .collect();
+    let mut headers = HeaderMap::new();
+    if let Some(next) = page.next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        headers.insert(NEXT_CURSOR, next);
+    }
+    Ok((headers, Json(items)))
 }

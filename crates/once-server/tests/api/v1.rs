@@ -172,6 +172,30 @@ async fn basic_auth_accounts_and_recent() {
     assert!(recent.iter().all(|m| m.secret_key.is_none()));
     assert!(recent.windows(2).all(|w| w[0].created >= w[1].created));
     assert_eq!(app.client.recent().await.expect_err("anonymous recent").status(), Some(401));
+
+    // Pages of 2 walk all three, newest first, with the cursor header.
+    let page1 = app
+        .http
+        .get(app.url("/api/v1/private/recent?limit=2"))
+        .basic_auth("alice@example.com", Some(&api_key))
+        .send()
+        .await
+        .expect("page 1");
+    let cursor = page1.headers()["x-once-next-cursor"].to_str().expect("cursor").to_owned();
+    let page1: Vec<Value> = page1.json().await.expect("json");
+    let page2 = app
+        .http
+        .get(app.url("/api/v1/private/recent"))
+        .query(&[("limit", "2"), ("cursor", cursor.as_str())])
+        .basic_auth("alice@example.com", Some(&api_key))
+        .send()
+        .await
+        .expect("page 2");
+    assert!(page2.headers().get("x-once-next-cursor").is_none());
+    let page2: Vec<Value> = page2.json().await.expect("json");
+    let walked: Vec<String> =
+        page1.iter().chain(&page2).map(|m| m["metadata_key"].as_str().expect("key").to_owned()).collect();
+    assert_eq!(walked, keys);
 }
 
 #[tokio::test]

@@ -1,0 +1,7 @@
+//! The shared store conformance suite, on a fresh SQLite file per test.
+
+once_store::conformance_suite!(async {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = once_store_sqlite::SqliteStore::open(&dir.path().join("once.db")).expect("open");
+    once_store::conformance::Subject::new(store).keep(dir)
+});
