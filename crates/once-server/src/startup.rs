@@ -75,6 +75,9 @@ impl Application {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store_url = config.store_url();
         let ephemeral = store_url.starts_with("memory:");
+        if !ephemeral {
+            create_private_dir(&config.data_dir)?;
+        }
         let store = open_store(&store_url).await?;
         let keys = match master {
             MasterKeySource::Given(key) => KeyRing::from_single_key(key),
@@ -142,6 +145,22 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Creates the data dir (owner-only on Unix) if it does not exist yet; an existing one is left as
+/// the operator set it up.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
 /// The store URL without credentials, for the log.

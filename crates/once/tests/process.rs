@@ -116,6 +116,28 @@ async fn first_run_generates_a_0600_key_and_says_where() {
     assert!(dir.path().join("once.db").exists());
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&keyring).expect("keyring").permissions().mode() & 0o777, 0o600);
+    assert!(!log.contains("\u{1b}["), "no colour codes when stderr is not a terminal");
+}
+
+#[test]
+fn a_new_data_dir_is_private() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let data = parent.path().join("fresh").join("once-data");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&data).expect("data dir").permissions().mode() & 0o777, 0o700);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
