@@ -204,11 +204,14 @@ struct SealRandom {
 }
 
 impl SealRandom {
+    /// One system call for all of a seal's randomness.
     fn fresh() -> Self {
+        let mut buf = [0u8; 60];
+        OsRng.fill(&mut buf[..]);
         let mut r = SealRandom { hkdf_salt: [0; 32], pw_salt: [0; 16], nonce: [0; 12] };
-        OsRng.fill(&mut r.hkdf_salt);
-        OsRng.fill(&mut r.pw_salt);
-        OsRng.fill(&mut r.nonce);
+        r.hkdf_salt.copy_from_slice(&buf[..32]);
+        r.pw_salt.copy_from_slice(&buf[32..48]);
+        r.nonce.copy_from_slice(&buf[48..]);
         r
     }
 }

@@ -254,6 +254,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err, reason = "figment::Jail's closure signature is figment's, not ours")]
 mod tests {
     use super::*;
 

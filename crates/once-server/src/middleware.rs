@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -42,10 +42,7 @@ pub fn apply(router: Router, max_body: usize, timeout: Duration) -> Router {
     ];
     let mut router = router;
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from(name),
-            HeaderValue::from_static(value),
-        ));
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
     router.layer(
         ServiceBuilder::new()

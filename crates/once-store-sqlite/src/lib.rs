@@ -36,6 +36,9 @@ use crate::writer::Writer;
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
 const READERS: usize = 4;
+/// Small pages: records are keyed by random hashes, so every insert dirties its own leaf page,
+/// and WAL traffic per insert is proportional to the page size.
+const PAGE_SIZE: i64 = 1024;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -60,11 +63,15 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Takes effect only when the file is new (before the first table exists).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(setup_error(format!("cannot switch {} to WAL (got {mode})", path.display())));
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // After a checkpoint restarts the WAL, keep at most this much of the file on disk.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
@@ -105,6 +112,25 @@ struct Readers {
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
+    /// The checkpointer thread stops once this is dropped.
+    _alive: Arc<()>,
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Runs passive checkpoints on a timer, off the writer's path: a passive checkpoint copies what
+/// it can without blocking writers or readers, and the fsync it ends with delays nobody.
+fn start_checkpointer(conn: Connection, alive: std::sync::Weak<()>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("once-sqlite-checkpoint".into()).spawn(move || {
+        while alive.strong_count() > 0 {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+            }
+        }
+    })?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -121,8 +147,18 @@ impl SqliteStore {
             c.pragma_update(None, "query_only", "ON").map_err(backend)?;
             conns.push(std::sync::Mutex::new(c));
         }
+        // Checkpoints (which fsync) run on their own thread so the writer never waits for them.
+        write.pragma_update(None, "wal_autocheckpoint", 0).map_err(backend)?;
+        let checkpointer = connect(path).map_err(backend)?;
+        checkpointer.pragma_update(None, "wal_autocheckpoint", 0).map_err(backend)?;
         let writer = Writer::start(write).map_err(StoreError::backend)?;
-        Ok(SqliteStore { writer, readers: Arc::new(Readers { conns, next: AtomicUsize::new(0) }) })
+        let alive = Arc::new(());
+        start_checkpointer(checkpointer, Arc::downgrade(&alive)).map_err(StoreError::backend)?;
+        Ok(SqliteStore {
+            writer,
+            readers: Arc::new(Readers { conns, next: AtomicUsize::new(0) }),
+            _alive: alive,
+        })
     }
 
     async fn read<T, F>(&self, f: F) -> StoreResult<T>

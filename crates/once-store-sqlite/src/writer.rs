@@ -74,8 +74,17 @@ impl Writer {
     }
 }
 
+/// How often the writer finishes a checkpoint itself. The checkpointer thread copies most of the
+/// WAL in the background, but only a checkpoint with no write in flight can complete, and only a
+/// completed checkpoint lets the next write start the WAL over instead of growing it.
+const RESTART_WAL_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteOp>>) {
+    let mut last_restart = std::time::Instant::now();
     while let Ok(first) = rx.recv() {
+        if last_restart.elapsed() >= RESTART_WAL_EVERY && complete_checkpoint(&conn) {
+            last_restart = std::time::Instant::now();
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -92,6 +101,21 @@ fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteOp>>) {
         for mut op in batch {
             let outcome = in_transaction(&conn, std::slice::from_mut(&mut op));
             op.finish(outcome);
+        }
+    }
+}
+
+/// Runs a passive checkpoint; true if it copied the whole WAL (so the next write restarts it).
+/// False if the checkpointer thread was busy or another process's readers hold old frames: the
+/// writer tries again after its next group.
+fn complete_checkpoint(conn: &Connection) -> bool {
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    }) {
+        Ok((busy, log, done)) => busy == 0 && log == done,
+        Err(e) => {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+            false
         }
     }
 }

@@ -69,10 +69,10 @@ fn metadata(state: &AppState, v: &ReceiptView) -> Metadata {
 fn create_request(params: &mut V1Params, caller: &Caller) -> Result<CreateSecret, ApiError> {
     let ttl = TtlRequest::parse(params.get("ttl").unwrap_or("")).map_err(ApiError::BadRequest)?;
     let recipient = params.get("recipient").map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-    if let Some(r) = &recipient {
-        if r.len() > 254 || !r.contains('@') || r.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ApiError::BadRequest("recipient must be an e-mail address".into()));
-        }
+    if let Some(r) = &recipient
+        && (r.len() > 254 || !r.contains('@') || r.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(ApiError::BadRequest("recipient must be an e-mail address".into()));
     }
     let share_domain = params.get("share_domain").unwrap_or("").trim().to_ascii_lowercase();
     if share_domain.len() > 253

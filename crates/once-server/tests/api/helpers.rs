@@ -27,13 +27,15 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.listen = "127.0.0.1:0".parse().expect("addr");
-        config.data_dir = dir.path().to_owned();
-        config.store = Some(match backend {
-            Backend::Sqlite => format!("sqlite://{}", dir.path().join("once.db").display()),
-            Backend::Memory => "memory://".into(),
-        });
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().to_owned(),
+            store: Some(match backend {
+                Backend::Sqlite => format!("sqlite://{}", dir.path().join("once.db").display()),
+                Backend::Memory => "memory://".into(),
+            }),
+            ..Config::default()
+        };
         // Cheap Argon2id so passphrase tests stay fast; the cost is a parameter, not the logic.
         config.crypto.passphrase_m_cost_kib = 256;
         config.crypto.passphrase_t_cost = 1;
