@@ -17,7 +17,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use hkdf::Hkdf;
 use rand::Rng;
 use rand::rngs::OsRng;
@@ -153,7 +153,35 @@ impl<'a> Envelope<'a> {
     }
 }
 
+/// Argon2id working memory, reused across derivations. Allocating ~19 MiB per derivation from
+/// many threads fragments the allocator until the process holds gigabytes; a few reused buffers
+/// keep memory at (concurrent derivations × m_cost).
+#[derive(Default)]
+pub(crate) struct KdfMemory(std::sync::Mutex<Vec<Vec<Block>>>);
+
+/// Buffers kept for reuse; more concurrent derivations allocate and free their own.
+const POOLED_KDF_BUFFERS: usize = 8;
+
+impl KdfMemory {
+    fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        // A panic while holding the lock leaves only a Vec of plain buffers behind: still valid.
+        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        if buf.len() < blocks {
+            buf.resize(blocks, Block::default());
+        }
+        let out = f(&mut buf[..blocks]);
+        // The blocks hold values derived from the passphrase.
+        buf[..blocks].iter_mut().for_each(zeroize::Zeroize::zeroize);
+        let mut pool = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOLED_KDF_BUFFERS {
+            pool.push(buf);
+        }
+        out
+    }
+}
+
 fn passphrase_key(
+    memory: &KdfMemory,
     passphrase: &[u8],
     salt: &[u8],
     params: PassphraseParams,
@@ -161,8 +189,11 @@ fn passphrase_key(
     let p = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
         .map_err(|_| SealError::BadParams)?;
     let mut out = Zeroizing::new([0u8; 32]);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, p)
-        .hash_password_into(passphrase, salt, &mut out[..])
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p.clone());
+    memory
+        .with(p.block_count(), |blocks| {
+            argon.hash_password_into_with_memory(passphrase, salt, &mut out[..], blocks)
+        })
         .map_err(|_| SealError::BadParams)?;
     Ok(out)
 }
@@ -257,7 +288,7 @@ impl KeyRing {
                 out.extend_from_slice(&params.t_cost.to_be_bytes());
                 out.extend_from_slice(&params.p_cost.to_be_bytes());
                 out.extend_from_slice(&rnd.pw_salt);
-                Some(passphrase_key(pw, &rnd.pw_salt, params)?)
+                Some(passphrase_key(&self.kdf_memory, pw, &rnd.pw_salt, params)?)
             }
         };
         out.extend_from_slice(&rnd.hkdf_salt);
@@ -292,7 +323,7 @@ impl KeyRing {
             (None, _) => None,
             (Some(_), None) => return Err(OpenError::Failed),
             (Some((params, salt)), Some(pw)) => {
-                Some(passphrase_key(pw, salt, params).map_err(|_| OpenError::Malformed)?)
+                Some(passphrase_key(&self.kdf_memory, pw, salt, params).map_err(|_| OpenError::Malformed)?)
             }
         };
         let key = aead_key(master, token, pw_key.as_deref(), env.hkdf_salt, &env.key_id);

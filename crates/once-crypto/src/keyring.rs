@@ -165,6 +165,7 @@ struct FileRing {
 /// The set of master keys. Cheap to share behind an `Arc`; read-only while serving.
 pub struct KeyRing {
     entries: Vec<Entry>,
+    pub(crate) kdf_memory: crate::envelope::KdfMemory,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -183,6 +184,7 @@ impl KeyRing {
                 created_at: now,
                 material: Some(MasterKey::generate()),
             }],
+            kdf_memory: Default::default(),
         }
     }
 
@@ -191,7 +193,10 @@ impl KeyRing {
     pub fn from_single_key(key: MasterKey) -> Self {
         let digest = crate::lookup_hash("master-key-id", key.bytes());
         let id = KeyId(format!("env-{}", HEXLOWER.encode(&digest[..4])));
-        KeyRing { entries: vec![Entry { id, state: KeyState::Active, created_at: 0, material: Some(key) }] }
+        KeyRing {
+            entries: vec![Entry { id, state: KeyState::Active, created_at: 0, material: Some(key) }],
+            kdf_memory: Default::default(),
+        }
     }
 
     /// Loads the ring from `path`, or creates it (one active key, mode 0600) if the file does not
@@ -251,7 +256,7 @@ impl KeyRing {
         if active > 1 {
             return Err(invalid(format!("{active} keys are active; exactly one may be")));
         }
-        Ok(KeyRing { entries })
+        Ok(KeyRing { entries, kdf_memory: Default::default() })
     }
 
     /// Writes the ring atomically: a 0600 temp file beside it, fsync, rename, fsync the directory.

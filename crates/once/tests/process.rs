@@ -340,6 +340,47 @@ async fn user_add_prints_a_key_that_authenticates() {
     assert_eq!(check.role, "admin");
 }
 
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS");
+    kib / 1024.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passphrase_load_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Real Argon2id cost (19 MiB per derivation).
+    let server = Server::start(dir.path(), "kdf", &[("ONCE_CRYPTO__PASSPHRASE_M_COST_KIB", "19456")]);
+    let client = server.client();
+    let opts = ShareOptions { passphrase: Some("correct horse".into()), ..ShareOptions::default() };
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (client, opts) = (client.clone(), opts.clone());
+        tasks.push(tokio::spawn(async move {
+            for j in 0..5 {
+                let m = client.share(&format!("s{i}-{j}"), &opts).await.expect("share");
+                let key = m.secret_key.expect("key");
+                client.reveal(&key, Some("wrong")).await.expect_err("wrong passphrase");
+                assert_eq!(
+                    client.reveal(&key, Some("correct horse")).await.expect("reveal").value,
+                    format!("s{i}-{j}")
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    // 360 derivations of 19 MiB each, 24 at a time: memory stays near (KDF concurrency × 19 MiB).
+    let rss = rss_mib(server.child.id());
+    assert!(rss < 300.0, "server RSS {rss:.0} MiB after passphrase load");
+}
+
 #[test]
 fn help_and_bad_config_are_clear() {
     let out = Command::new(BIN).arg("--help").output().expect("help");
