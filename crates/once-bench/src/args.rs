@@ -1,0 +1,317 @@
+//! Command-line flags, and the parsers for durations, sizes and positive counts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+const AFTER_HELP: &str = "\
+Examples:
+  # start a server on a free port with a temporary data dir, measure it, stop it:
+  once-bench --spawn target/release/once
+  # a running server (give its pid for RSS/CPU), two secret sizes, JSON too:
+  once-bench --url http://127.0.0.1:7143 --pid 4242 --size 64,8192 --json bench.json
+  # everything, short runs:
+  once-bench --spawn target/release/once --scenarios health,create,reveal,mixed,passphrase \\
+             --concurrency 16 --duration 3s --warmup 1s
+
+req/s counts successful (2xx and, for reveals, verified) requests only; failures are in the
+non2xx / xport (connect, I/O, timeout) / bad (wrong value or unparsable 200) columns.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "once-bench",
+    version,
+    about = "Load generator for Once: throughput and latency of API v1 over keep-alive HTTP/1.1",
+    long_about = "Load generator for Once: throughput and latency of API v1 over keep-alive HTTP/1.1.\n\n\
+        Each of --concurrency clients owns one keep-alive connection and sends requests back to \
+        back for --warmup (not measured) then --duration (measured), for every scenario × size × \
+        concurrency. The `health` scenario (GET /healthz) measures the box's HTTP ceiling in the \
+        same run; the other rows are also shown as a fraction of it.",
+    after_help = AFTER_HELP
+)]
+pub struct Args {
+    /// Base URL of a running Once server (http:// only).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7143", conflicts_with = "spawn")]
+    pub url: String,
+
+    /// Start this `once` binary (`serve --listen 127.0.0.1:<free port> --data-dir <temp dir>`),
+    /// measure it and stop it at the end.
+    #[arg(long, value_name = "ONCE_BINARY")]
+    pub spawn: Option<PathBuf>,
+
+    /// Store URL passed to the spawned server (e.g. memory://) [default: its SQLite file].
+    #[arg(long, value_name = "URL", requires = "spawn")]
+    pub store: Option<String>,
+
+    /// PID of the server behind --url, to report its RSS and CPU (Linux /proc).
+    #[arg(long, value_name = "PID", conflicts_with = "spawn")]
+    pub pid: Option<u32>,
+
+    /// Scenarios to run, comma-separated; `health` always runs first when listed.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "health,create,reveal")]
+    pub scenarios: Vec<Scenario>,
+
+    /// Numbers of concurrent connections, comma-separated; one run per value.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "1,16,64,256", value_parser = parse_positive)]
+    pub concurrency: Vec<usize>,
+
+    /// Measured time per run, e.g. 10s, 500ms, 2m (a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Unmeasured time at the start of each run (same syntax as --duration; 0 for none).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// Secret sizes in bytes, comma-separated (k = 1024, e.g. 64,8k); one run per value.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "64", value_parser = parse_size)]
+    pub size: Vec<usize>,
+
+    /// TTL of created secrets, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub ttl: u64,
+
+    /// Secrets to create before each `reveal` run, instead of estimating it from a short probe
+    /// (use it if a row says it ran out of secrets).
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub reveal_pool: Option<usize>,
+
+    /// Give up on one request after this long (counted as a transport error).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Worker threads of the generator's runtime (keep it small: the server needs the cores).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive)]
+    pub threads: usize,
+
+    /// Send HTTP basic auth `USER:APIKEY` (only needed if the server refuses anonymous secrets).
+    #[arg(long, value_name = "USER:APIKEY")]
+    pub auth: Option<String>,
+
+    /// Also write the results to this file as a JSON array of objects.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// GET /healthz: the HTTP ceiling of the box.
+    Health,
+    /// POST /api/v1/share.
+    Create,
+    /// POST /api/v1/secret/{key} of secrets created beforehand, each revealed once.
+    Reveal,
+    /// Half creates, half reveals.
+    Mixed,
+    /// Half creates, half reveals, both with a passphrase.
+    Passphrase,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Health => "health",
+            Scenario::Create => "create",
+            Scenario::Reveal => "reveal",
+            Scenario::Mixed => "mixed",
+            Scenario::Passphrase => "passphrase",
+        }
+    }
+
+    /// Whether the secret size matters (everything but `health`).
+    pub fn sized(self) -> bool {
+        self != Scenario::Health
+    }
+}
+
+impl Args {
+    /// Checks what clap cannot, and puts the scenarios in run order: duplicates removed,
+    /// `health` first so that the others can be compared with it.
+    pub fn validate(mut self) -> Result<Self, String> {
+        if self.duration.is_zero() {
+            return Err("--duration must be more than 0".into());
+        }
+        if self.timeout.is_zero() {
+            return Err("--timeout must be more than 0".into());
+        }
+        if self.ttl == 0 {
+            return Err("--ttl must be at least 1 second".into());
+        }
+        if let Some(auth) = &self.auth
+            && !auth.contains(':')
+        {
+            return Err("--auth must be USER:APIKEY".into());
+        }
+        let mut order = Vec::new();
+        if self.scenarios.contains(&Scenario::Health) {
+            order.push(Scenario::Health);
+        }
+        for s in &self.scenarios {
+            if !order.contains(s) {
+                order.push(*s);
+            }
+        }
+        self.scenarios = order;
+        dedup_keep_order(&mut self.concurrency);
+        dedup_keep_order(&mut self.size);
+        Ok(self)
+    }
+}
+
+fn dedup_keep_order(v: &mut Vec<usize>) {
+    let mut seen = Vec::with_capacity(v.len());
+    v.retain(|x| {
+        let new = !seen.contains(x);
+        seen.push(*x);
+        new
+    });
+}
+
+/// `10s`, `1.5s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| format!("`{s}` is not a duration (try 10s, 500ms, 2m)"))?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("unknown unit `{other}` in `{s}` (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
+/// A whole number of at least 1.
+pub fn parse_positive(s: &str) -> Result<usize, String> {
+    let n: usize = s.trim().parse().map_err(|_| format!("`{s}` is not a whole number"))?;
+    if n == 0 {
+        return Err("must be at least 1".into());
+    }
+    Ok(n)
+}
+
+/// Bytes, with an optional `k` (×1024) or `m` (×1024²) suffix; at least 1.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix("ib").or_else(|| t.strip_suffix('b')).unwrap_or(&t);
+    let (number, factor) = if let Some(n) = t.strip_suffix('k') {
+        (n, 1024)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 1024 * 1024)
+    } else {
+        (t, 1)
+    };
+    let n = parse_positive(number).map_err(|e| format!("size `{s}`: {e}"))?;
+    n.checked_mul(factor).ok_or_else(|| format!("size `{s}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        let argv = std::iter::once("once-bench").chain(args.iter().copied());
+        Args::try_parse_from(argv).map_err(|e| e.to_string())?.validate()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration(" 3 s "), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "s", "ten", "10x", "-1s", "1.2.3s", "10 parsecs"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn sizes_and_counts() {
+        assert_eq!(parse_size("64"), Ok(64));
+        assert_eq!(parse_size("8k"), Ok(8192));
+        assert_eq!(parse_size("8KiB"), Ok(8192));
+        assert_eq!(parse_size("1m"), Ok(1024 * 1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("k").is_err());
+        assert_eq!(parse_positive("16"), Ok(16));
+        assert!(parse_positive("0").is_err());
+        assert!(parse_positive("-3").is_err());
+        assert!(parse_positive("1.5").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let a = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.url, "http://127.0.0.1:7143");
+        assert_eq!(a.concurrency, vec![1, 16, 64, 256]);
+        assert_eq!(a.size, vec![64]);
+        assert_eq!(a.scenarios, vec![Scenario::Health, Scenario::Create, Scenario::Reveal]);
+        assert_eq!(a.duration, Duration::from_secs(10));
+        assert_eq!(a.warmup, Duration::from_secs(2));
+        assert_eq!(a.threads, 1);
+        assert_eq!(a.ttl, 3600);
+        assert!(a.spawn.is_none() && a.json.is_none() && a.pid.is_none());
+    }
+
+    #[test]
+    fn lists() {
+        let a = parse(&[
+            "--concurrency",
+            "1,16,64,256,16",
+            "--size",
+            "64,8k",
+            "--scenarios",
+            "reveal,mixed,health,passphrase,reveal",
+            "--duration",
+            "3s",
+            "--warmup",
+            "0",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.concurrency, vec![1, 16, 64, 256]);
+        assert_eq!(a.size, vec![64, 8192]);
+        assert_eq!(
+            a.scenarios,
+            vec![Scenario::Health, Scenario::Reveal, Scenario::Mixed, Scenario::Passphrase]
+        );
+        assert_eq!(a.duration, Duration::from_secs(3));
+        assert_eq!(a.warmup, Duration::ZERO);
+        // Repeating the flag adds to the list.
+        let a = parse(&["--concurrency", "1", "--concurrency", "2,3"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.concurrency, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        for bad in [
+            &["--concurrency", "1,0"][..],
+            &["--concurrency", "1,,2"],
+            &["--scenarios", "health,nope"],
+            &["--duration", "0s"],
+            &["--duration", "fast"],
+            &["--size", "0"],
+            &["--threads", "0"],
+            &["--auth", "nocolon"],
+            &["--spawn", "once", "--url", "http://x"],
+            &["--spawn", "once", "--pid", "1"],
+            &["--store", "memory://"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn spawn_with_default_url_is_fine() {
+        let a = parse(&["--spawn", "target/release/once", "--store", "memory://"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.spawn, Some(PathBuf::from("target/release/once")));
+        assert_eq!(a.store.as_deref(), Some("memory://"));
+    }
+}

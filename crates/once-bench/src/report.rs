@@ -1,0 +1,153 @@
+//! Result rows: an aligned text table on stdout, and JSON.
+
+use serde_json::{Value, json};
+
+use crate::args::Scenario;
+use crate::bench::RunStats;
+
+pub struct Row {
+    pub scenario: Scenario,
+    /// Secret size in bytes; `None` for `health`.
+    pub size: Option<usize>,
+    pub concurrency: usize,
+    pub stats: RunStats,
+    /// req/s divided by `health` req/s at the same concurrency, if `health` ran.
+    pub vs_health: Option<f64>,
+}
+
+/// Column headers and widths (the first column is left-aligned, the rest right-aligned).
+const COLUMNS: [(&str, usize); 16] = [
+    ("scenario", 10),
+    ("size", 6),
+    ("conc", 5),
+    ("req/s", 9),
+    ("p50 ms", 8),
+    ("p90 ms", 8),
+    ("p99 ms", 8),
+    ("max ms", 8),
+    ("ok", 8),
+    ("non2xx", 7),
+    ("xport", 6),
+    ("bad", 5),
+    ("rss MiB", 8),
+    ("cpu s", 7),
+    ("cpu %", 6),
+    ("vs health", 9),
+];
+
+fn line(cells: &[String]) -> String {
+    let mut out = String::new();
+    for (i, (cell, (_, width))) in cells.iter().zip(COLUMNS).enumerate() {
+        if i == 0 {
+            out.push_str(&format!("{cell:<width$}"));
+        } else {
+            out.push_str(&format!(" {cell:>width$}"));
+        }
+    }
+    out
+}
+
+pub fn header() -> String {
+    line(&COLUMNS.map(|(name, _)| name.to_owned()))
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
+}
+
+impl Row {
+    pub fn table_line(&self) -> String {
+        let s = &self.stats;
+        let mut text = line(&[
+            self.scenario.name().to_owned(),
+            self.size.map_or_else(|| "-".into(), |s| s.to_string()),
+            self.concurrency.to_string(),
+            format!("{:.0}", s.rps()),
+            format!("{:.2}", s.m.lat.percentile_ms(50.0)),
+            format!("{:.2}", s.m.lat.percentile_ms(90.0)),
+            format!("{:.2}", s.m.lat.percentile_ms(99.0)),
+            format!("{:.2}", s.m.lat.max_ms()),
+            s.m.ok.to_string(),
+            s.m.non_2xx.to_string(),
+            s.m.transport.to_string(),
+            s.m.invalid.to_string(),
+            opt(s.server_rss_mib, 1),
+            opt(s.server_cpu_s, 2),
+            opt(s.server_cpu_pct, 0),
+            self.vs_health.map_or_else(|| "-".into(), |r| format!("{:.1}%", 100.0 * r)),
+        ]);
+        if s.m.dry {
+            text.push_str("  (ran out of secrets to reveal: rate is over the time they lasted)");
+        }
+        text
+    }
+
+    pub fn to_json(&self) -> Value {
+        let s = &self.stats;
+        let ms = |p: f64| s.m.lat.percentile_ms(p);
+        json!({
+            "scenario": self.scenario.name(),
+            "size": self.size,
+            "concurrency": self.concurrency,
+            "seconds": s.elapsed,
+            "requests_ok": s.m.ok,
+            "rps": s.rps(),
+            "latency_ms": {
+                "p50": ms(50.0),
+                "p90": ms(90.0),
+                "p99": ms(99.0),
+                "max": s.m.lat.max_ms(),
+                "samples": s.m.lat.len(),
+            },
+            "errors": {
+                "non_2xx": s.m.non_2xx,
+                "transport": s.m.transport,
+                "invalid": s.m.invalid,
+            },
+            "first_error": s.first_error,
+            "server_rss_mib": s.server_rss_mib,
+            "server_cpu_s": s.server_cpu_s,
+            "server_cpu_pct": s.server_cpu_pct,
+            "vs_health": self.vs_health,
+            "ran_out_of_secrets": s.m.dry,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::Measured;
+
+    #[test]
+    fn table_columns_line_up() {
+        let mut m = Measured::default();
+        m.lat.record(std::time::Duration::from_micros(1500));
+        m.lat.finish();
+        m.ok = 12345;
+        let row = Row {
+            scenario: Scenario::Passphrase,
+            size: Some(8192),
+            concurrency: 256,
+            stats: RunStats {
+                m,
+                elapsed: 10.0,
+                server_cpu_s: Some(9.5),
+                server_cpu_pct: Some(95.0),
+                server_rss_mib: None,
+                first_error: None,
+            },
+            vs_health: Some(0.25),
+        };
+        let (h, l) = (header(), row.table_line());
+        assert_eq!(h.len(), l.len());
+        assert!(l.starts_with("passphrase "));
+        assert!(l.ends_with("25.0%"));
+        assert!(l.contains(" 1234 ") || l.contains(" 1235 "), "req/s in {l}");
+        let j = row.to_json();
+        assert_eq!(j["size"], 8192);
+        assert_eq!(j["latency_ms"]["p50"], 1.5);
+        assert_eq!(j["errors"]["transport"], 0);
+        assert!(j["server_rss_mib"].is_null());
+    }
+}
