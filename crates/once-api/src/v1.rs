@@ -28,6 +28,7 @@ pub struct Metadata {
     /// When the secret was received; present only in state `received`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<i64>,
+    /// Recipient addresses, obscured (`fo*****@e*****.com`).
     #[serde(default)]
     pub recipient: Vec<String>,
     /// The receipt's web address.
@@ -47,11 +48,12 @@ pub struct Metadata {
 pub struct Secret {
     pub value: String,
     pub secret_key: String,
+    /// The origin the secret was shared from (`https://host`), as OTS ≥ 0.19 sends it.
     #[serde(default)]
     pub share_domain: String,
 }
 
-/// `GET /api/v1/status`.
+/// `GET /api/v1/status`, and `GET /api/v1/authcheck` when the credentials are good.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     pub status: String,
@@ -63,15 +65,6 @@ pub struct Status {
 pub struct Burned {
     pub state: Metadata,
     pub secret_shortkey: String,
-}
-
-/// `GET /api/v1/authcheck`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuthCheck {
-    pub custid: String,
-    pub role: String,
-    pub verified: bool,
-    pub active: bool,
 }
 
 /// Every v1 error body (HTTP 404 with `X-OTS-Intended-Status`, except 413/408/5xx).

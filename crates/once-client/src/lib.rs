@@ -1,6 +1,6 @@
 //! A typed client for Once's API v1 (and any Onetime Secret–compatible server).
 
-use once_api::v1::{AuthCheck, Burned, ErrorBody, Metadata, Secret, Status};
+use once_api::v1::{Burned, ErrorBody, Metadata, Secret, Status};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -93,7 +93,8 @@ impl Client {
         Self::send(self.request(Method::GET, "/api/v1/status")).await
     }
 
-    pub async fn authcheck(&self) -> Result<AuthCheck, ClientError> {
+    /// Checks the credentials: `Ok` (the status body) when they are good.
+    pub async fn authcheck(&self) -> Result<Status, ClientError> {
         Self::send(self.request(Method::GET, "/api/v1/authcheck")).await
     }
 

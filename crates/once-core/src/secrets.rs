@@ -458,6 +458,12 @@ impl SecretService {
             .as_ref()
             .and_then(|s| self.keys.open(&id.0, token.expose().as_bytes(), None, s).ok())
             .and_then(|b| std::str::from_utf8(&b).ok().and_then(Token::parse));
+        let mut r = r;
+        if open && r.state == ReceiptState::New {
+            // The store moved it to `viewed` as it handed it over; report it as it now is.
+            r.state = ReceiptState::Viewed;
+            r.updated_at = now;
+        }
         Ok(view(r, now, secret_key, Some(token)))
     }
 

@@ -20,8 +20,6 @@ pub enum ApiError {
     UnknownSecret {
         secret_key: String,
     },
-    /// Unknown receipt (metadata).
-    UnknownReceipt,
     BadRequest(String),
     Unauthorized,
     TooLarge(String),
@@ -55,7 +53,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::UnknownSecret { .. } | ApiError::UnknownReceipt => StatusCode::NOT_FOUND,
+            ApiError::UnknownSecret { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -113,7 +111,6 @@ impl IntoResponse for ApiError {
             ApiError::UnknownSecret { secret_key } => {
                 (StatusCode::NOT_FOUND, json!({ "message": "Unknown secret", "secret_key": secret_key }))
             }
-            ApiError::UnknownReceipt => (StatusCode::NOT_FOUND, json!({ "message": "Unknown secret" })),
             ApiError::BadRequest(m) => (StatusCode::NOT_FOUND, json!({ "message": m })),
             ApiError::Unauthorized => (StatusCode::NOT_FOUND, json!({ "message": "Not authorized" })),
             ApiError::UnsupportedMediaType => (

@@ -104,16 +104,21 @@ impl Application {
         };
         tracing::info!(store = %redact_store_url(&store_url), active_key = %active, "storage ready");
 
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        // Without a configured base URL, links name the address actually bound (port 0 resolved).
+        let base_url = match &config.base_url {
+            Some(_) => config.base_url(),
+            None => format!("http://{}", listener.local_addr().unwrap_or(config.listen)),
+        };
         let core = Arc::new(Core::new(store.clone(), Arc::new(keys), clock, config.policy()));
-        let state = AppState { core, base_url: config.base_url().into(), store };
+        let state = AppState { core, base_url: base_url.into(), store };
         let router = crate::middleware::apply(
             routes::router(state.clone()),
             config.http.max_body_bytes,
             Duration::from_secs(config.http.request_timeout_secs),
         );
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
         Ok(Application {
             listener,
             router,

@@ -1,27 +1,54 @@
 //! The SQLite backend of Once: the embedded default (`sqlite://PATH`).
 //!
 //! # Design
-//! - **One writer thread** owns the write connection. Writes from all requests are queued to it and
-//!   committed in groups (one `BEGIN IMMEDIATE … COMMIT` for everything queued, up to 256
-//!   operations); each caller is answered after the commit that holds its write. See [`writer`].
-//! - **Reads** (`peek`, `receipt`, `recent`, account lookups) use a small pool of connections on
-//!   the blocking thread pool, never the writer.
-//! - **Durability**: WAL with `synchronous=NORMAL`. A committed transaction is in the WAL file
-//!   before the caller hears back, so it survives `kill -9` of the process (not necessarily a power
-//!   loss of the host: that needs `synchronous=FULL`).
-//! - **Several processes** may open one file: every write transaction is `BEGIN IMMEDIATE`, so
-//!   SQLite's file lock serialises writers and `busy_timeout` (5 s) makes the others wait rather
-//!   than fail. The one-time claim is a conditional `UPDATE … RETURNING` inside that transaction,
-//!   so exactly one process wins.
-//! - **Migrations** are compiled in and applied at open inside `BEGIN IMMEDIATE`, versioned by
-//!   `PRAGMA user_version`.
+//! - **One writer thread, group commit.** A dedicated thread owns the only write connection.
+//!   Every write (`create`, `take`, `record_failure`, `burn`, `open_receipt`, `purge_expired`,
+//!   account and API-key writes, `touch_api_key`) is queued to it as a closure. The thread drains
+//!   whatever is queued (up to 256 operations) and runs it all in **one**
+//!   `BEGIN IMMEDIATE … COMMIT`; each caller is answered through a oneshot only after the commit
+//!   that holds its write. Many small writes thus share one commit, which is what lets a 2-core
+//!   box do tens of thousands of writes a second. If one operation of a group fails, the group is
+//!   rolled back and each operation re-runs alone, so a bad one fails only itself. See the
+//!   `writer` module.
+//! - **Reads** (`peek`, `receipt`, `recent`, account and key lookups, `ping`) go to a small pool
+//!   of `query_only` connections (4 by default) run on tokio's blocking pool, bounded by a
+//!   semaphore. In WAL mode they never wait for the writer, and each sees every write
+//!   acknowledged before it started.
+//! - **The one-time claim** is a conditional `UPDATE secrets SET views_left = views_left - 1
+//!   WHERE id = ? AND views_left > 0 AND expires_at > ? RETURNING …` inside the write
+//!   transaction, followed (on the last view) by deleting the row and marking the receipt, all in
+//!   the same transaction. `record_failure` counts the same way; `burn` deletes the live secret
+//!   and updates the receipt in one transaction. Nothing reads and then decides outside a
+//!   transaction.
+//! - **Durability**: WAL with `synchronous=NORMAL`. A transaction is written to the WAL before
+//!   `COMMIT` returns, and callers hear back only after that, so acknowledged writes survive
+//!   `kill -9` of the process. They are not guaranteed to survive a power loss of the host: that
+//!   would need `synchronous=FULL` (an fsync per commit). WAL checkpoints run on their own
+//!   thread, off the writer's path.
+//! - **Several processes** may open one file at once. Every write transaction (including
+//!   migrations) is `BEGIN IMMEDIATE`: it takes SQLite's write lock up front, so `busy_timeout`
+//!   (5 s) makes a second writer wait rather than fail, and no transaction ever has to upgrade a
+//!   read lock (the upgrade fails with `SQLITE_BUSY` at once, ignoring the timeout). Because the
+//!   claim is a conditional update under that lock, exactly one caller in any process wins.
+//! - **Migrations** are compiled in (`migrations/*.sql`) and applied at open inside
+//!   `BEGIN IMMEDIATE`, versioned by `PRAGMA user_version`; the version is re-read under the lock,
+//!   so two processes opening a new file at once both end up with one schema. A file from a newer
+//!   build is refused.
+//! - **Errors** never carry record contents: SQLite's messages name tables and columns, never
+//!   values, and nothing here logs an envelope, a sealed key or an id in full. Duplicate keys
+//!   become [`StoreError::Conflict`], everything else [`StoreError::Backend`].
+//!
+//! Dropping a [`SqliteStore`] closes the write queue; the writer finishes what was queued, the
+//! threads exit, and the drop returns once the file is closed.
 
+mod checkpoint;
+mod readers;
 mod rows;
+mod schema;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,136 +56,90 @@ use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt,
     ReceiptState, RecordId, SecretRecord, SecretStore, StoreError, StoreResult, Taken, UnixTime,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ffi, params};
 
-use crate::rows::{RECEIPT_COLUMNS, account_from_row, api_key_from_row, receipt_from_row, secret_from_row};
+use crate::checkpoint::Checkpointer;
+use crate::readers::Readers;
+use crate::rows::{RECEIPT_COLUMNS, account_at, api_key_from_row, receipt_from_row, secret_from_row};
 use crate::writer::Writer;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
-const READERS: usize = 4;
-/// Small pages: records are keyed by random hashes, so every insert dirties its own leaf page,
-/// and WAL traffic per insert is proportional to the page size.
-const PAGE_SIZE: i64 = 1024;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Settings for [`SqliteStore::open_with`]. [`SqliteOptions::default`] is what
+/// [`SqliteStore::open`] uses.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// Read connections in the pool (at least 1). Default 4.
+    pub readers: usize,
+    /// How long a connection waits for another connection's (or process's) lock before failing.
+    /// Default 5 s.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { readers: 4, busy_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The SQLite store. See the [crate documentation](crate) for how it works.
+pub struct SqliteStore {
+    // Fields drop in order: the writer finishes its queue first, then the checkpointer stops.
+    writer: Writer,
+    _checkpointer: Checkpointer,
+    readers: Arc<Readers>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::backend(e)
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
-}
-
-fn conflict_or_backend(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| if is_unique_violation(&e) { StoreError::Conflict(what) } else { backend(e) }
-}
-
-/// An error of ours in rusqlite's error type (for setup steps that run as rusqlite code).
-fn setup_error(message: String) -> rusqlite::Error {
-    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR), Some(message))
-}
-
-fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let flags =
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    // Takes effect only when the file is new (before the first table exists).
-    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(setup_error(format!("cannot switch {} to WAL (got {mode})", path.display())));
+/// Maps the error of an insert: a duplicate primary or unique key is `Conflict(what)`.
+fn on_insert(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| match e.sqlite_extended_error_code() {
+        Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_UNIQUE) => StoreError::Conflict(what),
+        _ => backend(e),
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // After a checkpoint restarts the WAL, keep at most this much of the file on disk.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let version = usize::try_from(version).unwrap_or(usize::MAX);
-        if version > MIGRATIONS.len() {
-            return Err(setup_error(format!(
-                "database schema version {version} is newer than this build knows ({}); upgrade Once",
-                MIGRATIONS.len()
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            conn.execute_batch(sql)?;
-            conn.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
-        }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => conn.execute_batch("COMMIT"),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
-}
-
-/// A pool of read connections, used from the blocking thread pool.
-struct Readers {
-    conns: Vec<std::sync::Mutex<Connection>>,
-    next: AtomicUsize,
-}
-
-pub struct SqliteStore {
-    writer: Writer,
-    readers: Arc<Readers>,
-    /// The checkpointer thread stops once this is dropped.
-    _alive: Arc<()>,
-}
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-
-/// Runs passive checkpoints on a timer, off the writer's path: a passive checkpoint copies what
-/// it can without blocking writers or readers, and the fsync it ends with delays nobody.
-fn start_checkpointer(conn: Connection, alive: std::sync::Weak<()>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("once-sqlite-checkpoint".into()).spawn(move || {
-        while alive.strong_count() > 0 {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
-            }
-        }
-    })?;
-    Ok(())
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, applies migrations and starts the writer.
+    /// Opens (creating the file and its directory if needed) the database at `path`, applies
+    /// migrations and starts the writer and checkpointer threads.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with explicit settings.
+    pub fn open_with(path: &Path, options: SqliteOptions) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
         }
-        let write = connect(path).map_err(backend)?;
-        migrate(&write).map_err(backend)?;
-        let mut conns = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            let c = connect(path).map_err(backend)?;
-            c.pragma_update(None, "query_only", "ON").map_err(backend)?;
-            conns.push(std::sync::Mutex::new(c));
-        }
+        let timeout = options.busy_timeout;
+        let write = schema::connect(path, timeout).map_err(backend)?;
+        schema::migrate(&write).map_err(backend)?;
         // Checkpoints (which fsync) run on their own thread so the writer never waits for them.
         write.pragma_update(None, "wal_autocheckpoint", 0).map_err(backend)?;
-        let checkpointer = connect(path).map_err(backend)?;
-        checkpointer.pragma_update(None, "wal_autocheckpoint", 0).map_err(backend)?;
+        let readers = Readers::open(path.to_owned(), timeout, options.readers).map_err(backend)?;
+        let checkpoint_conn = schema::connect(path, timeout).map_err(backend)?;
+        checkpoint_conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(backend)?;
+        let checkpointer = Checkpointer::start(checkpoint_conn).map_err(StoreError::backend)?;
         let writer = Writer::start(write).map_err(StoreError::backend)?;
-        let alive = Arc::new(());
-        start_checkpointer(checkpointer, Arc::downgrade(&alive)).map_err(StoreError::backend)?;
         Ok(SqliteStore {
             writer,
-            readers: Arc::new(Readers { conns, next: AtomicUsize::new(0) }),
-            _alive: alive,
+            _checkpointer: checkpointer,
+            readers: Arc::new(readers),
+            path: path.to_owned(),
         })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
@@ -166,17 +147,36 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let i = readers.next.fetch_add(1, Ordering::Relaxed) % readers.conns.len();
-            // A panic inside `f` cannot leave a connection half-used (each read is one statement
-            // with no open transaction), so a poisoned lock is still usable.
-            let conn = readers.conns[i].lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn).map_err(backend)
-        })
-        .await
-        .map_err(StoreError::backend)?
+        self.readers.read(f).await
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements named here are the ones tests check query plans of.
+// ---------------------------------------------------------------------------------------------
+
+/// Deletes up to `?2` secrets expired at `?1`, found by the `secrets_expires_at` index.
+const PURGE_SECRETS: &str =
+    "DELETE FROM secrets WHERE id IN (SELECT id FROM secrets WHERE expires_at <= ?1 LIMIT ?2)";
+/// Deletes up to `?2` receipts expired at `?1`, found by the `receipts_expires_at` index.
+const PURGE_RECEIPTS: &str =
+    "DELETE FROM receipts WHERE id IN (SELECT id FROM receipts WHERE expires_at <= ?1 LIMIT ?2)";
+
+/// The first page of an owner's receipts (`receipts_owner_recent` index).
+fn recent_first_sql() -> String {
+    format!(
+        "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE owner = ?1 AND expires_at > ?2
+         ORDER BY created_at DESC, id DESC LIMIT ?3"
+    )
+}
+
+/// A later page: the row-value comparison lets SQLite seek the index to the cursor instead of
+/// scanning the pages before it.
+fn recent_after_sql() -> String {
+    format!(
+        "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE owner = ?1 AND expires_at > ?2 AND (created_at, id) < (?3, ?4)
+         ORDER BY created_at DESC, id DESC LIMIT ?5"
+    )
 }
 
 fn b(v: bool) -> i64 {
@@ -187,6 +187,10 @@ fn receipt_by_id(conn: &Connection, id: &RecordId, now: UnixTime) -> rusqlite::R
     conn.prepare_cached(&format!("SELECT {RECEIPT_COLUMNS} FROM receipts WHERE id = ?1 AND expires_at > ?2"))?
         .query_row(params![&id.0[..], now], receipt_from_row)
         .optional()
+}
+
+fn delete_secret(conn: &Connection, id: &RecordId) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM secrets WHERE id = ?1")?.execute(params![&id.0[..]])
 }
 
 #[async_trait]
@@ -210,9 +214,10 @@ impl SecretStore for SqliteStore {
                         s.expires_at
                     ])
                 })
-                .map_err(conflict_or_backend("secret"))?;
+                .map_err(on_insert("secret"))?;
                 conn.prepare_cached(&format!(
-                    "INSERT INTO receipts ({RECEIPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                    "INSERT INTO receipts ({RECEIPT_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
                 ))
                 .and_then(|mut st| {
                     st.execute(params![
@@ -236,7 +241,7 @@ impl SecretStore for SqliteStore {
                         r.expires_at
                     ])
                 })
-                .map_err(conflict_or_backend("secret"))?;
+                .map_err(on_insert("secret"))?;
                 Ok(())
             })
             .await
@@ -276,9 +281,7 @@ impl SecretStore for SqliteStore {
                     return Ok(None);
                 };
                 if views_left == 0 {
-                    conn.prepare_cached("DELETE FROM secrets WHERE id = ?1")
-                        .and_then(|mut st| st.execute(params![&id.0[..]]))
-                        .map_err(backend)?;
+                    delete_secret(conn, &id).map_err(backend)?;
                     conn.prepare_cached(
                         "UPDATE receipts SET views = views + 1, updated_at = ?2, state = 'received',
                          received_at = ?2, sealed_secret_key = NULL WHERE id = ?1",
@@ -318,9 +321,7 @@ impl SecretStore for SqliteStore {
                     return Ok(FailureOutcome::Gone);
                 };
                 if failures >= cap {
-                    conn.prepare_cached("DELETE FROM secrets WHERE id = ?1")
-                        .and_then(|mut st| st.execute(params![&id.0[..]]))
-                        .map_err(backend)?;
+                    delete_secret(conn, &id).map_err(backend)?;
                     conn.prepare_cached(
                         "UPDATE receipts SET failures = ?2, updated_at = ?3, state = 'burned',
                          burn_reason = 'passphrase_failures', sealed_secret_key = NULL WHERE id = ?1",
@@ -354,14 +355,14 @@ impl SecretStore for SqliteStore {
                 if deleted == 0 {
                     return Ok(Some(BurnOutcome::AlreadyGone(r)));
                 }
-                conn.prepare_cached(
-                    "UPDATE receipts SET state = 'burned', burn_reason = 'sender', updated_at = ?2,
-                     sealed_secret_key = NULL WHERE id = ?1",
-                )
-                .and_then(|mut st| st.execute(params![&id.0[..], now]))
-                .map_err(backend)?;
-                let r = receipt_by_id(conn, &id, now).map_err(backend)?;
-                Ok(r.map(BurnOutcome::Burned))
+                let burned = conn
+                    .prepare_cached(&format!(
+                        "UPDATE receipts SET state = 'burned', burn_reason = 'sender', updated_at = ?2,
+                         sealed_secret_key = NULL WHERE id = ?1 RETURNING {RECEIPT_COLUMNS}"
+                    ))
+                    .and_then(|mut st| st.query_row(params![&id.0[..], now], receipt_from_row))
+                    .map_err(backend)?;
+                Ok(Some(BurnOutcome::Burned(burned)))
             })
             .await
     }
@@ -399,18 +400,18 @@ impl SecretStore for SqliteStore {
         now: UnixTime,
     ) -> StoreResult<Vec<Receipt>> {
         let owner = owner.0.clone();
-        self.read(move |conn| {
-            let (t, id) = match before {
-                Some(c) => (Some(c.created_at), Some(c.id.0.to_vec())),
-                None => (None, None),
-            };
-            let mut st = conn.prepare_cached(&format!(
-                "SELECT {RECEIPT_COLUMNS} FROM receipts
-                 WHERE owner = ?1 AND expires_at > ?2 AND (?3 IS NULL OR (created_at, id) < (?3, ?4))
-                 ORDER BY created_at DESC, id DESC LIMIT ?5"
-            ))?;
-            let rows = st.query_map(params![owner, now, t, id, limit], receipt_from_row)?;
-            rows.collect()
+        self.read(move |conn| match before {
+            None => {
+                let mut st = conn.prepare_cached(&recent_first_sql())?;
+                let rows = st.query_map(params![owner, now, limit], receipt_from_row)?;
+                rows.collect()
+            }
+            Some(c) => {
+                let mut st = conn.prepare_cached(&recent_after_sql())?;
+                let rows =
+                    st.query_map(params![owner, now, c.created_at, &c.id.0[..], limit], receipt_from_row)?;
+                rows.collect()
+            }
         })
         .await
     }
@@ -419,18 +420,15 @@ impl SecretStore for SqliteStore {
         self.writer
             .write(move |conn| {
                 let secrets = conn
-                    .prepare_cached(
-                        "DELETE FROM secrets WHERE id IN (SELECT id FROM secrets WHERE expires_at <= ?1 LIMIT ?2)",
-                    )
+                    .prepare_cached(PURGE_SECRETS)
                     .and_then(|mut st| st.execute(params![now, batch]))
                     .map_err(backend)?;
                 let receipts = conn
-                    .prepare_cached(
-                        "DELETE FROM receipts WHERE id IN (SELECT id FROM receipts WHERE expires_at <= ?1 LIMIT ?2)",
-                    )
+                    .prepare_cached(PURGE_RECEIPTS)
                     .and_then(|mut st| st.execute(params![now, batch]))
                     .map_err(backend)?;
-                Ok((secrets + receipts) as u64)
+                // usize → u64 is lossless on every platform Rust supports (usize ≤ 64 bits).
+                Ok(secrets as u64 + receipts as u64)
             })
             .await
     }
@@ -445,11 +443,19 @@ impl AccountStore for SqliteStore {
     async fn add_account(&self, account: Account, key: ApiKeyRecord) -> StoreResult<()> {
         self.writer
             .write(move |conn| {
-                conn.prepare_cached("INSERT INTO accounts (id, email, role, created_at, disabled) VALUES (?1, ?2, ?3, ?4, ?5)")
-                    .and_then(|mut st| {
-                        st.execute(params![account.id.0, account.email, account.role.as_str(), account.created_at, b(account.disabled)])
-                    })
-                    .map_err(conflict_or_backend("account"))?;
+                conn.prepare_cached(
+                    "INSERT INTO accounts (id, email, role, created_at, disabled) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        account.id.0,
+                        account.email,
+                        account.role.as_str(),
+                        account.created_at,
+                        b(account.disabled)
+                    ])
+                })
+                .map_err(on_insert("account"))?;
                 insert_api_key(conn, &key)
             })
             .await
@@ -461,7 +467,7 @@ impl AccountStore for SqliteStore {
             conn.prepare_cached(
                 "SELECT id, email, role, created_at, disabled FROM accounts WHERE email = ?1",
             )?
-            .query_row(params![email], account_from_row)
+            .query_row(params![email], |r| account_at(r, 0))
             .optional()
         })
         .await
@@ -472,7 +478,7 @@ impl AccountStore for SqliteStore {
             let mut st = conn.prepare_cached(
                 "SELECT id, email, role, created_at, disabled FROM accounts ORDER BY created_at, id",
             )?;
-            let rows = st.query_map([], account_from_row)?;
+            let rows = st.query_map([], |r| account_at(r, 0))?;
             rows.collect()
         })
         .await
@@ -490,7 +496,7 @@ impl AccountStore for SqliteStore {
                         a.id, a.email, a.role, a.created_at, a.disabled
                  FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?1",
             )?
-            .query_row(params![&hash[..]], |r| Ok((api_key_from_row(r)?, rows::account_at(r, 6)?)))
+            .query_row(params![&hash[..]], |r| Ok((api_key_from_row(r)?, account_at(r, 6)?)))
             .optional()
         })
         .await
@@ -524,11 +530,85 @@ fn insert_api_key(conn: &Connection, key: &ApiKeyRecord) -> StoreResult<()> {
             key.wrapped_vault_key
         ])
     })
-    .map_err(|e| match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            StoreError::Conflict("api key or unknown account")
-        }
+    .map_err(|e| match e.sqlite_extended_error_code() {
+        Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => StoreError::Conflict("api key"),
+        Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => StoreError::Conflict("unknown account"),
         _ => backend(e),
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
+        let nulls = std::iter::repeat_n(rusqlite::types::Null, st.parameter_count());
+        let rows = st.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3)).expect("rows");
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>().join(" | ")
+    }
+
+    fn schema_only() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("once.db");
+        drop(SqliteStore::open(&path).expect("create schema"));
+        let conn = Connection::open(&path).expect("open");
+        (dir, conn)
+    }
+
+    #[test]
+    fn the_sweeper_finds_expired_rows_by_index() {
+        let (_dir, conn) = schema_only();
+        let secrets = plan(&conn, PURGE_SECRETS);
+        assert!(secrets.contains("USING COVERING INDEX secrets_expires_at (expires_at<?)"), "{secrets}");
+        let receipts = plan(&conn, PURGE_RECEIPTS);
+        assert!(receipts.contains("USING COVERING INDEX receipts_expires_at (expires_at<?)"), "{receipts}");
+    }
+
+    #[test]
+    fn recent_seeks_the_owner_index() {
+        let (_dir, conn) = schema_only();
+        let first = plan(&conn, &recent_first_sql());
+        assert!(first.contains("USING INDEX receipts_owner_recent (owner=?)"), "{first}");
+        assert!(!first.contains("TEMP B-TREE"), "no sort: {first}");
+        let after = plan(&conn, &recent_after_sql());
+        assert!(
+            after.contains("USING INDEX receipts_owner_recent (owner=? AND"),
+            "seeks past the cursor: {after}"
+        );
+        assert!(!after.contains("TEMP B-TREE"), "no sort: {after}");
+    }
+
+    #[test]
+    fn point_lookups_use_primary_keys() {
+        let (_dir, conn) = schema_only();
+        let take = plan(
+            &conn,
+            "UPDATE secrets SET views_left = views_left - 1 WHERE id = ?1 AND views_left > 0 AND expires_at > ?2
+             RETURNING envelope, views_left, receipt_id",
+        );
+        assert!(take.contains("USING PRIMARY KEY (id=?)"), "{take}");
+        let receipt =
+            plan(&conn, &format!("SELECT {RECEIPT_COLUMNS} FROM receipts WHERE id = ?1 AND expires_at > ?2"));
+        assert!(receipt.contains("USING PRIMARY KEY (id=?)"), "{receipt}");
+    }
+
+    #[test]
+    fn the_schema_is_at_the_latest_version_with_our_pragmas() {
+        let (_dir, conn) = schema_only();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+        assert_eq!(version, schema::MIGRATIONS.len() as i64);
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+        assert_eq!(mode, "wal");
+        let store_conn =
+            schema::connect(&conn.path().map(PathBuf::from).expect("path"), Duration::from_secs(5))
+                .expect("connect");
+        let sync: i64 = store_conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("sync");
+        assert_eq!(sync, 1, "NORMAL");
+        let fk: i64 = store_conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).expect("fk");
+        assert_eq!(fk, 1);
+        let timeout: i64 = store_conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).expect("timeout");
+        assert_eq!(timeout, 5000);
+    }
 }

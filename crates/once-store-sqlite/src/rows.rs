@@ -65,6 +65,7 @@ pub(crate) fn receipt_from_row(r: &Row) -> rusqlite::Result<Receipt> {
     })
 }
 
+/// An account from the five columns `id, email, role, created_at, disabled` starting at `at`.
 pub(crate) fn account_at(r: &Row, at: usize) -> rusqlite::Result<Account> {
     let role: String = r.get(at + 2)?;
     Ok(Account {
@@ -74,10 +75,6 @@ pub(crate) fn account_at(r: &Row, at: usize) -> rusqlite::Result<Account> {
         created_at: r.get(at + 3)?,
         disabled: r.get::<_, i64>(at + 4)? != 0,
     })
-}
-
-pub(crate) fn account_from_row(r: &Row) -> rusqlite::Result<Account> {
-    account_at(r, 0)
 }
 
 pub(crate) fn api_key_from_row(r: &Row) -> rusqlite::Result<ApiKeyRecord> {

@@ -1,18 +1,36 @@
 //! The conformance suite: the one set of tests every store backend must pass.
 //!
-//! A backend's test crate invokes [`conformance_suite!`](crate::conformance_suite) with an async
-//! expression that yields a fresh, empty [`Subject`]; the macro expands to one `#[tokio::test]` per
-//! case, each with its own store.
+//! The in-memory backend ([`crate::memory`]) defines the reference semantics; every other backend
+//! runs the same cases. Each case is a public `async fn` taking an `Arc<dyn Store>` that is fresh
+//! and empty, so a backend can also call single cases by hand.
+//!
+//! # Running the suite
+//! A backend's test crate invokes [`conformance_suite!`](crate::conformance_suite) once:
 //!
 //! ```text
 //! once_store::conformance_suite!(async {
-//!     let dir = tempfile::tempdir().unwrap();
-//!     let store = MyStore::open(dir.path()).unwrap();
+//!     let dir = tempfile::tempdir().expect("tempdir");
+//!     let store = MyStore::open(&dir.path().join("db")).expect("open");
 //!     once_store::conformance::Subject::new(store).keep(dir)
 //! });
 //! ```
+//!
+//! The argument is a **future** (usually an `async` block) evaluated once per test, inside the
+//! test's runtime. Its output is anything that converts into a [`Subject`]: a store itself
+//! (`async { MemoryStore::new() }`), an `Arc<dyn Store>`, or a `Subject` that also keeps alive
+//! whatever the store needs (a temp dir, a server handle). The subject is dropped after the case,
+//! store first, then the guards.
+//!
+//! The macro expands to one `#[test]` per case, each running on its own multi-threaded tokio
+//! runtime with 4 workers (what `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]`
+//! would build; the runtime is built through this crate's re-export of tokio, so the calling crate
+//! needs no tokio dependency of its own). Races are real races: contenders are spawned as tasks
+//! and released together by a [`tokio::sync::Barrier`].
+//!
+//! Times are always passed in, as the store traits require: the suite uses a fixed `NOW` and
+//! moves it by hand.
 
-use std::any::Any;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,44 +44,78 @@ use crate::{
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
 pub struct Subject {
-    pub store: Arc<dyn Store>,
-    _guards: Vec<Box<dyn Any + Send>>,
+    // Fields drop in order: the store goes before the things it lives in.
+    store: Arc<dyn Store>,
+    guards: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 impl Subject {
     pub fn new(store: impl Store + 'static) -> Self {
-        Subject { store: Arc::new(store), _guards: Vec::new() }
+        Subject { store: Arc::new(store), guards: Vec::new() }
     }
 
-    /// Keeps `guard` alive for the duration of the test.
-    pub fn keep(mut self, guard: impl Any + Send) -> Self {
-        self._guards.push(Box::new(guard));
+    /// Keeps `guard` alive until the store under test has been dropped.
+    pub fn keep(mut self, guard: impl std::any::Any + Send) -> Self {
+        self.guards.push(Box::new(guard));
         self
+    }
+
+    /// The store, to hand to a case.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 }
 
-const NOW: i64 = 1_700_000_000;
+impl<S: Store + 'static> From<S> for Subject {
+    fn from(store: S) -> Self {
+        Subject::new(store)
+    }
+}
+
+impl From<Arc<dyn Store>> for Subject {
+    fn from(store: Arc<dyn Store>) -> Self {
+        Subject { store, guards: Vec::new() }
+    }
+}
+
+/// Runs one case on a fresh multi-threaded runtime (4 workers). Used by the macro.
+#[doc(hidden)]
+pub fn run(case: impl Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("build the test runtime")
+        .block_on(case);
+}
+
+/// The suite's "now". Cases move time by adding to it.
+pub const NOW: i64 = 1_000;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-/// A fresh record id, unique within the process (and random enough across processes).
+/// A fresh record id, unique within the process (and distinct across processes).
 pub fn fresh_id() -> RecordId {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let salt = std::process::id() as u64;
+    let pid = u64::from(std::process::id());
     let mut id = [0u8; 32];
-    id[..8].copy_from_slice(&n.to_be_bytes());
-    id[8..16].copy_from_slice(&salt.to_be_bytes());
-    id[16..24].copy_from_slice(&(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_be_bytes());
+    // Multiplying by an odd constant is a bijection on u64: the leading bytes stay unique but no
+    // longer sort in creation order (real ids are hashes and don't either).
+    id[..8].copy_from_slice(&n.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+    id[8..16].copy_from_slice(&pid.to_be_bytes());
+    id[16..24].copy_from_slice(&n.to_be_bytes());
+    id[24..32].copy_from_slice(&(n ^ pid).wrapping_mul(0xC2B2_AE3D_27D4_EB4F).to_be_bytes());
     RecordId(id)
 }
 
-/// A secret and its receipt, as the core would create them.
+/// A secret (`views` reveals, expiring `ttl` seconds after `created_at`) and its receipt
+/// (expiring after 2 × `ttl`), as the core would create them.
 pub fn pair(views: u32, ttl: i64, owner: Option<&str>, created_at: i64) -> (SecretRecord, Receipt) {
     let (sid, rid) = (fresh_id(), fresh_id());
     let secret = SecretRecord {
         id: sid,
         receipt_id: rid,
-        envelope: sid.0.to_vec(),
+        envelope: [&b"envelope:"[..], &sid.0[..]].concat(),
         has_passphrase: false,
         views_left: views,
         failures: 0,
@@ -83,7 +135,7 @@ pub fn pair(views: u32, ttl: i64, owner: Option<&str>, created_at: i64) -> (Secr
         views: 0,
         failures: 0,
         recipient: None,
-        share_domain: String::new(),
+        share_domain: "example.com".into(),
         created_at,
         updated_at: created_at,
         received_at: None,
@@ -93,186 +145,389 @@ pub fn pair(views: u32, ttl: i64, owner: Option<&str>, created_at: i64) -> (Secr
     (secret, receipt)
 }
 
-async fn put(s: &Subject, views: u32) -> (SecretRecord, Receipt) {
+/// An account and its first API key.
+pub fn account(email: &str, created_at: i64) -> (Account, ApiKeyRecord) {
+    let a = Account {
+        id: AccountId(format!("acct-{email}")),
+        email: email.into(),
+        role: Role::User,
+        created_at,
+        disabled: false,
+    };
+    let k = ApiKeyRecord {
+        hash: fresh_id().0,
+        account_id: a.id.clone(),
+        name: "default".into(),
+        created_at,
+        last_used_at: None,
+        wrapped_vault_key: vec![9; 48],
+    };
+    (a, k)
+}
+
+/// Creates a secret with `views` reveals and a 60 s TTL at `NOW`.
+async fn put(store: &Arc<dyn Store>, views: u32) -> (SecretRecord, Receipt) {
     let (secret, receipt) = pair(views, 60, None, NOW);
-    s.store.create(secret.clone(), receipt.clone()).await.expect("create");
+    store.create(secret.clone(), receipt.clone()).await.expect("create");
     (secret, receipt)
 }
 
-pub async fn create_then_peek_changes_nothing(s: Subject) {
-    let (secret, receipt) = put(&s, 1).await;
-    assert_eq!(s.store.peek(&secret.id, NOW).await.expect("peek"), Some(secret.clone()));
-    assert_eq!(s.store.peek(&secret.id, NOW).await.expect("peek"), Some(secret.clone()));
-    assert_eq!(s.store.receipt(&receipt.id, NOW).await.expect("receipt"), Some(receipt));
-    assert_eq!(s.store.peek(&fresh_id(), NOW).await.expect("peek unknown"), None);
+async fn receipt_now(store: &Arc<dyn Store>, id: &RecordId, now: i64) -> Receipt {
+    store.receipt(id, now).await.expect("receipt").expect("receipt exists")
 }
 
-pub async fn duplicate_create_conflicts(s: Subject) {
-    let (secret, receipt) = put(&s, 1).await;
-    let again = s.store.create(secret, receipt).await;
-    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-}
-
-pub async fn take_once(s: Subject) {
-    let (secret, receipt) = put(&s, 1).await;
-    let taken = s.store.take(&secret.id, NOW + 1).await.expect("take").expect("first take wins");
-    assert_eq!(taken.envelope, secret.envelope);
-    assert_eq!(taken.views_left, 0);
-    assert_eq!(s.store.take(&secret.id, NOW + 1).await.expect("take"), None);
-    assert_eq!(s.store.peek(&secret.id, NOW + 1).await.expect("peek"), None);
-    let r = s.store.receipt(&receipt.id, NOW + 1).await.expect("receipt").expect("receipt stays");
-    assert_eq!((r.state, r.views, r.received_at), (ReceiptState::Received, 1, Some(NOW + 1)));
-    assert_eq!(r.sealed_secret_key, None);
-}
-
-async fn race(s: &Subject, views: u32, callers: usize) -> usize {
-    let (secret, _) = put(s, views).await;
+/// Spawns `callers` tasks that wait on one barrier, then each run `op`; returns their results.
+async fn race<T, F, Fut>(store: &Arc<dyn Store>, callers: usize, op: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<dyn Store>, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
     let barrier = Arc::new(tokio::sync::Barrier::new(callers));
     let mut tasks = Vec::with_capacity(callers);
-    for _ in 0..callers {
-        let (store, barrier, id) = (s.store.clone(), barrier.clone(), secret.id);
+    for i in 0..callers {
+        let (barrier, fut) = (barrier.clone(), op(store.clone(), i));
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.take(&id, NOW).await.expect("take")
+            fut.await
         }));
     }
-    let mut wins = 0;
+    let mut out = Vec::with_capacity(callers);
     for t in tasks {
-        if t.await.expect("task").is_some() {
-            wins += 1;
+        out.push(t.await.expect("contender task"));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create and peek
+// ---------------------------------------------------------------------------------------------
+
+pub async fn create_then_peek_changes_nothing(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret.clone()));
+    assert_eq!(
+        store.peek(&secret.id, NOW + 1).await.expect("peek"),
+        Some(secret.clone()),
+        "peek twice, same"
+    );
+    assert_eq!(
+        store.receipt(&receipt.id, NOW).await.expect("receipt"),
+        Some(receipt.clone()),
+        "receipt untouched"
+    );
+    // Still takeable exactly once after any number of peeks.
+    assert!(store.take(&secret.id, NOW).await.expect("take").is_some());
+    assert_eq!(store.peek(&fresh_id(), NOW).await.expect("peek unknown"), None);
+    assert_eq!(store.peek(&receipt.id, NOW).await.expect("peek receipt id"), None, "ids don't mix");
+}
+
+pub async fn duplicate_create_conflicts(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    let again = store.create(secret.clone(), receipt.clone()).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "same ids: {again:?}");
+
+    // A clashing receipt id fails the whole create: the new secret is not stored either.
+    let (mut other, _) = pair(1, 60, None, NOW);
+    other.receipt_id = receipt.id;
+    let mut clash = receipt.clone();
+    clash.secret_id = other.id;
+    let r = store.create(other.clone(), clash).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "same receipt id: {r:?}");
+    assert_eq!(store.peek(&other.id, NOW).await.expect("peek"), None, "create is atomic");
+
+    // The original is unharmed.
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret));
+    assert_eq!(store.receipt(&receipt.id, NOW).await.expect("receipt"), Some(receipt));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Take
+// ---------------------------------------------------------------------------------------------
+
+pub async fn take_once(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    let taken = store.take(&secret.id, NOW + 1).await.expect("take").expect("first take wins");
+    assert_eq!(taken.envelope, secret.envelope);
+    assert_eq!(taken.views_left, 0);
+    assert_eq!(store.take(&secret.id, NOW + 1).await.expect("take"), None, "second take loses");
+    assert_eq!(store.peek(&secret.id, NOW + 1).await.expect("peek"), None);
+    let r = receipt_now(&store, &receipt.id, NOW + 2).await;
+    assert_eq!((r.state, r.views, r.received_at), (ReceiptState::Received, 1, Some(NOW + 1)));
+    assert_eq!((r.sealed_secret_key, r.updated_at), (None, NOW + 1));
+    assert_eq!(store.take(&fresh_id(), NOW).await.expect("take unknown"), None);
+}
+
+pub async fn max_views_count_down(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 3).await;
+    for left in [2, 1, 0] {
+        let taken = store.take(&secret.id, NOW).await.expect("take").expect("a view is left");
+        assert_eq!((taken.views_left, &taken.envelope), (left, &secret.envelope));
+        let r = receipt_now(&store, &receipt.id, NOW).await;
+        assert_eq!(r.views, 3 - left);
+        if left > 0 {
+            assert_eq!((r.state, r.received_at), (ReceiptState::New, None));
+            let peeked = store.peek(&secret.id, NOW).await.expect("peek").expect("still live");
+            assert_eq!(peeked.views_left, left);
+        } else {
+            assert_eq!((r.state, r.received_at), (ReceiptState::Received, Some(NOW)));
         }
     }
-    wins
+    assert_eq!(store.take(&secret.id, NOW).await.expect("take"), None);
 }
 
-pub async fn concurrent_takes_exactly_one_wins(s: Subject) {
-    assert_eq!(race(&s, 1, 200).await, 1);
+async fn concurrent_takes(store: Arc<dyn Store>, views: u32) {
+    let (secret, receipt) = put(&store, views).await;
+    let id = secret.id;
+    let results = race(&store, 200, |s, _| async move { s.take(&id, NOW).await.expect("take") }).await;
+    let wins: Vec<_> = results.into_iter().flatten().collect();
+    assert_eq!(wins.len(), views as usize, "exactly {views} of 200 concurrent takes win");
+    let mut left: Vec<u32> = wins.iter().map(|t| t.views_left).collect();
+    left.sort_unstable();
+    assert_eq!(left, (0..views).collect::<Vec<_>>(), "each winner saw a distinct count");
+    assert!(wins.iter().all(|t| t.envelope == secret.envelope));
+    let r = receipt_now(&store, &receipt.id, NOW).await;
+    assert_eq!((r.state, r.views), (ReceiptState::Received, views));
+    assert_eq!(store.peek(&id, NOW).await.expect("peek"), None);
 }
 
-pub async fn concurrent_takes_max_views_three(s: Subject) {
-    assert_eq!(race(&s, 3, 200).await, 3);
+pub async fn concurrent_takes_exactly_one_wins(store: Arc<dyn Store>) {
+    concurrent_takes(store, 1).await;
 }
 
-pub async fn max_views_count_down(s: Subject) {
-    let (secret, receipt) = put(&s, 3).await;
-    for left in [2, 1, 0] {
-        assert_eq!(s.store.take(&secret.id, NOW).await.expect("take").map(|t| t.views_left), Some(left));
-        let r = s.store.receipt(&receipt.id, NOW).await.expect("receipt").expect("receipt");
-        assert_eq!(r.views, 3 - left);
-        let expected = if left == 0 { ReceiptState::Received } else { ReceiptState::New };
-        assert_eq!(r.state, expected);
-    }
-    assert_eq!(s.store.take(&secret.id, NOW).await.expect("take"), None);
+pub async fn concurrent_takes_max_views_three(store: Arc<dyn Store>) {
+    concurrent_takes(store, 3).await;
 }
 
-pub async fn expired_secrets_are_unreadable(s: Subject) {
-    let (secret, receipt) = put(&s, 1).await;
+// ---------------------------------------------------------------------------------------------
+// Expiry
+// ---------------------------------------------------------------------------------------------
+
+pub async fn expired_secrets_are_unreadable(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
     let expiry = secret.expires_at;
-    assert!(s.store.peek(&secret.id, expiry - 1).await.expect("peek").is_some());
-    assert_eq!(s.store.peek(&secret.id, expiry).await.expect("peek"), None);
-    assert_eq!(s.store.take(&secret.id, expiry).await.expect("take"), None);
-    assert_eq!(s.store.record_failure(&secret.id, 5, expiry).await.expect("fail"), FailureOutcome::Gone);
-    // The receipt outlives the secret, then expires too.
-    assert!(s.store.receipt(&receipt.id, expiry).await.expect("receipt").is_some());
-    assert!(matches!(
-        s.store.burn(&receipt.id, expiry).await.expect("burn"),
-        Some(BurnOutcome::AlreadyGone(_))
-    ));
-    assert_eq!(s.store.receipt(&receipt.id, receipt.expires_at).await.expect("receipt"), None);
+    assert_eq!(expiry, NOW + 60);
+    assert!(store.peek(&secret.id, expiry - 1).await.expect("peek").is_some(), "live until expires_at");
+    assert_eq!(store.peek(&secret.id, expiry).await.expect("peek"), None, "dead at expires_at");
+    assert_eq!(store.take(&secret.id, expiry).await.expect("take"), None);
+    assert_eq!(store.take(&secret.id, expiry + 100).await.expect("take"), None);
+    assert_eq!(store.record_failure(&secret.id, 5, expiry).await.expect("fail"), FailureOutcome::Gone);
+    let Some(BurnOutcome::AlreadyGone(r)) = store.burn(&receipt.id, expiry).await.expect("burn") else {
+        panic!("an expired secret can't be burned");
+    };
+    assert_eq!(r, receipt, "nothing about an expired secret changes its receipt");
 }
 
-pub async fn failures_count_and_the_cap_burns(s: Subject) {
-    let (secret, receipt) = put(&s, 1).await;
+pub async fn receipts_outlive_their_secrets(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    // After the secret expired, the receipt is readable until its own expiry.
+    assert_eq!(store.receipt(&receipt.id, secret.expires_at).await.expect("receipt"), Some(receipt.clone()));
+    assert!(store.receipt(&receipt.id, receipt.expires_at - 1).await.expect("receipt").is_some());
+    assert_eq!(store.receipt(&receipt.id, receipt.expires_at).await.expect("receipt"), None);
+    assert_eq!(store.open_receipt(&receipt.id, receipt.expires_at).await.expect("open"), None);
+
+    // After the secret was revealed (and deleted), likewise.
+    let (secret, receipt) = put(&store, 1).await;
+    store.take(&secret.id, NOW).await.expect("take").expect("won");
+    let r = receipt_now(&store, &receipt.id, receipt.expires_at - 1).await;
+    assert_eq!(r.state, ReceiptState::Received);
+    assert_eq!(store.receipt(&receipt.id, receipt.expires_at).await.expect("receipt"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrong passphrases
+// ---------------------------------------------------------------------------------------------
+
+pub async fn failures_count_and_the_cap_burns(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
     for n in 1..3 {
-        assert_eq!(
-            s.store.record_failure(&secret.id, 3, NOW).await.expect("fail"),
-            FailureOutcome::Counted { failures: n }
-        );
+        let outcome = store.record_failure(&secret.id, 3, NOW + n as i64).await.expect("fail");
+        assert_eq!(outcome, FailureOutcome::Counted { failures: n });
+        let r = receipt_now(&store, &receipt.id, NOW).await;
+        assert_eq!((r.failures, r.state, r.updated_at), (n, ReceiptState::New, NOW + n as i64));
     }
-    assert_eq!(s.store.peek(&secret.id, NOW).await.expect("peek").map(|p| p.failures), Some(2));
-    assert_eq!(s.store.record_failure(&secret.id, 3, NOW).await.expect("fail"), FailureOutcome::Burned);
-    assert_eq!(s.store.take(&secret.id, NOW).await.expect("take"), None);
-    assert_eq!(s.store.record_failure(&secret.id, 3, NOW).await.expect("fail"), FailureOutcome::Gone);
-    let r = s.store.receipt(&receipt.id, NOW).await.expect("receipt").expect("receipt");
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek").map(|p| p.failures), Some(2));
+    assert_eq!(store.record_failure(&secret.id, 3, NOW + 5).await.expect("fail"), FailureOutcome::Burned);
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), None);
+    assert_eq!(store.take(&secret.id, NOW).await.expect("take"), None, "burned means gone");
+    assert_eq!(store.record_failure(&secret.id, 3, NOW).await.expect("fail"), FailureOutcome::Gone);
+    let r = receipt_now(&store, &receipt.id, NOW + 5).await;
+    assert_eq!(
+        (r.state, r.burn_reason, r.failures, r.updated_at),
+        (ReceiptState::Burned, Some(BurnReason::PassphraseFailures), 3, NOW + 5)
+    );
+    assert_eq!((r.sealed_secret_key, r.views, r.received_at), (None, 0, None));
+    assert_eq!(store.record_failure(&fresh_id(), 3, NOW).await.expect("fail unknown"), FailureOutcome::Gone);
+}
+
+pub async fn concurrent_failures_are_all_counted(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    let id = secret.id;
+    let results =
+        race(&store, 50, |s, _| async move { s.record_failure(&id, 1000, NOW).await.expect("fail") }).await;
+    let mut counts: Vec<u32> = results
+        .into_iter()
+        .map(|o| match o {
+            FailureOutcome::Counted { failures } => failures,
+            other => panic!("below the cap every failure is counted, got {other:?}"),
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=50).collect::<Vec<_>>(), "each caller saw a distinct total");
+    assert_eq!(store.peek(&id, NOW).await.expect("peek").map(|p| p.failures), Some(50));
+    assert_eq!(receipt_now(&store, &receipt.id, NOW).await.failures, 50);
+}
+
+pub async fn concurrent_failures_burn_exactly_once(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    let id = secret.id;
+    let results =
+        race(&store, 50, |s, _| async move { s.record_failure(&id, 10, NOW).await.expect("fail") }).await;
+    let counted = results.iter().filter(|o| matches!(o, FailureOutcome::Counted { .. })).count();
+    let burned = results.iter().filter(|o| **o == FailureOutcome::Burned).count();
+    let gone = results.iter().filter(|o| **o == FailureOutcome::Gone).count();
+    assert_eq!((counted, burned, gone), (9, 1, 40));
+    let r = receipt_now(&store, &receipt.id, NOW).await;
     assert_eq!(
         (r.state, r.burn_reason, r.failures),
-        (ReceiptState::Burned, Some(BurnReason::PassphraseFailures), 3)
+        (ReceiptState::Burned, Some(BurnReason::PassphraseFailures), 10)
     );
 }
 
-pub async fn concurrent_failures_are_all_counted(s: Subject) {
-    let (secret, _) = put(&s, 1).await;
-    let mut tasks = Vec::new();
-    for _ in 0..50 {
-        let (store, id) = (s.store.clone(), secret.id);
-        tasks.push(tokio::spawn(async move { store.record_failure(&id, 1000, NOW).await.expect("fail") }));
-    }
-    for t in tasks {
-        assert!(matches!(t.await.expect("task"), FailureOutcome::Counted { .. }));
-    }
-    assert_eq!(s.store.peek(&secret.id, NOW).await.expect("peek").map(|p| p.failures), Some(50));
-}
+// ---------------------------------------------------------------------------------------------
+// Burn
+// ---------------------------------------------------------------------------------------------
 
-pub async fn burn_destroys_a_live_secret_once(s: Subject) {
-    let (secret, receipt) = put(&s, 1).await;
-    let Some(BurnOutcome::Burned(r)) = s.store.burn(&receipt.id, NOW + 5).await.expect("burn") else {
+pub async fn burn_destroys_a_live_secret_once(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 2).await;
+    let Some(BurnOutcome::Burned(r)) = store.burn(&receipt.id, NOW + 5).await.expect("burn") else {
         panic!("a live secret burns");
     };
     assert_eq!(
-        (r.state, r.burn_reason, r.updated_at),
-        (ReceiptState::Burned, Some(BurnReason::Sender), NOW + 5)
+        (r.state, r.burn_reason, r.updated_at, r.sealed_secret_key.as_ref()),
+        (ReceiptState::Burned, Some(BurnReason::Sender), NOW + 5, None)
     );
-    assert_eq!(r.sealed_secret_key, None);
-    assert_eq!(s.store.take(&secret.id, NOW + 5).await.expect("take"), None);
-    assert!(matches!(
-        s.store.burn(&receipt.id, NOW + 5).await.expect("burn"),
-        Some(BurnOutcome::AlreadyGone(_))
-    ));
-    assert_eq!(s.store.burn(&fresh_id(), NOW).await.expect("burn unknown"), None);
+    assert_eq!((r.id, r.views, r.received_at), (receipt.id, 0, None));
+    assert_eq!(receipt_now(&store, &receipt.id, NOW + 5).await, r, "the returned receipt is what is stored");
+    assert_eq!(store.peek(&secret.id, NOW + 5).await.expect("peek"), None);
+    assert_eq!(store.take(&secret.id, NOW + 5).await.expect("take"), None);
+    assert_eq!(store.record_failure(&secret.id, 3, NOW + 5).await.expect("fail"), FailureOutcome::Gone);
+    let Some(BurnOutcome::AlreadyGone(again)) = store.burn(&receipt.id, NOW + 6).await.expect("burn") else {
+        panic!("a burned secret burns once");
+    };
+    assert_eq!(again, r, "burning again changes nothing");
+}
 
-    let (secret, receipt) = put(&s, 1).await;
-    s.store.take(&secret.id, NOW).await.expect("take").expect("won");
-    let Some(BurnOutcome::AlreadyGone(r)) = s.store.burn(&receipt.id, NOW).await.expect("burn") else {
+pub async fn burn_after_reveal_is_already_gone(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    store.take(&secret.id, NOW).await.expect("take").expect("won");
+    let Some(BurnOutcome::AlreadyGone(r)) = store.burn(&receipt.id, NOW + 1).await.expect("burn") else {
         panic!("a received secret can't be burned");
     };
-    assert_eq!(r.state, ReceiptState::Received);
+    assert_eq!((r.state, r.burn_reason, r.views), (ReceiptState::Received, None, 1));
+    assert_eq!(receipt_now(&store, &receipt.id, NOW + 1).await, r);
 }
 
-pub async fn open_receipt_shows_the_link_once(s: Subject) {
-    let (_, receipt) = put(&s, 1).await;
-    let first = s.store.open_receipt(&receipt.id, NOW + 1).await.expect("open").expect("exists");
-    assert_eq!(first.state, ReceiptState::New);
-    assert_eq!(first.sealed_secret_key, receipt.sealed_secret_key);
-    let second = s.store.open_receipt(&receipt.id, NOW + 2).await.expect("open").expect("exists");
+pub async fn burn_of_unknown_or_expired_receipt_is_none(store: Arc<dyn Store>) {
+    assert_eq!(store.burn(&fresh_id(), NOW).await.expect("burn unknown"), None);
+    let (secret, receipt) = put(&store, 1).await;
+    assert_eq!(store.burn(&secret.id, NOW).await.expect("burn by secret id"), None, "ids don't mix");
+    assert_eq!(store.burn(&receipt.id, receipt.expires_at).await.expect("burn expired"), None);
+    // The live secret was not touched by any of that.
+    assert!(store.peek(&secret.id, NOW).await.expect("peek").is_some());
+}
+
+pub async fn burn_races_take_one_wins(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    let (sid, rid) = (secret.id, receipt.id);
+    let results = race(&store, 51, |s, i| async move {
+        if i == 0 {
+            matches!(s.burn(&rid, NOW).await.expect("burn"), Some(BurnOutcome::Burned(_)))
+        } else {
+            s.take(&sid, NOW).await.expect("take").is_some()
+        }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|w| **w).count(), 1, "the burn or one take wins, never both");
+    let r = receipt_now(&store, &rid, NOW).await;
+    if results[0] {
+        assert_eq!((r.state, r.views), (ReceiptState::Burned, 0));
+    } else {
+        assert_eq!((r.state, r.views), (ReceiptState::Received, 1));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receipts
+// ---------------------------------------------------------------------------------------------
+
+pub async fn receipt_is_read_only(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    for t in 0..3 {
+        assert_eq!(store.receipt(&receipt.id, NOW + t).await.expect("receipt"), Some(receipt.clone()));
+    }
+    assert_eq!(store.receipt(&secret.id, NOW).await.expect("receipt by secret id"), None, "ids don't mix");
+    assert_eq!(store.receipt(&fresh_id(), NOW).await.expect("receipt unknown"), None);
+    // Reading the receipt did not consume the link it carries.
+    let opened = store.open_receipt(&receipt.id, NOW).await.expect("open").expect("exists");
+    assert_eq!(opened, receipt);
+}
+
+pub async fn open_receipt_shows_the_link_once(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 1).await;
+    let first = store.open_receipt(&receipt.id, NOW + 1).await.expect("open").expect("exists");
+    assert_eq!(first, receipt, "the first open returns the receipt as it was");
+    let second = store.open_receipt(&receipt.id, NOW + 2).await.expect("open").expect("exists");
     assert_eq!((second.state, second.sealed_secret_key.as_ref()), (ReceiptState::Viewed, None));
-    // receipt() never changes anything.
-    let read = s.store.receipt(&receipt.id, NOW + 3).await.expect("read").expect("exists");
-    assert_eq!(read, second);
-    assert_eq!(s.store.open_receipt(&fresh_id(), NOW).await.expect("open unknown"), None);
+    assert_eq!(second.updated_at, NOW + 1);
+    assert_eq!(receipt_now(&store, &receipt.id, NOW + 3).await, second);
+    // Opening the receipt does not touch the secret.
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret.clone()));
+    assert_eq!(store.open_receipt(&fresh_id(), NOW).await.expect("open unknown"), None);
+
+    // After the reveal the receipt says so; opening it again changes nothing.
+    store.take(&secret.id, NOW + 4).await.expect("take").expect("won");
+    let third = store.open_receipt(&receipt.id, NOW + 5).await.expect("open").expect("exists");
+    assert_eq!(third.state, ReceiptState::Received);
 }
 
-pub async fn recent_pages_newest_first(s: Subject) {
-    let owner = format!(
-        "owner-{}@example.com",
-        fresh_id().0[0..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+pub async fn concurrent_open_receipt_shows_the_link_once(store: Arc<dyn Store>) {
+    let (_, receipt) = put(&store, 1).await;
+    let rid = receipt.id;
+    let results =
+        race(
+            &store,
+            20,
+            |s, _| async move { s.open_receipt(&rid, NOW).await.expect("open").expect("exists") },
+        )
+        .await;
+    let with_link = results.iter().filter(|r| r.sealed_secret_key.is_some()).count();
+    assert_eq!(with_link, 1, "exactly one opener sees the secret link");
+    assert_eq!(results.iter().filter(|r| r.state == ReceiptState::New).count(), 1);
+}
+
+pub async fn recent_pages_newest_first(store: Arc<dyn Store>) {
+    let owner = "owner@example.com";
     let mut made = Vec::new();
     for i in 0..25 {
-        let (secret, receipt) = pair(1, 600, Some(&owner), NOW + i / 3);
+        // Three receipts share each created_at: the id breaks ties.
+        let (secret, receipt) = pair(1, 600, Some(owner), NOW + i / 3);
         made.push(receipt.id);
-        s.store.create(secret, receipt).await.expect("create");
+        store.create(secret, receipt).await.expect("create");
     }
     let (other_s, other_r) = pair(1, 600, Some("someone-else@example.com"), NOW);
-    s.store.create(other_s, other_r).await.expect("create other");
-    let (expired_s, expired_r) = pair(1, 1, Some(&owner), NOW - 100);
-    s.store.create(expired_s, expired_r).await.expect("create expired");
+    store.create(other_s, other_r).await.expect("create other owner");
+    let (anon_s, anon_r) = pair(1, 600, None, NOW);
+    store.create(anon_s, anon_r).await.expect("create anonymous");
+    let (expired_s, expired_r) = pair(1, 10, Some(owner), NOW - 100);
+    store.create(expired_s, expired_r).await.expect("create expired");
 
-    let who = AccountId(owner);
+    let who = AccountId(owner.into());
     let mut seen: Vec<Receipt> = Vec::new();
     let mut cursor = None;
     let mut sizes = Vec::new();
     loop {
-        let page = s.store.recent(&who, cursor, 10, NOW + 50).await.expect("recent");
+        let page = store.recent(&who, cursor, 10, NOW + 50).await.expect("recent");
         sizes.push(page.len());
         let Some(last) = page.last() else { break };
         cursor = Some(Cursor { created_at: last.created_at, id: last.id });
@@ -284,87 +539,138 @@ pub async fn recent_pages_newest_first(s: Subject) {
     }
     assert_eq!(sizes, vec![10, 10, 5]);
     assert!(seen.windows(2).all(|w| (w[0].created_at, w[0].id) > (w[1].created_at, w[1].id)), "newest first");
+    assert!(seen.iter().all(|r| r.owner.as_ref() == Some(&who)));
     let mut ids: Vec<RecordId> = seen.iter().map(|r| r.id).collect();
     ids.sort();
     made.sort();
     assert_eq!(ids, made, "every receipt once, no others");
+
+    // A cursor in the middle of a run of equal created_at values continues inside the run.
+    let mid = &seen[4];
+    let after = store
+        .recent(&who, Some(Cursor { created_at: mid.created_at, id: mid.id }), 3, NOW + 50)
+        .await
+        .expect("recent");
+    assert_eq!(after, seen[5..8].to_vec());
+    assert_eq!(store.recent(&who, None, 0, NOW + 50).await.expect("recent"), vec![]);
+    let nobody = AccountId("nobody@example.com".into());
+    assert_eq!(store.recent(&nobody, None, 10, NOW).await.expect("recent"), vec![]);
+    // Receipts stop showing once they expire.
+    assert_eq!(store.recent(&who, None, 100, NOW + 1300).await.expect("recent"), vec![]);
 }
 
-pub async fn purge_removes_only_expired_rows_in_batches(s: Subject) {
+// ---------------------------------------------------------------------------------------------
+// Purge
+// ---------------------------------------------------------------------------------------------
+
+pub async fn purge_removes_only_expired_rows_in_batches(store: Arc<dyn Store>) {
     let mut expired = Vec::new();
     for _ in 0..5 {
         let (secret, receipt) = pair(1, 10, None, NOW);
         expired.push((secret.id, receipt.id));
-        s.store.create(secret, receipt).await.expect("create");
+        store.create(secret, receipt).await.expect("create");
     }
-    let (live, live_r) = put(&s, 1).await;
-    // At NOW+10 the five secrets (ttl 10) are expired, their receipts (ttl 20) are not.
-    assert_eq!(s.store.purge_expired(NOW + 10, 2).await.expect("purge"), 2);
-    assert_eq!(s.store.purge_expired(NOW + 10, 100).await.expect("purge"), 3);
-    assert_eq!(s.store.purge_expired(NOW + 10, 100).await.expect("purge"), 0);
+    let (live, live_r) = put(&store, 1).await;
+    assert_eq!(store.purge_expired(NOW + 9, 100).await.expect("purge"), 0, "nothing expired yet");
+    // At NOW+10 the five secrets (ttl 10) are expired, their receipts (2 × ttl) are not.
+    assert_eq!(store.purge_expired(NOW + 10, 2).await.expect("purge"), 2, "at most `batch` secrets");
+    assert_eq!(store.purge_expired(NOW + 10, 100).await.expect("purge"), 3);
+    assert_eq!(store.purge_expired(NOW + 10, 100).await.expect("purge"), 0);
     for (sid, rid) in &expired {
-        assert_eq!(s.store.peek(sid, NOW).await.expect("peek"), None, "physically gone");
-        assert!(s.store.receipt(rid, NOW + 10).await.expect("receipt").is_some());
+        // Asked at a time when they would still be live: physically gone.
+        assert_eq!(store.peek(sid, NOW).await.expect("peek"), None, "purged secrets are gone");
+        assert_eq!(store.take(sid, NOW).await.expect("take"), None);
+        assert!(store.receipt(rid, NOW + 10).await.expect("receipt").is_some(), "receipts outlive secrets");
     }
-    assert!(s.store.peek(&live.id, NOW).await.expect("peek").is_some());
-    assert_eq!(s.store.purge_expired(NOW + 20, 100).await.expect("purge"), 5);
-    assert!(s.store.receipt(&live_r.id, NOW).await.expect("receipt").is_some());
+    assert_eq!(store.peek(&live.id, NOW).await.expect("peek"), Some(live.clone()));
+
+    // At NOW+20 the five receipts go, in batches too.
+    assert_eq!(store.purge_expired(NOW + 20, 3).await.expect("purge"), 3);
+    assert_eq!(store.purge_expired(NOW + 20, 3).await.expect("purge"), 2);
+    for (_, rid) in &expired {
+        assert_eq!(store.receipt(rid, NOW).await.expect("receipt"), None, "purged receipts are gone");
+    }
+    assert_eq!(store.receipt(&live_r.id, NOW).await.expect("receipt"), Some(live_r.clone()));
+    assert!(store.take(&live.id, NOW).await.expect("take").is_some(), "the live secret survived");
+
+    // The revealed secret is gone already: only its receipt is left to purge.
+    assert_eq!(store.purge_expired(live_r.expires_at, 100).await.expect("purge"), 1);
 }
 
-fn account(email: &str, at: i64) -> (Account, ApiKeyRecord) {
-    let a = Account {
-        id: AccountId(email.into()),
-        email: email.into(),
-        role: Role::User,
-        created_at: at,
-        disabled: false,
-    };
-    let k = ApiKeyRecord {
-        hash: fresh_id().0,
-        account_id: a.id.clone(),
-        name: "default".into(),
-        created_at: at,
-        last_used_at: None,
-        wrapped_vault_key: vec![9; 48],
-    };
-    (a, k)
-}
+// ---------------------------------------------------------------------------------------------
+// Accounts and API keys
+// ---------------------------------------------------------------------------------------------
 
-pub async fn accounts_and_api_keys(s: Subject) {
+pub async fn accounts_and_api_keys(store: Arc<dyn Store>) {
     let (alice, alice_key) = account("alice@example.com", NOW);
     let (bob, bob_key) = account("bob@example.com", NOW + 1);
-    s.store.add_account(bob.clone(), bob_key).await.expect("bob");
-    s.store.add_account(alice.clone(), alice_key.clone()).await.expect("alice");
-    let (dup, dup_key) = account("alice@example.com", NOW + 2);
-    assert!(matches!(s.store.add_account(dup, dup_key).await, Err(StoreError::Conflict(_))));
-    assert_eq!(s.store.account_by_email("alice@example.com").await.expect("get"), Some(alice.clone()));
-    assert_eq!(s.store.account_by_email("carol@example.com").await.expect("get"), None);
-    assert_eq!(s.store.accounts().await.expect("list"), vec![alice.clone(), bob]);
+    store.add_account(bob.clone(), bob_key.clone()).await.expect("bob");
+    store.add_account(alice.clone(), alice_key.clone()).await.expect("alice");
 
-    assert_eq!(
-        s.store.api_key(&alice_key.hash).await.expect("key"),
-        Some((alice_key.clone(), alice.clone()))
-    );
-    assert_eq!(s.store.api_key(&fresh_id().0).await.expect("unknown key"), None);
-    s.store.touch_api_key(&alice_key.hash, NOW + 9).await.expect("touch");
-    let (k, _) = s.store.api_key(&alice_key.hash).await.expect("key").expect("exists");
-    assert_eq!(k.last_used_at, Some(NOW + 9));
+    assert_eq!(store.account_by_email("alice@example.com").await.expect("get"), Some(alice.clone()));
+    assert_eq!(store.account_by_email("carol@example.com").await.expect("get"), None);
+    assert_eq!(store.accounts().await.expect("list"), vec![alice.clone(), bob.clone()], "oldest first");
+
+    assert_eq!(store.api_key(&alice_key.hash).await.expect("key"), Some((alice_key.clone(), alice.clone())));
+    assert_eq!(store.api_key(&bob_key.hash).await.expect("key"), Some((bob_key, bob)));
+    assert_eq!(store.api_key(&fresh_id().0).await.expect("unknown key"), None);
+
+    store.touch_api_key(&alice_key.hash, NOW + 9).await.expect("touch");
+    let (k, _) = store.api_key(&alice_key.hash).await.expect("key").expect("exists");
+    assert_eq!(k, ApiKeyRecord { last_used_at: Some(NOW + 9), ..alice_key.clone() });
+    store.touch_api_key(&fresh_id().0, NOW).await.expect("touching an unknown key is not an error");
 
     let (_, mut second) = account("alice@example.com", NOW + 3);
     second.name = "ci".into();
-    s.store.add_api_key(second.clone()).await.expect("second key");
+    store.add_api_key(second.clone()).await.expect("second key");
+    assert_eq!(store.api_key(&second.hash).await.expect("key"), Some((second, alice.clone())));
+    // The first key still works.
+    assert!(store.api_key(&alice_key.hash).await.expect("key").is_some());
+}
+
+pub async fn account_conflicts(store: Arc<dyn Store>) {
+    let (alice, alice_key) = account("alice@example.com", NOW);
+    store.add_account(alice.clone(), alice_key.clone()).await.expect("alice");
+
+    // Same e-mail, new id and key.
+    let (mut dup, dup_key) = account("alice@example.com", NOW + 2);
+    dup.id = AccountId("another-id".into());
+    let r = store.add_account(dup, dup_key.clone()).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "same e-mail: {r:?}");
+    assert_eq!(store.api_key(&dup_key.hash).await.expect("key"), None, "add_account is atomic");
+
+    // Same key hash on a new account.
+    let (carol, mut carol_key) = account("carol@example.com", NOW + 3);
+    carol_key.hash = alice_key.hash;
+    let r = store.add_account(carol, carol_key).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "same key hash: {r:?}");
     assert_eq!(
-        s.store.api_key(&second.hash).await.expect("key").map(|(k, a)| (k.name, a.email)),
-        Some(("ci".into(), alice.email))
+        store.account_by_email("carol@example.com").await.expect("get"),
+        None,
+        "add_account is atomic"
     );
+
+    // Another key with a taken hash, or for an unknown account.
+    let r = store.add_api_key(alice_key.clone()).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "duplicate key: {r:?}");
+    let (_, orphan) = account("nobody@example.com", NOW);
+    let r = store.add_api_key(orphan.clone()).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "key for an unknown account: {r:?}");
+    assert_eq!(store.api_key(&orphan.hash).await.expect("key"), None);
+
+    assert_eq!(store.accounts().await.expect("list"), vec![alice.clone()]);
+    assert_eq!(store.api_key(&alice_key.hash).await.expect("key"), Some((alice_key, alice)));
 }
 
-pub async fn ping_answers(s: Subject) {
-    s.store.ping().await.expect("ping");
+pub async fn ping_answers(store: Arc<dyn Store>) {
+    store.ping().await.expect("ping");
 }
 
-/// Expands to one test per conformance case. `$make` is an async expression yielding a fresh
-/// [`Subject`]; it is evaluated once per test.
+/// Expands to one `#[test]` per conformance case.
+///
+/// `$make` is a future (usually an `async` block) whose output converts into a
+/// [`Subject`](crate::conformance::Subject): a store, an `Arc<dyn Store>` or a `Subject` with
+/// guards. It is evaluated once per test, inside that test's multi-threaded runtime (4 workers).
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -372,26 +678,37 @@ macro_rules! conformance_suite {
             create_then_peek_changes_nothing,
             duplicate_create_conflicts,
             take_once,
+            max_views_count_down,
             concurrent_takes_exactly_one_wins,
             concurrent_takes_max_views_three,
-            max_views_count_down,
             expired_secrets_are_unreadable,
+            receipts_outlive_their_secrets,
             failures_count_and_the_cap_burns,
             concurrent_failures_are_all_counted,
+            concurrent_failures_burn_exactly_once,
             burn_destroys_a_live_secret_once,
+            burn_after_reveal_is_already_gone,
+            burn_of_unknown_or_expired_receipt_is_none,
+            burn_races_take_one_wins,
+            receipt_is_read_only,
             open_receipt_shows_the_link_once,
+            concurrent_open_receipt_shows_the_link_once,
             recent_pages_newest_first,
             purge_removes_only_expired_rows_in_batches,
             accounts_and_api_keys,
+            account_conflicts,
             ping_answers,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
         $(
-            #[$crate::conformance::tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                let subject: $crate::conformance::Subject = $make.await;
-                $crate::conformance::$case(subject).await;
+            #[test]
+            fn $case() {
+                $crate::conformance::run(async {
+                    let subject: $crate::conformance::Subject = ::core::convert::Into::into($make.await);
+                    $crate::conformance::$case(subject.store()).await;
+                    ::core::mem::drop(subject);
+                });
             }
         )+
     };

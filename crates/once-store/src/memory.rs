@@ -242,5 +242,5 @@ impl AccountStore for MemoryStore {
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {
-    crate::conformance_suite!(async { crate::conformance::Subject::new(crate::memory::MemoryStore::new()) });
+    crate::conformance_suite!(async { crate::memory::MemoryStore::new() });
 }

@@ -337,7 +337,10 @@ async fn user_add_prints_a_key_that_authenticates() {
     assert!(!list.contains(key.trim()));
     let server = Server::start(dir.path(), "a", &[]);
     let check = server.client().with_auth("bob@example.com", key.trim()).authcheck().await.expect("auth");
-    assert_eq!(check.role, "admin");
+    assert_eq!(check.status, "nominal");
+    let wrong =
+        server.client().with_auth("bob@example.com", "once_wrong").authcheck().await.expect_err("wrong");
+    assert_eq!(wrong.status(), Some(401));
 }
 
 fn rss_mib(pid: u32) -> f64 {

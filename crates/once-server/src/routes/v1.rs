@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use once_api::v1::{AuthCheck, Burned, Metadata, Secret, Status};
+use once_api::v1::{Burned, Metadata, Secret, Status};
 use once_core::{CoreError, CreateSecret, ReceiptView, SecretState, TtlRequest, ViewLimit};
 use zeroize::Zeroizing;
 
@@ -35,13 +35,20 @@ async fn status() -> Json<Status> {
     Json(Status { status: "nominal".into(), locale: "en".into() })
 }
 
-async fn authcheck(Authenticated(p): Authenticated) -> Json<AuthCheck> {
-    Json(AuthCheck {
-        custid: p.account.email.clone(),
-        role: p.account.role.as_str().into(),
-        verified: true,
-        active: !p.account.disabled,
-    })
+/// As OTS: the status body when the credentials are good, "Not authorized" otherwise.
+async fn authcheck(Authenticated(_): Authenticated) -> Json<Status> {
+    status().await
+}
+
+/// `fo*****@e*****.com`, as OTS shows recipients.
+fn obscure_email(email: &str) -> String {
+    let Some((local, domain)) = email.split_once('@') else {
+        return "*****".into();
+    };
+    let head: String = local.chars().take(2).collect();
+    let first: String = domain.chars().take(1).collect();
+    let tld = domain.rfind('.').map(|i| &domain[i..]).unwrap_or("");
+    format!("{head}*****@{first}*****{tld}")
 }
 
 fn metadata(state: &AppState, v: &ReceiptView) -> Metadata {
@@ -57,7 +64,7 @@ fn metadata(state: &AppState, v: &ReceiptView) -> Metadata {
         updated: v.updated_at,
         created: v.created_at,
         received: if received { v.received_at } else { None },
-        recipient: v.recipient.iter().cloned().collect(),
+        recipient: v.recipient.iter().map(|r| obscure_email(r)).collect(),
         metadata_url: v.receipt_key.as_ref().map(|k| format!("{}/receipt/{}", state.base_url, k.expose())),
         share_domain: v.share_domain.clone(),
         passphrase_required: v.has_passphrase,
@@ -139,7 +146,7 @@ async fn reveal(
             Ok(Json(Secret {
                 value,
                 secret_key: r.secret_key.expose().to_owned(),
-                share_domain: String::new(),
+                share_domain: state.base_url.to_string(),
             }))
         }
         Err(e) => Err(ApiError::from_core(e, &echo_key(&key))),
@@ -156,11 +163,9 @@ fn echo_key(key: &str) -> String {
     }
 }
 
-fn receipt_error(e: CoreError) -> ApiError {
-    match e {
-        CoreError::NotFound => ApiError::UnknownReceipt,
-        other => other.into(),
-    }
+/// OTS answers an unknown receipt like an unknown secret, echoing the key from the path.
+fn receipt_error(e: CoreError, key: &str) -> ApiError {
+    ApiError::from_core(e, &echo_key(key))
 }
 
 async fn receipt(
@@ -168,7 +173,7 @@ async fn receipt(
     Path(key): Path<String>,
     _caller: Caller,
 ) -> Result<Json<Metadata>, ApiError> {
-    let view = state.core.secrets.receipt(&key, true).await.map_err(receipt_error)?;
+    let view = state.core.secrets.receipt(&key, true).await.map_err(|e| receipt_error(e, &key))?;
     Ok(Json(metadata(&state, &view)))
 }
 
@@ -178,10 +183,11 @@ async fn burn(
     _caller: Caller,
     _params: V1Params,
 ) -> Result<Json<Burned>, ApiError> {
-    let (view, burned_now) = state.core.secrets.burn(&key).await.map_err(receipt_error)?;
+    let (view, burned_now) = state.core.secrets.burn(&key).await.map_err(|e| receipt_error(e, &key))?;
     if !burned_now {
-        return Err(ApiError::UnknownReceipt);
+        return Err(receipt_error(CoreError::NotFound, &key));
     }
+    // OTS sends the first characters of the secret key here; Once keeps no part of it in the clear.
     let secret_shortkey = String::new();
     Ok(Json(Burned { state: metadata(&state, &view), secret_shortkey }))
 }

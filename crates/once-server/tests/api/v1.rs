@@ -42,6 +42,7 @@ async fn share_then_reveal_once_with_ots_shapes() {
     let s = json(resp).await;
     assert_eq!(s["value"], "hi");
     assert_eq!(s["secret_key"], key.as_str());
+    assert_eq!(s["share_domain"], app.base.as_str(), "the origin, as OTS ≥ 0.19");
 
     let resp = app.http.post(app.url(&format!("/api/v1/secret/{key}"))).send().await.expect("again");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -104,11 +105,10 @@ async fn receipt_shows_the_link_once_and_burn_destroys() {
         assert_eq!(resp.status(), StatusCode::OK, "{prefix}");
         assert_eq!(resp.headers()["cache-control"], "no-store");
         let r = json(resp).await;
+        assert_eq!(r["state"], "viewed", "the first open reports the state it leaves behind (OTS ≥ 0.20)");
         if prefix == "private" {
-            assert_eq!(r["state"], "new");
             assert_eq!(r["secret_key"], key.as_str());
         } else {
-            assert_eq!(r["state"], "viewed");
             assert!(r.get("secret_key").is_none());
         }
     }
@@ -116,8 +116,16 @@ async fn receipt_shows_the_link_once_and_burn_destroys() {
     assert_eq!(b.state.state, "burned");
     assert!(matches!(app.client.reveal(&key, None).await, Err(ClientError::Api { status: 404, .. })));
     assert_eq!(app.client.receipt(&m.metadata_key).await.expect("receipt").state, "burned");
-    let again = app.client.burn(&m.metadata_key).await.expect_err("burn twice");
-    assert_eq!(again.status(), Some(404));
+    let resp = app
+        .http
+        .post(app.url(&format!("/api/v1/private/{}/burn", m.metadata_key)))
+        .send()
+        .await
+        .expect("burn");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let e = json(resp).await;
+    assert_eq!(e["message"], "Unknown secret");
+    assert_eq!(e["secret_key"], m.metadata_key.as_str(), "OTS echoes the key from the path");
 }
 
 #[tokio::test]
@@ -149,7 +157,7 @@ async fn basic_auth_accounts_and_recent() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let api_key = app.add_user("alice@example.com").await;
     let alice = app.client.clone().with_auth("alice@example.com", &api_key);
-    assert_eq!(alice.authcheck().await.expect("authcheck").custid, "alice@example.com");
+    assert_eq!(alice.authcheck().await.expect("authcheck").status, "nominal");
     let anon = app.client.authcheck().await.expect_err("anonymous authcheck");
     assert_eq!(anon.status(), Some(401));
     let wrong = app.client.clone().with_auth("alice@example.com", "once_wrong");
@@ -238,6 +246,15 @@ async fn hostile_input_gets_a_clear_4xx() {
         let body: Value = resp.json().await.expect("JSON error body");
         assert!(body["message"].is_string(), "{shown:?}");
     }
+    // Recipients are recorded and shown obscured.
+    let m = app
+        .http
+        .post(app.url("/api/v1/share"))
+        .body("secret=x&recipient=alice%40example.com")
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(json(m).await["recipient"], serde_json::json!(["al*****@e*****.com"]));
     // TTL out of range is clamped silently.
     let m = app.http.post(app.url("/api/v1/share")).body("secret=x&ttl=1").send().await.expect("ttl 1");
     assert_eq!(json(m).await["ttl"], 60);

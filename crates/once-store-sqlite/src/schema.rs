@@ -1,0 +1,74 @@
+//! Connections, pragmas and the embedded migrations.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// The migrations, in order. Migration `i` (0-based) brings `PRAGMA user_version` from `i` to
+/// `i + 1`. Never edit one that has shipped: add the next.
+pub(crate) const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+
+/// Small pages: records are keyed by random hashes, so every insert dirties its own leaf page,
+/// and WAL traffic per insert is proportional to the page size.
+const PAGE_SIZE: i64 = 1024;
+
+/// An error of ours in rusqlite's error type (for setup steps that run as rusqlite code).
+pub(crate) fn setup_error(message: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR), Some(message))
+}
+
+/// Opens a read-write connection with our settings: WAL, `synchronous=NORMAL`, `busy_timeout`,
+/// foreign keys on.
+pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    // NO_MUTEX: every connection is used by one thread at a time (the writer thread owns its
+    // own; readers sit behind a mutex), so SQLite's own per-connection mutex is not needed.
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    // Takes effect only when the file is new (before the first table exists).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+    // WAL is a property of the file: the first connection switches it, later ones just see it.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(setup_error(format!("cannot switch {} to WAL (got {mode})", path.display())));
+    }
+    // In WAL mode, NORMAL writes every commit to the WAL before COMMIT returns but fsyncs only at
+    // checkpoints: committed data survives a crash of the process, not of the host.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // After a checkpoint restarts the WAL, keep at most this much of the file on disk.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Brings the schema up to date, inside `BEGIN IMMEDIATE`: the version is read under the write
+/// lock, so two processes opening a new file at once apply each migration exactly once.
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(setup_error(format!(
+                "database schema version {version} is newer than this build knows ({}); upgrade Once",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            conn.execute_batch(sql)?;
+            conn.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+            tracing::info!(version = i + 1, "applied SQLite migration");
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
