@@ -1,9 +1,9 @@
 //! Connections, pragmas and the embedded migrations.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 /// The migrations, in order. Migration `i` (0-based) brings `PRAGMA user_version` from `i` to
 /// `i + 1`. Never edit one that has shipped: add the next.
@@ -29,11 +29,7 @@ pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> rusqlite::Result<C
     conn.busy_timeout(busy_timeout)?;
     // Takes effect only when the file is new (before the first table exists).
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
-    // WAL is a property of the file: the first connection switches it, later ones just see it.
-    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(setup_error(format!("cannot switch {} to WAL (got {mode})", path.display())));
-    }
+    enable_wal(&conn, path, busy_timeout)?;
     // In WAL mode, NORMAL writes every commit to the WAL before COMMIT returns but fsyncs only at
     // checkpoints: committed data survives a crash of the process, not of the host.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -42,6 +38,29 @@ pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> rusqlite::Result<C
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Switches the file to WAL (a property of the file: the first connection switches it, later ones
+/// just see it). The switch needs an exclusive lock and SQLite does not run the busy handler for
+/// it, so when several connections or processes open a new file at once, all but one get
+/// `SQLITE_BUSY` (or the old mode back) immediately. Retry until the busy timeout instead.
+fn enable_wal(conn: &Connection, path: &Path, busy_timeout: Duration) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + busy_timeout;
+    loop {
+        let outcome = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
+        let retry = match &outcome {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(_) => true,
+            Err(e) => e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy),
+        };
+        if !retry || Instant::now() >= deadline {
+            return match outcome {
+                Ok(mode) => Err(setup_error(format!("cannot switch {} to WAL (got {mode})", path.display()))),
+                Err(e) => Err(e),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Brings the schema up to date, inside `BEGIN IMMEDIATE`: the version is read under the write

@@ -80,7 +80,7 @@ async fn two_stores_on_one_file_count_failures_exactly() {
 
 /// Set in the child's environment: the directory the parent prepared.
 const CHILD_ENV: &str = "ONCE_SQLITE_TEST_CHILD_DIR";
-const SECRETS: usize = 100;
+const SECRETS: usize = 1000;
 const MULTI_VIEWS: u32 = 3;
 
 fn hex(id: &RecordId) -> String {
@@ -95,24 +95,30 @@ fn unhex(s: &str) -> RecordId {
     RecordId(id)
 }
 
-/// Takes every id once and the multi-view one 50 times, all at once; returns (wins, multi wins).
+/// Takes every id once, in order, 16 at a time, and the multi-view one along with each of the
+/// first 50 groups; returns (wins, multi-view wins). Both processes walk the same order, so they
+/// keep colliding on the same secrets.
 async fn take_everything(store: Arc<SqliteStore>, ids: &[RecordId], multi: RecordId) -> (usize, usize) {
-    let mut tasks = Vec::new();
-    for &id in ids {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move { (false, store.take(&id, NOW).await.expect("take").is_some()) }));
-    }
-    for _ in 0..50 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(
-            async move { (true, store.take(&multi, NOW).await.expect("take").is_some()) },
-        ));
-    }
     let (mut wins, mut multi_wins) = (0, 0);
-    for t in tasks {
-        match t.await.expect("task") {
-            (false, won) => wins += usize::from(won),
-            (true, won) => multi_wins += usize::from(won),
+    for (n, group) in ids.chunks(16).enumerate() {
+        let mut tasks = Vec::new();
+        for &id in group {
+            let store = store.clone();
+            tasks.push(tokio::spawn(
+                async move { (false, store.take(&id, NOW).await.expect("take").is_some()) },
+            ));
+        }
+        if n < 50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                (true, store.take(&multi, NOW).await.expect("take").is_some())
+            }));
+        }
+        for t in tasks {
+            match t.await.expect("task") {
+                (false, won) => wins += usize::from(won),
+                (true, won) => multi_wins += usize::from(won),
+            }
         }
     }
     (wins, multi_wins)
@@ -249,7 +255,7 @@ fn open_creates_missing_directories() {
 
 #[test]
 fn concurrent_opens_of_a_new_file_migrate_once() {
-    for _ in 0..5 {
+    for _ in 0..20 {
         let (_dir, path) = db();
         let barrier = Arc::new(std::sync::Barrier::new(4));
         let threads: Vec<_> = (0..4)

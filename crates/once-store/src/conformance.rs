@@ -669,7 +669,7 @@ pub async fn ping_answers(store: Arc<dyn Store>) {
 /// Expands to one `#[test]` per conformance case.
 ///
 /// `$make` is a future (usually an `async` block) whose output converts into a
-/// [`Subject`](crate::conformance::Subject): a store, an `Arc<dyn Store>` or a `Subject` with
+/// [`Subject`]: a store, an `Arc<dyn Store>` or a `Subject` with
 /// guards. It is evaluated once per test, inside that test's multi-threaded runtime (4 workers).
 #[macro_export]
 macro_rules! conformance_suite {
