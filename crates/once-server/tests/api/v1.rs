@@ -335,3 +335,29 @@ async fn two_hundred_concurrent_reveals_one_winner() {
     }
     assert_eq!(winners, 1);
 }
+
+#[tokio::test]
+async fn the_sweeper_removes_expired_rows_on_its_timer() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.secrets.min_ttl = 1;
+        c.sweeper.interval_secs = 1;
+    })
+    .await;
+    let m = app
+        .client
+        .share("short-lived", &ShareOptions { ttl: Some(1), ..ShareOptions::default() })
+        .await
+        .expect("share");
+    let db = rusqlite::Connection::open(app.config.data_dir.join("once.db")).expect("open db");
+    let count = |table: &str| -> i64 {
+        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).expect("count")
+    };
+    assert_eq!((count("secrets"), count("receipts")), (1, 1));
+    // The secret (ttl 1 s) and then its receipt (2 × ttl) are deleted by the timer, no request needed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count("receipts") > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!((count("secrets"), count("receipts")), (0, 0));
+    assert_eq!(app.client.receipt(&m.metadata_key).await.expect_err("gone").status(), Some(404));
+}
