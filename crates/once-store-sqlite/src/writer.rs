@@ -30,7 +30,7 @@ pub(crate) const MAX_BATCH: usize = 256;
 /// How often the writer finishes a checkpoint itself. The checkpointer thread copies most of the
 /// WAL in the background, but only a checkpoint with no write in flight can complete, and only a
 /// completed checkpoint lets the next write start the WAL over instead of growing it.
-const RESTART_WAL_EVERY: Duration = Duration::from_millis(500);
+const RESTART_WAL_EVERY: Duration = Duration::from_secs(2);
 
 trait WriteOp: Send {
     /// Runs inside the open transaction; may run again after a rollback.
