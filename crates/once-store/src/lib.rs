@@ -118,8 +118,8 @@ pub struct Receipt {
     pub id: RecordId,
     pub secret_id: RecordId,
     pub owner: Option<AccountId>,
-    /// The secret's link token sealed under the receipt token; present only until the receipt is
-    /// first opened (state `new`).
+    /// The secret's link token sealed under the receipt token; present only while the receipt is
+    /// `new` (dropped when it is first opened, and when the secret is received or burned).
     pub sealed_secret_key: Option<Vec<u8>>,
     /// The receipt token sealed under the owner's vault key (for the owner's recent list).
     pub sealed_receipt_key: Option<Vec<u8>>,
