@@ -385,6 +385,33 @@ async fn passphrase_load_keeps_memory_bounded() {
 }
 
 #[test]
+fn sigterm_finishes_the_request_in_flight() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(dir.path(), "term", &[]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let body = b"secret=in-flight&ttl=600";
+    write!(
+        stream,
+        "POST /api/v1/share HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("headers");
+    stream.write_all(&body[..7]).expect("first part");
+    std::thread::sleep(Duration::from_millis(200));
+    let term = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
+    assert!(term.success());
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(&body[7..]).expect("rest of the body");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"secret_key\""), "{response}");
+    let status = server.child.wait().expect("wait");
+    assert!(status.success(), "exit after draining: {status}");
+}
+
+#[test]
 fn help_and_bad_config_are_clear() {
     let out = Command::new(BIN).arg("--help").output().expect("help");
     let text = String::from_utf8_lossy(&out.stdout);

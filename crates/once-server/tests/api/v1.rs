@@ -361,3 +361,26 @@ async fn the_sweeper_removes_expired_rows_on_its_timer() {
     assert_eq!((count("secrets"), count("receipts")), (0, 0));
     assert_eq!(app.client.receipt(&m.metadata_key).await.expect_err("gone").status(), Some(404));
 }
+
+#[tokio::test]
+async fn a_slow_body_times_out_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Backend::Memory, |c| c.http.request_timeout_secs = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    // Promise 100 bytes, send 7, then stall.
+    stream
+        .write_all(b"POST /api/v1/share HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nsecret=")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut response = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    assert!(read.is_ok(), "the server must not wait forever for a body");
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Nothing was stored from the half-sent request, and the server still serves.
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.expect("health").status(), StatusCode::OK);
+}
