@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use once_crypto::{KeyRing, OpenError, PassphraseParams, Token};
 use once_store::{
-    BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord, Store,
-    UnixTime,
+    BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord,
+    Store, Taken, UnixTime,
 };
 use rand::Rng;
 use rand::rngs::OsRng;
@@ -367,6 +367,20 @@ impl SecretService {
             return Err(CoreError::NotFound);
         };
         let id = RecordId(token.lookup_id(SECRET));
+        if passphrase.is_none() {
+            // The common case, in one atomic step: claim unless the secret needs a passphrase.
+            return match self.store.take_unguarded(&id, now).await? {
+                Claim::Taken(taken) => self.open_taken(&id, token, taken),
+                Claim::Guarded => {
+                    audit::event("secret.reveal", "denied:passphrase_missing", Some(&id), "anon");
+                    Err(CoreError::NotFound)
+                }
+                Claim::Gone => {
+                    audit::event("secret.reveal", "denied:unknown", Some(&id), "anon");
+                    Err(CoreError::NotFound)
+                }
+            };
+        }
         let Some(record) = self.store.peek(&id, now).await? else {
             if let Some(pw) = &passphrase {
                 self.dummy_kdf(pw).await;
@@ -376,20 +390,12 @@ impl SecretService {
         };
 
         if !record.has_passphrase {
+            // A passphrase was given but none is needed: reveal as without one.
             let Some(taken) = self.store.take(&id, now).await? else {
                 audit::event("secret.reveal", "denied:lost_race", Some(&id), "anon");
                 return Err(CoreError::NotFound);
             };
-            return match self.keys.open(&id.0, token.expose().as_bytes(), None, &taken.envelope) {
-                Ok(plaintext) => {
-                    audit::event("secret.revealed", "ok", Some(&id), "anon");
-                    Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left })
-                }
-                Err(e) => {
-                    audit::event("secret.reveal", open_reason(&e), Some(&id), "anon");
-                    Err(CoreError::NotFound)
-                }
-            };
+            return self.open_taken(&id, token, taken);
         }
 
         let Some(pw) = passphrase else {
@@ -428,6 +434,20 @@ impl SecretService {
             }
             Err(e) => {
                 audit::event("secret.reveal", open_reason(&e), Some(&id), "anon");
+                Err(CoreError::NotFound)
+            }
+        }
+    }
+
+    /// Opens a claimed envelope of a secret without passphrase.
+    fn open_taken(&self, id: &RecordId, token: Token, taken: Taken) -> Result<Revealed, CoreError> {
+        match self.keys.open(&id.0, token.expose().as_bytes(), None, &taken.envelope) {
+            Ok(plaintext) => {
+                audit::event("secret.revealed", "ok", Some(id), "anon");
+                Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left })
+            }
+            Err(e) => {
+                audit::event("secret.reveal", open_reason(&e), Some(id), "anon");
                 Err(CoreError::NotFound)
             }
         }

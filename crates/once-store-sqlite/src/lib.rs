@@ -53,8 +53,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use once_store::{
-    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt,
-    ReceiptState, RecordId, SecretRecord, SecretStore, StoreError, StoreResult, Taken, UnixTime,
+    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
+    Receipt, ReceiptState, RecordId, SecretRecord, SecretStore, StoreError, StoreResult, Taken, UnixTime,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
@@ -262,40 +262,23 @@ impl SecretStore for SqliteStore {
 
     async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>> {
         let id = *id;
+        self.writer.write(move |conn| take_in(conn, &id, now, false)).await
+    }
+
+    async fn take_unguarded(&self, id: &RecordId, now: UnixTime) -> StoreResult<Claim> {
+        let id = *id;
         self.writer
             .write(move |conn| {
-                let claimed = conn
-                    .prepare_cached(
-                        "UPDATE secrets SET views_left = views_left - 1
-                         WHERE id = ?1 AND views_left > 0 AND expires_at > ?2
-                         RETURNING envelope, views_left, receipt_id",
-                    )
-                    .and_then(|mut st| {
-                        st.query_row(params![&id.0[..], now], |r| {
-                            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
-                        })
-                        .optional()
-                    })
-                    .map_err(backend)?;
-                let Some((envelope, views_left, receipt_id)) = claimed else {
-                    return Ok(None);
-                };
-                if views_left == 0 {
-                    delete_secret(conn, &id).map_err(backend)?;
-                    conn.prepare_cached(
-                        "UPDATE receipts SET views = views + 1, updated_at = ?2, state = 'received',
-                         received_at = ?2, sealed_secret_key = NULL WHERE id = ?1",
-                    )
-                    .and_then(|mut st| st.execute(params![receipt_id, now]))
-                    .map_err(backend)?;
-                } else {
-                    conn.prepare_cached(
-                        "UPDATE receipts SET views = views + 1, updated_at = ?2 WHERE id = ?1",
-                    )
-                    .and_then(|mut st| st.execute(params![receipt_id, now]))
-                    .map_err(backend)?;
+                if let Some(taken) = take_in(conn, &id, now, true)? {
+                    return Ok(Claim::Taken(taken));
                 }
-                Ok(Some(Taken { envelope, views_left }))
+                let live = conn
+                    .prepare_cached(
+                        "SELECT 1 FROM secrets WHERE id = ?1 AND views_left > 0 AND expires_at > ?2",
+                    )
+                    .and_then(|mut st| st.exists(params![&id.0[..], now]))
+                    .map_err(backend)?;
+                Ok(if live { Claim::Guarded } else { Claim::Gone })
             })
             .await
     }
@@ -436,6 +419,51 @@ impl SecretStore for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(()))).await
     }
+}
+
+/// The one-time claim, inside the writer's transaction. With `unguarded_only`, a secret with a
+/// passphrase is not claimed.
+fn take_in(
+    conn: &Connection,
+    id: &RecordId,
+    now: UnixTime,
+    unguarded_only: bool,
+) -> StoreResult<Option<Taken>> {
+    let sql = if unguarded_only {
+        "UPDATE secrets SET views_left = views_left - 1
+         WHERE id = ?1 AND views_left > 0 AND expires_at > ?2 AND has_passphrase = 0
+         RETURNING envelope, views_left, receipt_id"
+    } else {
+        "UPDATE secrets SET views_left = views_left - 1
+         WHERE id = ?1 AND views_left > 0 AND expires_at > ?2
+         RETURNING envelope, views_left, receipt_id"
+    };
+    let claimed = conn
+        .prepare_cached(sql)
+        .and_then(|mut st| {
+            st.query_row(params![&id.0[..], now], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    let Some((envelope, views_left, receipt_id)) = claimed else {
+        return Ok(None);
+    };
+    if views_left == 0 {
+        delete_secret(conn, id).map_err(backend)?;
+        conn.prepare_cached(
+            "UPDATE receipts SET views = views + 1, updated_at = ?2, state = 'received',
+                 received_at = ?2, sealed_secret_key = NULL WHERE id = ?1",
+        )
+        .and_then(|mut st| st.execute(params![receipt_id, now]))
+        .map_err(backend)?;
+    } else {
+        conn.prepare_cached("UPDATE receipts SET views = views + 1, updated_at = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![receipt_id, now]))
+            .map_err(backend)?;
+    }
+    Ok(Some(Taken { envelope, views_left }))
 }
 
 #[async_trait]

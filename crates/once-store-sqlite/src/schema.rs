@@ -34,7 +34,7 @@ pub(crate) fn connect(path: &Path, busy_timeout: Duration) -> rusqlite::Result<C
     // checkpoints: committed data survives a crash of the process, not of the host.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // After a checkpoint restarts the WAL, keep at most this much of the file on disk.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.pragma_update(None, "journal_size_limit", 1024 * 1024 * 1024)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)

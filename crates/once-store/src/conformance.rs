@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use tokio;
 
 use crate::{
-    Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt, ReceiptState,
-    RecordId, Role, SecretRecord, Store, StoreError,
+    Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Receipt,
+    ReceiptState, RecordId, Role, SecretRecord, Store, StoreError,
 };
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
@@ -297,6 +297,34 @@ pub async fn concurrent_takes_exactly_one_wins(store: Arc<dyn Store>) {
 
 pub async fn concurrent_takes_max_views_three(store: Arc<dyn Store>) {
     concurrent_takes(store, 3).await;
+}
+
+pub async fn take_unguarded_leaves_passphrase_secrets_alone(store: Arc<dyn Store>) {
+    let (mut guarded, mut guarded_receipt) = pair(1, 60, None, NOW);
+    guarded.has_passphrase = true;
+    guarded_receipt.has_passphrase = true;
+    store.create(guarded.clone(), guarded_receipt).await.expect("create");
+    assert_eq!(store.take_unguarded(&guarded.id, NOW).await.expect("take"), Claim::Guarded);
+    assert_eq!(store.peek(&guarded.id, NOW).await.expect("peek"), Some(guarded.clone()), "nothing changed");
+
+    let (open, _) = put(&store, 1).await;
+    let Claim::Taken(taken) = store.take_unguarded(&open.id, NOW).await.expect("take") else {
+        panic!("a secret without passphrase is claimed");
+    };
+    assert_eq!((taken.envelope, taken.views_left), (open.envelope.clone(), 0));
+    assert_eq!(store.take_unguarded(&open.id, NOW).await.expect("take"), Claim::Gone);
+    assert_eq!(store.take_unguarded(&fresh_id(), NOW).await.expect("take"), Claim::Gone);
+    assert_eq!(store.take_unguarded(&guarded.id, guarded.expires_at).await.expect("take"), Claim::Gone);
+}
+
+pub async fn concurrent_unguarded_takes_exactly_one_wins(store: Arc<dyn Store>) {
+    let (secret, _) = put(&store, 1).await;
+    let id = secret.id;
+    let results =
+        race(&store, 200, |s, _| async move { s.take_unguarded(&id, NOW).await.expect("take") }).await;
+    let wins = results.iter().filter(|c| matches!(c, Claim::Taken(_))).count();
+    assert_eq!(wins, 1, "exactly one of 200 concurrent unguarded takes wins");
+    assert!(results.iter().all(|c| !matches!(c, Claim::Guarded)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,6 +709,8 @@ macro_rules! conformance_suite {
             max_views_count_down,
             concurrent_takes_exactly_one_wins,
             concurrent_takes_max_views_three,
+            take_unguarded_leaves_passphrase_secrets_alone,
+            concurrent_unguarded_takes_exactly_one_wins,
             expired_secrets_are_unreadable,
             receipts_outlive_their_secrets,
             failures_count_and_the_cap_burns,

@@ -148,6 +148,17 @@ pub struct Taken {
     pub views_left: u32,
 }
 
+/// Result of [`SecretStore::take_unguarded`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// A view was claimed.
+    Taken(Taken),
+    /// The secret is live but has a passphrase: nothing changed.
+    Guarded,
+    /// No live secret.
+    Gone,
+}
+
 /// Result of [`SecretStore::record_failure`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureOutcome {
@@ -250,6 +261,17 @@ pub trait SecretStore: Send + Sync {
     /// Atomically claims one view of a live secret. Of any number of concurrent callers, exactly
     /// `views_left` get `Some`. The last view deletes the secret and marks the receipt `received`.
     async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>>;
+
+    /// Like [`take`](Self::take), but only for a secret without a passphrase (`Guarded`, and
+    /// nothing changes, if it has one). Lets a reveal without a passphrase claim in one step.
+    /// The default reads then takes; backends override it with one atomic operation.
+    async fn take_unguarded(&self, id: &RecordId, now: UnixTime) -> StoreResult<Claim> {
+        match self.peek(id, now).await? {
+            None => Ok(Claim::Gone),
+            Some(s) if s.has_passphrase => Ok(Claim::Guarded),
+            Some(_) => Ok(self.take(id, now).await?.map_or(Claim::Gone, Claim::Taken)),
+        }
+    }
 
     /// Atomically counts a wrong passphrase. The failure that reaches `cap` burns the secret.
     async fn record_failure(&self, id: &RecordId, cap: u32, now: UnixTime) -> StoreResult<FailureOutcome>;
