@@ -384,6 +384,33 @@ async fn passphrase_load_keeps_memory_bounded() {
     assert!(rss < 300.0, "server RSS {rss:.0} MiB after passphrase load");
 }
 
+#[tokio::test]
+async fn memory_store_writes_nothing_to_disk() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let data = parent.path().join("never-created");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--store", "memory://", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let client = Client::new(&format!("http://127.0.0.1:{port}"));
+    let m = client.share("ephemeral", &ShareOptions::default()).await.expect("share");
+    assert_eq!(
+        client.reveal(m.secret_key.as_deref().expect("key"), None).await.expect("reveal").value,
+        "ephemeral"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!data.exists(), "memory:// created {}", data.display());
+    assert_eq!(std::fs::read_dir(parent.path()).expect("list").count(), 0);
+}
+
 #[test]
 fn sigterm_finishes_the_request_in_flight() {
     use std::io::{Read, Write};
