@@ -9,9 +9,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 /// `i + 1`. Never edit one that has shipped: add the next.
 pub(crate) const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
 
-/// Small pages: records are keyed by random hashes, so every insert dirties its own leaf page,
-/// and WAL traffic per insert is proportional to the page size.
-const PAGE_SIZE: i64 = 1024;
+/// Records are keyed by random hashes, so every insert dirties its own leaf page and WAL traffic
+/// per insert grows with the page size; too small a page splits often and overflows for larger
+/// secrets. Measured at c = 64 (docs/BENCHMARKS.md): 2 KiB beat 1 KiB and 4 KiB overall.
+const PAGE_SIZE: i64 = 2048;
 
 /// An error of ours in rusqlite's error type (for setup steps that run as rusqlite code).
 pub(crate) fn setup_error(message: String) -> rusqlite::Error {
