@@ -9,6 +9,9 @@ use crate::audit;
 use crate::clock::Clock;
 use crate::error::CoreError;
 
+/// How stale an API key's last-used time may get before a request updates it (seconds).
+const LAST_USED_GRANULARITY: i64 = 60;
+
 /// An authenticated caller: the account and its vault key (unsealed with the API key it used).
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -108,7 +111,11 @@ impl AccountService {
             .ok()
             .and_then(|b| VaultKey::from_bytes(&b))
             .ok_or_else(|| denied("denied:vault_unopenable"))?;
-        self.store.touch_api_key(&hash, self.clock.now()).await?;
+        // Last-used time to the minute: a busy key does not cost a write on every request.
+        let now = self.clock.now();
+        if record.last_used_at.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
+            self.store.touch_api_key(&hash, now).await?;
+        }
         Ok(Principal { account, vault })
     }
 }

@@ -211,3 +211,28 @@ async fn users_authenticate_and_list_their_recent_secrets() {
     b.sort();
     assert_eq!(a, b);
 }
+
+#[tokio::test]
+async fn api_key_last_use_is_recorded_to_the_minute() {
+    use once_store::AccountStore;
+    let clock = Arc::new(FakeClock::new(T0));
+    let store = Arc::new(MemoryStore::new());
+    let core = Core::new(
+        store.clone(),
+        Arc::new(KeyRing::generate_new(T0)),
+        clock.clone() as Arc<dyn Clock>,
+        Policy::default(),
+    );
+    let u = core.accounts.add_user("carol@example.com", Role::User).await.expect("add");
+    let hash = u.api_key.lookup_hash();
+    let last_used = || async { store.api_key(&hash).await.expect("lookup").expect("key").0.last_used_at };
+    assert_eq!(last_used().await, None);
+    core.accounts.authenticate("carol@example.com", u.api_key.expose()).await.expect("auth");
+    assert_eq!(last_used().await, Some(T0));
+    clock.advance(59);
+    core.accounts.authenticate("carol@example.com", u.api_key.expose()).await.expect("auth");
+    assert_eq!(last_used().await, Some(T0), "no write within the minute");
+    clock.advance(1);
+    core.accounts.authenticate("carol@example.com", u.api_key.expose()).await.expect("auth");
+    assert_eq!(last_used().await, Some(T0 + 60));
+}
