@@ -262,6 +262,7 @@ impl SecretService {
         let secret_id = RecordId(secret_key.lookup_id(SECRET));
         let receipt_id = RecordId(receipt_key.lookup_id(RECEIPT));
 
+        let has_passphrase = passphrase.is_some();
         let envelope = {
             let keys = self.keys.clone();
             let token = secret_key.clone();
@@ -283,7 +284,6 @@ impl SecretService {
             }
         }
         .map_err(|e| CoreError::Crypto(e.to_string()))?;
-        let has_passphrase = once_crypto::Envelope::parse(&envelope).is_ok_and(|e| e.needs_passphrase());
 
         let seal_small = |record: &RecordId, token: &[u8], value: &[u8]| {
             self.keys.seal(&record.0, token, None, value).map_err(|e| CoreError::Crypto(e.to_string()))

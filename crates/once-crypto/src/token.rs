@@ -3,7 +3,7 @@
 use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 const BASE36: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -127,11 +127,12 @@ impl VaultKey {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let arr: [u8; 32] = bytes.try_into().ok()?;
-        let mut k = Zeroizing::new(arr);
-        let key = VaultKey(k.clone());
-        k.zeroize();
-        Some(key)
+        if bytes.len() != 32 {
+            return None;
+        }
+        let mut k = Zeroizing::new([0u8; 32]);
+        k.copy_from_slice(bytes);
+        Some(VaultKey(k))
     }
 
     pub fn expose(&self) -> &[u8; 32] {

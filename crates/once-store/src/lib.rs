@@ -24,10 +24,17 @@ pub type UnixTime = i64;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(pub [u8; 32]);
 
+impl RecordId {
+    /// The first 4 bytes in hex: enough to correlate log lines, not a lookup handle.
+    pub fn short(&self) -> String {
+        format!("{:02x}{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+}
+
 impl std::fmt::Debug for RecordId {
-    /// Prints a short prefix only: enough to correlate log lines, not a lookup handle.
+    /// Prints the short form only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RecordId({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(f, "RecordId({}…)", self.short())
     }
 }
 
