@@ -23,12 +23,18 @@ fn free_port() -> u16 {
 }
 
 impl Server {
+    /// `once serve` on `data_dir`, logging to `<data_dir>/<name>.log`, once it accepts connections.
     fn start(data_dir: &Path, name: &str, envs: &[(&str, &str)]) -> Server {
+        Self::spawn(data_dir, data_dir.join(format!("{name}.log")), &[], envs)
+    }
+
+    /// `once serve` with extra arguments and the log where the caller wants it.
+    fn spawn(data_dir: &Path, log: PathBuf, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let log = data_dir.join(format!("{name}.log"));
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .env_remove("RUST_LOG")
             .env("ONCE_CRYPTO__PASSPHRASE_M_COST_KIB", "256")
             .env("ONCE_CRYPTO__PASSPHRASE_T_COST", "1")
@@ -121,21 +127,9 @@ async fn first_run_generates_a_0600_key_and_says_where() {
 
 #[test]
 fn a_new_data_dir_is_private() {
-    let parent = tempfile::tempdir().expect("tempdir");
+    let (parent, logs) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
     let data = parent.path().join("fresh").join("once-data");
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(&data)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(Server::spawn(&data, logs.path().join("serve.log"), &[], &[]));
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&data).expect("data dir").permissions().mode() & 0o777, 0o700);
 }
@@ -386,27 +380,16 @@ async fn passphrase_load_keeps_memory_bounded() {
 
 #[tokio::test]
 async fn memory_store_writes_nothing_to_disk() {
-    let parent = tempfile::tempdir().expect("tempdir");
+    let (parent, logs) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
     let data = parent.path().join("never-created");
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--store", "memory://", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(&data)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let client = Client::new(&format!("http://127.0.0.1:{port}"));
+    let server = Server::spawn(&data, logs.path().join("serve.log"), &["--store", "memory://"], &[]);
+    let client = server.client();
     let m = client.share("ephemeral", &ShareOptions::default()).await.expect("share");
     assert_eq!(
         client.reveal(m.secret_key.as_deref().expect("key"), None).await.expect("reveal").value,
         "ephemeral"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    server.kill_9();
     assert!(!data.exists(), "memory:// created {}", data.display());
     assert_eq!(std::fs::read_dir(parent.path()).expect("list").count(), 0);
 }
