@@ -228,8 +228,9 @@ impl KeyRing {
         let text = Zeroizing::new(fs::read_to_string(path).map_err(read_err)?);
         let invalid = |reason: String| KeyRingError::Invalid { path: path.to_owned(), reason };
         let file: FileRing = serde_json::from_str(&text)
-            // serde_json's message names a line/column and what was expected, never the value.
-            .map_err(|e| invalid(e.to_string()))?;
+            // Position only: serde_json's own message can quote the offending value, and in this
+            // file a value may be key material.
+            .map_err(|e| invalid(format!("malformed JSON at line {} column {}", e.line(), e.column())))?;
         if file.version != 1 {
             return Err(invalid(format!("unsupported version {}", file.version)));
         }
@@ -479,6 +480,26 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
             assert!(matches!(KeyRing::load(&path), Err(KeyRingError::TooOpen { .. })));
         }
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keyring.json");
+        let secret = "c2VjcmV0LWtleS1tYXRlcmlhbC10aGF0LW11c3Qtbm90LWxlYWs=";
+        let text =
+            format!(r#"{{"version":1,"keys":[{{"id":"k1","state":"active","created_at":"{secret}"}}]}}"#);
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        opts.open(&path).and_then(|mut f| f.write_all(text.as_bytes())).expect("write");
+        let err = KeyRing::load(&path).expect_err("malformed").to_string();
+        assert!(!err.contains(secret), "{err}");
+        assert!(err.contains("line 1"), "{err}");
     }
 
     #[test]
