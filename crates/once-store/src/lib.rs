@@ -20,14 +20,16 @@ pub mod memory;
 /// Seconds since the Unix epoch.
 pub type UnixTime = i64;
 
-/// The lookup id of a record: a 32-byte hash of its link token (never the token itself).
+/// The lookup id of a record, derived from its link token (never the token itself): for secrets
+/// and receipts, the token's issue time then a hash of the token (see `once_crypto::Token`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(pub [u8; 32]);
 
 impl RecordId {
-    /// The first 4 bytes in hex: enough to correlate log lines, not a lookup handle.
+    /// The last 4 bytes in hex (hash bytes; the first ones are a time): enough to correlate log
+    /// lines, not a lookup handle.
     pub fn short(&self) -> String {
-        format!("{:02x}{:02x}{:02x}{:02x}", self.0[0], self.0[1], self.0[2], self.0[3])
+        format!("{:02x}{:02x}{:02x}{:02x}", self.0[28], self.0[29], self.0[30], self.0[31])
     }
 }
 
