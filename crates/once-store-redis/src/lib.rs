@@ -1,0 +1,986 @@
+//! The Redis/Valkey backend (`redis://`, `rediss://`): several stateless Once instances share one
+//! Redis, and every guarantee of one instance holds across all of them.
+//!
+//! # Layout
+//! All keys start with a configurable prefix (default `once:`). A secret's keys share the hash
+//! tag of its id, so every script touches one Redis Cluster slot:
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `P{sid}:s` | hash | the secret: envelope `e`, receipt id `r`, views left `v`, failures `f`, passphrase `p`, times `c`/`x` |
+//! | `P{sid}:rs` | hash | its receipt (it lives with the secret so take/burn/failure update both atomically) |
+//! | `P{rid}:r` | string | receipt id → secret id, to find the receipt from the receipt link |
+//! | `Pexp:s`, `Pexp:r` | sorted sets | expiry indexes for the sweeper (score: expires_at) |
+//! | `Powner:ID` | sorted set | an account's receipts, for the recent list (score: created_at) |
+//! | `P{acct}:…` | hashes, strings, a sorted set | accounts, e-mail index, API keys (one slot) |
+//!
+//! Ids appear in key names as lower-case hex and inside hashes and sorted-set members as raw
+//! bytes, so Redis's member order (score, then bytes) is the traits' `(created_at, id)` order.
+//!
+//! # Expiry
+//! Every check uses the caller's `now` against the stored expiry time, exactly as the other
+//! backends do. Each record also carries a Redis TTL of its lifetime plus [`EXPIRY_GRACE`]: the
+//! sweeper normally deletes it first (and counts it), and Redis removes whatever the sweeper never
+//! reached (e.g. while no instance runs).
+//!
+//! # Failure
+//! Every operation is bounded by [`RedisOptions::op_timeout`]: when Redis is unreachable the caller
+//! gets a backend error quickly (the server answers 503), never a hang and never a local fallback.
+//! The connection manager reconnects by itself in the background.
+
+mod scripts;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use once_store::{
+    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
+    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, StoreError, StoreResult, Taken,
+    UnixTime,
+};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Value};
+
+/// How long past its expiry a record may stay in Redis before Redis's own TTL removes it. The
+/// sweeper (every minute by default) deletes expired records well before that.
+pub const EXPIRY_GRACE: Duration = Duration::from_secs(3600);
+
+/// Settings of a [`RedisStore`].
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    /// Prepended to every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// Upper bound on any one operation, connection waits included.
+    pub op_timeout: Duration,
+    /// How long [`RedisStore::open`] keeps trying to reach Redis before giving up.
+    pub connect_wait: Duration,
+    /// Start even when Redis may evict keys (`maxmemory-policy` other than `noeviction`).
+    pub danger_allow_eviction: bool,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            key_prefix: "once:".into(),
+            op_timeout: Duration::from_secs(2),
+            connect_wait: Duration::from_secs(10),
+            danger_allow_eviction: false,
+        }
+    }
+}
+
+/// What [`RedisStore::open`] found out about the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerReport {
+    /// `redis_version` (or Valkey's `valkey_version`) from `INFO server`.
+    pub version: String,
+    /// Whether the append-only file is on. Without it a Redis restart can bring back secrets that
+    /// were already revealed or burned.
+    pub aof_enabled: bool,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: String,
+}
+
+/// Why [`RedisStore::open`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("invalid Redis URL: {0}")]
+    Url(String),
+    #[error("invalid key prefix {0:?}: it must not contain '{{', '}}', '*', '?' or '['")]
+    Prefix(String),
+    #[error("cannot reach Redis at {addr} within {secs} s: {source}")]
+    Unreachable { addr: String, secs: u64, source: redis::RedisError },
+    #[error(
+        "Redis at {addr} has maxmemory-policy {policy}: it may evict keys, which loses secrets and \
+         receipts and resets limits. Set `maxmemory-policy noeviction`, or accept the risk with \
+         redis.danger_allow_eviction = true"
+    )]
+    Evicting { addr: String, policy: String },
+}
+
+/// A store on one Redis or Valkey server.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    op_timeout: Duration,
+}
+
+fn backend(e: redis::RedisError) -> StoreError {
+    StoreError::backend(e)
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError::backend(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("malformed {what} in Redis"),
+    ))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+impl RedisStore {
+    /// Connects to the Redis named by `url`, checks its settings and returns the store with what
+    /// it found. Refuses an evicting `maxmemory-policy` unless the options allow it.
+    pub async fn open(url: &str, options: RedisOptions) -> Result<(RedisStore, ServerReport), OpenError> {
+        if options.key_prefix.contains(['{', '}', '*', '?', '[']) {
+            return Err(OpenError::Prefix(options.key_prefix));
+        }
+        let client = redis::Client::open(url).map_err(|e| OpenError::Url(e.to_string()))?;
+        let addr = client.get_connection_info().addr().to_string();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.op_timeout))
+            .set_response_timeout(Some(options.op_timeout))
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500))
+            .set_number_of_retries(3);
+        let deadline = tokio::time::Instant::now() + options.connect_wait;
+        let conn = loop {
+            match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+                Ok(conn) => break conn,
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(OpenError::Unreachable {
+                        addr,
+                        secs: options.connect_wait.as_secs(),
+                        source: e,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "waiting for Redis");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        };
+        let store = RedisStore { conn, prefix: options.key_prefix, op_timeout: options.op_timeout };
+        let report = store.server_report().await.map_err(|e| OpenError::Unreachable {
+            addr: addr.clone(),
+            secs: 0,
+            source: e,
+        })?;
+        if report.maxmemory_policy != "noeviction" && !options.danger_allow_eviction {
+            return Err(OpenError::Evicting { addr, policy: report.maxmemory_policy });
+        }
+        Ok((store, report))
+    }
+
+    /// Reads version, persistence and eviction settings from `INFO` (works where `CONFIG` is
+    /// disabled, as on most managed Redis services).
+    pub async fn server_report(&self) -> redis::RedisResult<ServerReport> {
+        let mut conn = self.conn.clone();
+        let info: String =
+            redis::cmd("INFO").arg("server").arg("persistence").arg("memory").query_async(&mut conn).await?;
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
+                .map(|v| v.trim().to_owned())
+        };
+        Ok(ServerReport {
+            version: field("valkey_version").or_else(|| field("redis_version")).unwrap_or_default(),
+            aof_enabled: field("aof_enabled").as_deref() == Some("1"),
+            maxmemory_policy: field("maxmemory_policy").unwrap_or_else(|| "noeviction".into()),
+        })
+    }
+
+    /// Deletes every key under this store's prefix (for tests and `memory`-like resets).
+    pub async fn delete_all(&self) -> StoreResult<u64> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}*", self.prefix);
+        let mut deleted = 0u64;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(backend)?;
+            if !keys.is_empty() {
+                let n: u64 = conn.del(keys).await.map_err(backend)?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Runs `op` on a connection, bounded by the operation timeout.
+    async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.op_timeout, op(self.conn.clone())).await {
+            Ok(result) => result.map_err(backend),
+            Err(_) => Err(StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("Redis did not answer within {} ms", self.op_timeout.as_millis()),
+            ))),
+        }
+    }
+
+    fn secret_key(&self, sid: &RecordId) -> String {
+        format!("{}{{{}}}:s", self.prefix, hex(&sid.0))
+    }
+
+    fn receipt_state_key(&self, sid: &RecordId) -> String {
+        format!("{}{{{}}}:rs", self.prefix, hex(&sid.0))
+    }
+
+    fn receipt_pointer_key(&self, rid: &RecordId) -> String {
+        format!("{}{{{}}}:r", self.prefix, hex(&rid.0))
+    }
+
+    fn secret_expiry_key(&self) -> String {
+        format!("{}exp:s", self.prefix)
+    }
+
+    fn receipt_expiry_key(&self) -> String {
+        format!("{}exp:r", self.prefix)
+    }
+
+    fn owner_key(&self, owner: &AccountId) -> String {
+        format!("{}owner:{}", self.prefix, hex(owner.0.as_bytes()))
+    }
+
+    fn account_key(&self, id: &AccountId) -> String {
+        format!("{}{{acct}}:a:{}", self.prefix, hex(id.0.as_bytes()))
+    }
+
+    fn email_key(&self, email: &str) -> String {
+        format!("{}{{acct}}:e:{}", self.prefix, hex(email.as_bytes()))
+    }
+
+    fn api_key_key(&self, hash: &[u8; 32]) -> String {
+        format!("{}{{acct}}:k:{}", self.prefix, hex(hash))
+    }
+
+    fn accounts_key(&self) -> String {
+        format!("{}{{acct}}:all", self.prefix)
+    }
+
+    /// The secret id a receipt id points to.
+    async fn secret_of(&self, rid: &RecordId) -> StoreResult<Option<RecordId>> {
+        let key = self.receipt_pointer_key(rid);
+        let raw: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;
+        Ok(raw.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()).map(RecordId))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// Field/value arguments for `HSET`.
+#[derive(Default)]
+struct Fields(Vec<(&'static str, Vec<u8>)>);
+
+impl Fields {
+    fn bytes(mut self, name: &'static str, value: &[u8]) -> Self {
+        self.0.push((name, value.to_vec()));
+        self
+    }
+
+    fn num(self, name: &'static str, value: impl std::fmt::Display) -> Self {
+        let text = value.to_string();
+        self.bytes(name, text.as_bytes())
+    }
+
+    fn opt_bytes(self, name: &'static str, value: Option<&[u8]>) -> Self {
+        match value {
+            Some(v) => self.bytes(name, v),
+            None => self,
+        }
+    }
+
+    fn flat(&self) -> Vec<Vec<u8>> {
+        self.0.iter().flat_map(|(k, v)| [k.as_bytes().to_vec(), v.clone()]).collect()
+    }
+}
+
+fn secret_fields(s: &SecretRecord) -> Fields {
+    Fields::default()
+        .bytes("e", &s.envelope)
+        .bytes("r", &s.receipt_id.0)
+        .num("p", u8::from(s.has_passphrase))
+        .num("v", s.views_left)
+        .num("f", s.failures)
+        .num("c", s.created_at)
+        .num("x", s.expires_at)
+}
+
+fn receipt_fields(r: &Receipt) -> Fields {
+    Fields::default()
+        .bytes("i", &r.id.0)
+        .bytes("s", &r.secret_id.0)
+        .opt_bytes("o", r.owner.as_ref().map(|o| o.0.as_bytes()))
+        .opt_bytes("k", r.sealed_secret_key.as_deref())
+        .opt_bytes("q", r.sealed_receipt_key.as_deref())
+        .bytes("st", r.state.as_str().as_bytes())
+        .opt_bytes("br", r.burn_reason.map(|b| b.as_str().as_bytes()))
+        .num("p", u8::from(r.has_passphrase))
+        .num("mv", r.max_views)
+        .num("n", r.views)
+        .num("f", r.failures)
+        .opt_bytes("rc", r.recipient.as_deref().map(str::as_bytes))
+        .bytes("d", r.share_domain.as_bytes())
+        .num("c", r.created_at)
+        .num("u", r.updated_at)
+        .opt_bytes("ra", r.received_at.map(|t| t.to_string()).as_deref().map(str::as_bytes))
+        .num("sx", r.secret_expires_at)
+        .num("x", r.expires_at)
+}
+
+/// A hash as returned by `HGETALL` (from a command or a script).
+struct Hash(HashMap<String, Vec<u8>>);
+
+impl Hash {
+    fn from_flat(items: Vec<Vec<u8>>) -> Option<Self> {
+        if !items.len().is_multiple_of(2) {
+            return None;
+        }
+        let mut map = HashMap::with_capacity(items.len() / 2);
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            map.insert(String::from_utf8(k).ok()?, v);
+        }
+        Some(Hash(map))
+    }
+
+    fn from_value(v: Value) -> Option<Self> {
+        match v {
+            Value::Array(items) => {
+                Hash::from_flat(items.into_iter().map(bytes_of).collect::<Option<Vec<_>>>()?)
+            }
+            Value::Map(pairs) => {
+                let mut map = HashMap::with_capacity(pairs.len());
+                for (k, v) in pairs {
+                    map.insert(String::from_utf8(bytes_of(k)?).ok()?, bytes_of(v)?);
+                }
+                Some(Hash(map))
+            }
+            _ => None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn bytes(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(name).map(Vec::as_slice)
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.bytes(name).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    fn num<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.text(name).and_then(|t| t.parse().ok())
+    }
+
+    fn id(&self, name: &str) -> Option<RecordId> {
+        self.bytes(name).and_then(|b| <[u8; 32]>::try_from(b).ok()).map(RecordId)
+    }
+}
+
+fn bytes_of(v: Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        Value::Int(i) => Some(i.to_string().into_bytes()),
+        _ => None,
+    }
+}
+
+fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn receipt_from(h: &Hash) -> Option<Receipt> {
+    Some(Receipt {
+        id: h.id("i")?,
+        secret_id: h.id("s")?,
+        owner: h.text("o").map(|o| AccountId(o.to_owned())),
+        sealed_secret_key: h.bytes("k").map(<[u8]>::to_vec),
+        sealed_receipt_key: h.bytes("q").map(<[u8]>::to_vec),
+        state: ReceiptState::parse(h.text("st")?)?,
+        burn_reason: match h.text("br") {
+            Some(b) => Some(BurnReason::parse(b)?),
+            None => None,
+        },
+        has_passphrase: h.text("p")? == "1",
+        max_views: h.num("mv")?,
+        views: h.num("n")?,
+        failures: h.num("f")?,
+        recipient: h.text("rc").map(str::to_owned),
+        share_domain: h.text("d")?.to_owned(),
+        created_at: h.num("c")?,
+        updated_at: h.num("u")?,
+        received_at: match h.text("ra") {
+            Some(t) => Some(t.parse().ok()?),
+            None => None,
+        },
+        secret_expires_at: h.num("sx")?,
+        expires_at: h.num("x")?,
+    })
+}
+
+fn secret_from(id: RecordId, h: &Hash) -> Option<SecretRecord> {
+    Some(SecretRecord {
+        id,
+        receipt_id: h.id("r")?,
+        envelope: h.bytes("e")?.to_vec(),
+        has_passphrase: h.text("p")? == "1",
+        views_left: h.num("v")?,
+        failures: h.num("f")?,
+        created_at: h.num("c")?,
+        expires_at: h.num("x")?,
+    })
+}
+
+fn account_from(h: &Hash) -> Option<Account> {
+    Some(Account {
+        id: AccountId(h.text("id")?.to_owned()),
+        email: h.text("email")?.to_owned(),
+        role: Role::parse(h.text("role")?)?,
+        created_at: h.num("c")?,
+        disabled: h.text("d")? == "1",
+    })
+}
+
+fn api_key_from(hash: [u8; 32], h: &Hash) -> Option<ApiKeyRecord> {
+    Some(ApiKeyRecord {
+        hash,
+        account_id: AccountId(h.text("a")?.to_owned()),
+        name: h.text("n")?.to_owned(),
+        created_at: h.num("c")?,
+        last_used_at: match h.text("lu") {
+            Some(t) => Some(t.parse().ok()?),
+            None => None,
+        },
+        wrapped_vault_key: h.bytes("w")?.to_vec(),
+    })
+}
+
+fn api_key_fields(k: &ApiKeyRecord) -> Fields {
+    Fields::default()
+        .bytes("a", k.account_id.0.as_bytes())
+        .bytes("n", k.name.as_bytes())
+        .num("c", k.created_at)
+        .opt_bytes("lu", k.last_used_at.map(|t| t.to_string()).as_deref().map(str::as_bytes))
+        .bytes("w", &k.wrapped_vault_key)
+}
+
+/// Redis TTL in milliseconds for a record living from `from` to `until` (logical seconds).
+fn ttl_ms(from: UnixTime, until: UnixTime) -> u64 {
+    let lifetime = u64::try_from(until.saturating_sub(from)).unwrap_or(0);
+    lifetime.saturating_add(EXPIRY_GRACE.as_secs()).saturating_mul(1000)
+}
+
+/// The member of `Pexp:r`: receipt id, secret id, owner (possibly empty).
+fn receipt_expiry_member(r: &Receipt) -> Vec<u8> {
+    let owner = r.owner.as_ref().map_or(&[][..], |o| o.0.as_bytes());
+    [&r.id.0[..], &r.secret_id.0[..], owner].concat()
+}
+
+/// The member of `Powner:ID`: receipt id then secret id.
+fn owner_member(rid: &RecordId, sid: &RecordId) -> Vec<u8> {
+    [&rid.0[..], &sid.0[..]].concat()
+}
+
+fn split_ids(member: &[u8]) -> Option<(RecordId, RecordId, &[u8])> {
+    if member.len() < 64 {
+        return None;
+    }
+    let rid = RecordId(member[..32].try_into().ok()?);
+    let sid = RecordId(member[32..64].try_into().ok()?);
+    Some((rid, sid, &member[64..]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets and receipts
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl SecretStore for RedisStore {
+    async fn create(&self, secret: SecretRecord, receipt: Receipt) -> StoreResult<()> {
+        let (s_key, rs_key) = (self.secret_key(&secret.id), self.receipt_state_key(&secret.id));
+        let ptr_key = self.receipt_pointer_key(&receipt.id);
+        let s_fields = secret_fields(&secret).flat();
+        let r_fields = receipt_fields(&receipt).flat();
+        let s_ttl = ttl_ms(secret.created_at, secret.expires_at);
+        let r_ttl = ttl_ms(receipt.created_at, receipt.expires_at);
+        let mut invocation = scripts::CREATE.prepare_invoke();
+        invocation.key(&s_key).key(&rs_key).arg(s_ttl).arg(r_ttl).arg(s_fields.len());
+        for a in s_fields.iter().chain(r_fields.iter()) {
+            invocation.arg(a.as_slice());
+        }
+        // Pointer first (NX: a taken receipt id is a conflict), then the records; one round trip.
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg(&ptr_key).arg(&secret.id.0[..]).arg("NX").arg("PX").arg(r_ttl);
+        pipe.invoke_script(&invocation);
+        let sid = secret.id;
+        let (retried, (pointer_set, created)): (bool, (Option<String>, i64)) = self
+            .run(|mut c| async move {
+                match pipe.query_async(&mut c).await {
+                    Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                        scripts::CREATE.prepare_invoke().load_async(&mut c).await?;
+                        Ok((true, pipe.query_async(&mut c).await?))
+                    }
+                    other => Ok((false, other?)),
+                }
+            })
+            .await?;
+        // After a retry (the script was not loaded yet, e.g. Redis restarted) the pointer may be
+        // ours from the first try.
+        let pointer_ours = pointer_set.is_some()
+            || retried && {
+                let key = ptr_key.clone();
+                let current: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;
+                current.as_deref() == Some(&sid.0[..])
+            };
+        match (pointer_ours, created == 1) {
+            (true, true) => {}
+            (true, false) => {
+                // The secret id was taken: take our pointer back.
+                let key = ptr_key.clone();
+                self.run(|mut c| async move { c.del::<_, ()>(key).await }).await?;
+                return Err(StoreError::Conflict("secret"));
+            }
+            (false, true) => {
+                // The receipt id was taken: remove the records we just wrote.
+                let (a, b) = (s_key.clone(), rs_key.clone());
+                self.run(|mut c| async move { c.del::<_, ()>(&[a, b]).await }).await?;
+                return Err(StoreError::Conflict("secret"));
+            }
+            (false, false) => return Err(StoreError::Conflict("secret")),
+        }
+        // Indexes for the sweeper and the recent list. Not atomic with the records (they live
+        // in other slots); a missing entry only leaves the record to its Redis TTL.
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(self.secret_expiry_key())
+            .arg("NX")
+            .arg(secret.expires_at)
+            .arg(&sid.0[..])
+            .ignore();
+        pipe.cmd("ZADD")
+            .arg(self.receipt_expiry_key())
+            .arg("NX")
+            .arg(receipt.expires_at)
+            .arg(receipt_expiry_member(&receipt))
+            .ignore();
+        if let Some(owner) = &receipt.owner {
+            pipe.cmd("ZADD")
+                .arg(self.owner_key(owner))
+                .arg("NX")
+                .arg(receipt.created_at)
+                .arg(owner_member(&receipt.id, &sid))
+                .ignore();
+        }
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+    }
+
+    async fn peek(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<SecretRecord>> {
+        let key = self.secret_key(id);
+        let raw: Vec<Vec<u8>> =
+            self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
+        let h = Hash::from_flat(raw).ok_or_else(|| malformed("secret"))?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let s = secret_from(*id, &h).ok_or_else(|| malformed("secret"))?;
+        Ok((s.expires_at > now && s.views_left > 0).then_some(s))
+    }
+
+    async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>> {
+        Ok(match self.claim(id, now, false).await? {
+            Claim::Taken(t) => Some(t),
+            Claim::Guarded | Claim::Gone => None,
+        })
+    }
+
+    async fn take_unguarded(&self, id: &RecordId, now: UnixTime) -> StoreResult<Claim> {
+        self.claim(id, now, true).await
+    }
+
+    async fn record_failure(&self, id: &RecordId, cap: u32, now: UnixTime) -> StoreResult<FailureOutcome> {
+        let (s, rs) = (self.secret_key(id), self.receipt_state_key(id));
+        let out: Vec<Value> = self
+            .run(|mut c| async move {
+                scripts::FAILURE.key(s).key(rs).arg(now).arg(cap).invoke_async(&mut c).await
+            })
+            .await?;
+        match out.first().and_then(int_of) {
+            Some(0) => Ok(FailureOutcome::Gone),
+            Some(1) => {
+                let failures = out.get(1).and_then(int_of).and_then(|n| u32::try_from(n).ok());
+                failures
+                    .map(|failures| FailureOutcome::Counted { failures })
+                    .ok_or_else(|| malformed("reply"))
+            }
+            Some(2) => Ok(FailureOutcome::Burned),
+            _ => Err(malformed("reply")),
+        }
+    }
+
+    async fn burn(&self, receipt_id: &RecordId, now: UnixTime) -> StoreResult<Option<BurnOutcome>> {
+        let Some(sid) = self.secret_of(receipt_id).await? else {
+            return Ok(None);
+        };
+        let (s, rs, rid) = (self.secret_key(&sid), self.receipt_state_key(&sid), receipt_id.0);
+        let out: Vec<Value> = self
+            .run(|mut c| async move {
+                scripts::BURN.key(s).key(rs).arg(now).arg(&rid[..]).invoke_async(&mut c).await
+            })
+            .await?;
+        let mut it = out.into_iter();
+        let code = it.next().as_ref().and_then(int_of);
+        let receipt = it.next().and_then(Hash::from_value).as_ref().and_then(receipt_from);
+        match (code, receipt) {
+            (Some(0), _) => Ok(None),
+            (Some(1), Some(r)) => Ok(Some(BurnOutcome::AlreadyGone(r))),
+            (Some(2), Some(r)) => Ok(Some(BurnOutcome::Burned(r))),
+            _ => Err(malformed("reply")),
+        }
+    }
+
+    async fn receipt(&self, receipt_id: &RecordId, now: UnixTime) -> StoreResult<Option<Receipt>> {
+        let Some(sid) = self.secret_of(receipt_id).await? else {
+            return Ok(None);
+        };
+        let key = self.receipt_state_key(&sid);
+        let raw: Vec<Vec<u8>> =
+            self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
+        let h = Hash::from_flat(raw).ok_or_else(|| malformed("receipt"))?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let r = receipt_from(&h).ok_or_else(|| malformed("receipt"))?;
+        Ok((r.id == *receipt_id && r.expires_at > now).then_some(r))
+    }
+
+    async fn open_receipt(&self, receipt_id: &RecordId, now: UnixTime) -> StoreResult<Option<Receipt>> {
+        let Some(sid) = self.secret_of(receipt_id).await? else {
+            return Ok(None);
+        };
+        let (rs, rid) = (self.receipt_state_key(&sid), receipt_id.0);
+        let out: Value = self
+            .run(|mut c| async move {
+                scripts::OPEN_RECEIPT.key(rs).arg(now).arg(&rid[..]).invoke_async(&mut c).await
+            })
+            .await?;
+        let h = Hash::from_value(out).ok_or_else(|| malformed("receipt"))?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        receipt_from(&h).map(Some).ok_or_else(|| malformed("receipt"))
+    }
+
+    async fn recent(
+        &self,
+        owner: &AccountId,
+        before: Option<Cursor>,
+        limit: u32,
+        now: UnixTime,
+    ) -> StoreResult<Vec<Receipt>> {
+        let limit = limit as usize;
+        let mut out = Vec::with_capacity(limit.min(1000));
+        if limit == 0 {
+            return Ok(out);
+        }
+        let key = self.owner_key(owner);
+        let max = before.map_or_else(|| "+inf".to_owned(), |c| c.created_at.to_string());
+        let chunk = limit + 16;
+        let mut offset = 0usize;
+        let mut stale: Vec<Vec<u8>> = Vec::new();
+        while out.len() < limit {
+            let (k, m) = (key.clone(), max.clone());
+            let page: Vec<(Vec<u8>, i64)> = self
+                .run(|mut c| async move {
+                    redis::cmd("ZREVRANGEBYSCORE")
+                        .arg(k)
+                        .arg(m)
+                        .arg("-inf")
+                        .arg("WITHSCORES")
+                        .arg("LIMIT")
+                        .arg(offset)
+                        .arg(chunk)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len();
+            let candidates: Vec<(Vec<u8>, RecordId, RecordId)> = page
+                .into_iter()
+                .filter_map(|(member, created_at)| {
+                    let (rid, sid, _) = split_ids(&member)?;
+                    let after_cursor = before.is_some_and(|c| created_at == c.created_at && rid >= c.id);
+                    (!after_cursor).then_some((member, rid, sid))
+                })
+                .collect();
+            let mut pipe = redis::pipe();
+            for (_, _, sid) in &candidates {
+                pipe.cmd("HGETALL").arg(self.receipt_state_key(sid));
+            }
+            let hashes: Vec<Vec<Vec<u8>>> =
+                self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+            for ((member, rid, _), raw) in candidates.into_iter().zip(hashes) {
+                let h = Hash::from_flat(raw).ok_or_else(|| malformed("receipt"))?;
+                match receipt_from(&h) {
+                    Some(r) if r.id == rid && r.owner.as_ref() == Some(owner) => {
+                        if r.expires_at > now && out.len() < limit {
+                            out.push(r);
+                        }
+                    }
+                    // Gone (Redis's TTL beat the sweeper): drop it from the index.
+                    _ => stale.push(member),
+                }
+            }
+        }
+        if !stale.is_empty() {
+            self.run(|mut c| async move { c.zrem::<_, _, ()>(key, stale).await }).await?;
+        }
+        Ok(out)
+    }
+
+    async fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
+        let secrets = self.purge_index(now, batch, Purge::Secrets).await?;
+        let receipts = self.purge_index(now, batch, Purge::Receipts).await?;
+        Ok(secrets + receipts)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(drop)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Purge {
+    Secrets,
+    Receipts,
+}
+
+impl RedisStore {
+    async fn claim(&self, id: &RecordId, now: UnixTime, unguarded: bool) -> StoreResult<Claim> {
+        let (s, rs) = (self.secret_key(id), self.receipt_state_key(id));
+        let flag = if unguarded { "1" } else { "0" };
+        let out: Vec<Value> =
+            self.run(|mut c| async move {
+                scripts::TAKE.key(s).key(rs).arg(now).arg(flag).invoke_async(&mut c).await
+            })
+            .await?;
+        let mut it = out.into_iter();
+        match it.next().as_ref().and_then(int_of) {
+            Some(0) => Ok(Claim::Gone),
+            Some(1) => Ok(Claim::Guarded),
+            Some(2) => {
+                let envelope = it.next().and_then(bytes_of).ok_or_else(|| malformed("secret"))?;
+                let views_left = it
+                    .next()
+                    .as_ref()
+                    .and_then(int_of)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| malformed("reply"))?;
+                Ok(Claim::Taken(Taken { envelope, views_left }))
+            }
+            _ => Err(malformed("reply")),
+        }
+    }
+
+    /// Works through due entries of one expiry index until `batch` records were deleted or no
+    /// due entry is left. Entries of records already gone (revealed, burned, or removed by
+    /// Redis's TTL) are dropped without counting.
+    async fn purge_index(&self, now: UnixTime, batch: u32, which: Purge) -> StoreResult<u64> {
+        let index = match which {
+            Purge::Secrets => self.secret_expiry_key(),
+            Purge::Receipts => self.receipt_expiry_key(),
+        };
+        let mut deleted = 0u64;
+        while deleted < u64::from(batch) {
+            let want = u64::from(batch) - deleted;
+            let idx = index.clone();
+            let due: Vec<Vec<u8>> = self
+                .run(|mut c| async move {
+                    redis::cmd("ZRANGEBYSCORE")
+                        .arg(idx)
+                        .arg("-inf")
+                        .arg(now)
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(want)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            if due.is_empty() {
+                break;
+            }
+            let mut pipe = redis::pipe();
+            for member in &due {
+                match which {
+                    Purge::Secrets => {
+                        let Ok(sid) = <[u8; 32]>::try_from(member.as_slice()) else { continue };
+                        pipe.invoke_script(
+                            scripts::PURGE_SECRET.key(self.secret_key(&RecordId(sid))).arg(now),
+                        );
+                    }
+                    Purge::Receipts => {
+                        let Some((rid, sid, owner)) = split_ids(member) else { continue };
+                        pipe.invoke_script(
+                            scripts::PURGE_RECEIPT.key(self.receipt_state_key(&sid)).arg(now).arg(&rid.0[..]),
+                        );
+                        pipe.cmd("DEL").arg(self.receipt_pointer_key(&rid)).ignore();
+                        if !owner.is_empty() {
+                            let owner = AccountId(String::from_utf8_lossy(owner).into_owned());
+                            pipe.cmd("ZREM")
+                                .arg(self.owner_key(&owner))
+                                .arg(owner_member(&rid, &sid))
+                                .ignore();
+                        }
+                    }
+                }
+            }
+            pipe.cmd("ZREM").arg(&index).arg(&due).ignore();
+            let script = match which {
+                Purge::Secrets => &*scripts::PURGE_SECRET,
+                Purge::Receipts => &*scripts::PURGE_RECEIPT,
+            };
+            let counts: Vec<i64> = self
+                .run(|mut c| async move {
+                    script.prepare_invoke().load_async(&mut c).await?;
+                    pipe.query_async(&mut c).await
+                })
+                .await?;
+            deleted += counts.iter().map(|&n| u64::try_from(n).unwrap_or(0)).sum::<u64>();
+        }
+        Ok(deleted)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts and API keys
+// ---------------------------------------------------------------------------------------------
+
+fn account_fields(a: &Account) -> Fields {
+    Fields::default()
+        .bytes("id", a.id.0.as_bytes())
+        .bytes("email", a.email.as_bytes())
+        .bytes("role", a.role.as_str().as_bytes())
+        .num("c", a.created_at)
+        .num("d", u8::from(a.disabled))
+}
+
+#[async_trait]
+impl AccountStore for RedisStore {
+    async fn add_account(&self, account: Account, key: ApiKeyRecord) -> StoreResult<()> {
+        let a_fields = account_fields(&account).flat();
+        let k_fields = api_key_fields(&key).flat();
+        let mut invocation = scripts::ADD_ACCOUNT.prepare_invoke();
+        invocation
+            .key(self.account_key(&account.id))
+            .key(self.email_key(&account.email))
+            .key(self.api_key_key(&key.hash))
+            .key(self.accounts_key())
+            .arg(account.id.0.as_bytes())
+            .arg(account.created_at)
+            .arg(a_fields.len());
+        for a in a_fields.iter().chain(k_fields.iter()) {
+            invocation.arg(a.as_slice());
+        }
+        let out: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        match out {
+            1 => Ok(()),
+            0 => Err(StoreError::Conflict("account")),
+            _ => Err(StoreError::Conflict("api key")),
+        }
+    }
+
+    async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        let key = self.email_key(email);
+        let id: Option<String> = self.run(|mut c| async move { c.get(key).await }).await?;
+        let Some(id) = id else { return Ok(None) };
+        self.account(&AccountId(id)).await
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        let key = self.accounts_key();
+        let ids: Vec<String> = self.run(|mut c| async move { c.zrange(key, 0, -1).await }).await?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(self.account_key(&AccountId(id.clone())));
+        }
+        let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        raw.into_iter()
+            .filter_map(|r| Hash::from_flat(r).filter(|h| !h.is_empty()))
+            .map(|h| account_from(&h).ok_or_else(|| malformed("account")))
+            .collect()
+    }
+
+    async fn add_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
+        let fields = api_key_fields(&key).flat();
+        let mut invocation = scripts::ADD_API_KEY.prepare_invoke();
+        invocation.key(self.account_key(&key.account_id)).key(self.api_key_key(&key.hash));
+        for a in &fields {
+            invocation.arg(a.as_slice());
+        }
+        let out: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        match out {
+            1 => Ok(()),
+            0 => Err(StoreError::Conflict("unknown account")),
+            _ => Err(StoreError::Conflict("api key")),
+        }
+    }
+
+    async fn api_key(&self, hash: &[u8; 32]) -> StoreResult<Option<(ApiKeyRecord, Account)>> {
+        let key = self.api_key_key(hash);
+        let raw: Vec<Vec<u8>> =
+            self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
+        let h = Hash::from_flat(raw).ok_or_else(|| malformed("api key"))?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let record = api_key_from(*hash, &h).ok_or_else(|| malformed("api key"))?;
+        Ok(self.account(&record.account_id).await?.map(|a| (record, a)))
+    }
+
+    async fn touch_api_key(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()> {
+        let key = self.api_key_key(hash);
+        self.run(
+            |mut c| async move { scripts::TOUCH_API_KEY.key(key).arg(now).invoke_async::<i64>(&mut c).await },
+        )
+        .await
+        .map(drop)
+    }
+}
+
+impl RedisStore {
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let key = self.account_key(id);
+        let raw: Vec<Vec<u8>> =
+            self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
+        let h = Hash::from_flat(raw).ok_or_else(|| malformed("account"))?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        account_from(&h).map(Some).ok_or_else(|| malformed("account"))
+    }
+}

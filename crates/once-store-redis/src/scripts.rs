@@ -1,0 +1,182 @@
+//! The Lua scripts that make each operation atomic. Every script touches the keys of one hash tag
+//! only (one secret's `{sid}` keys, or the accounts' `{acct}` keys), so each runs inside one Redis
+//! Cluster slot as well as on a single server.
+//!
+//! Times are the caller's (`ARGV`), never Redis's clock: the store traits take `now` from the
+//! core's clock, and records stay logically expired by their stored `x` (expires_at) field even
+//! while their Redis TTL (a backstop a little later than that) has not fired yet.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// KEYS: secret, receipt state. ARGV: secret TTL ms, receipt TTL ms, n, n secret field/value
+/// arguments, then the receipt field/value arguments.
+/// Returns 1, or 0 when either record exists already.
+pub(crate) static CREATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+local n = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + n))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], unpack(ARGV, 4 + n, #ARGV))
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+",
+    )
+});
+
+/// KEYS: secret, receipt state. ARGV: now, "1" to leave a passphrase-protected secret alone.
+/// Returns {0} gone, {1} guarded (nothing changed), {2, envelope, views_left} claimed.
+pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[1])
+local s = redis.call('HMGET', KEYS[1], 'v', 'x', 'p', 'e')
+if not s[1] or tonumber(s[1]) <= 0 or tonumber(s[2]) <= now then return {0} end
+if ARGV[2] == '1' and s[3] == '1' then return {1} end
+local left = tonumber(s[1]) - 1
+if left == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'v', left)
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'n', 1)
+  redis.call('HSET', KEYS[2], 'u', now)
+  if left == 0 then
+    redis.call('HSET', KEYS[2], 'st', 'received', 'ra', now)
+    redis.call('HDEL', KEYS[2], 'k')
+  end
+end
+return {2, s[4], left}
+",
+    )
+});
+
+/// KEYS: secret, receipt state. ARGV: now, cap.
+/// Returns {0} gone, {1, failures} counted, {2} this failure burned the secret.
+pub(crate) static FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[1])
+local s = redis.call('HMGET', KEYS[1], 'v', 'x')
+if not s[1] or tonumber(s[1]) <= 0 or tonumber(s[2]) <= now then return {0} end
+local failures = redis.call('HINCRBY', KEYS[1], 'f', 1)
+local burned = failures >= tonumber(ARGV[2])
+if burned then redis.call('DEL', KEYS[1]) end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'f', failures, 'u', now)
+  if burned then
+    redis.call('HSET', KEYS[2], 'st', 'burned', 'br', 'passphrase_failures')
+    redis.call('HDEL', KEYS[2], 'k')
+  end
+end
+if burned then return {2} end
+return {1, failures}
+",
+    )
+});
+
+/// KEYS: secret, receipt state. ARGV: now, receipt id.
+/// Returns {0} no such unexpired receipt, {1, receipt} already gone, {2, receipt} burned now.
+pub(crate) static BURN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[1])
+local r = redis.call('HMGET', KEYS[2], 'i', 'x')
+if r[1] ~= ARGV[2] or tonumber(r[2]) <= now then return {0} end
+local s = redis.call('HMGET', KEYS[1], 'v', 'x')
+if not s[1] or tonumber(s[1]) <= 0 or tonumber(s[2]) <= now then
+  return {1, redis.call('HGETALL', KEYS[2])}
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'st', 'burned', 'br', 'sender', 'u', now)
+redis.call('HDEL', KEYS[2], 'k')
+return {2, redis.call('HGETALL', KEYS[2])}
+",
+    )
+});
+
+/// KEYS: receipt state. ARGV: now, receipt id.
+/// Returns the receipt as it was ({} if there is no such unexpired receipt) and moves it from
+/// `new` to `viewed`, dropping the sealed secret key.
+pub(crate) static OPEN_RECEIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local r = redis.call('HMGET', KEYS[1], 'i', 'x', 'st')
+if r[1] ~= ARGV[2] or tonumber(r[2]) <= tonumber(ARGV[1]) then return {} end
+local before = redis.call('HGETALL', KEYS[1])
+if r[3] == 'new' then
+  redis.call('HSET', KEYS[1], 'st', 'viewed', 'u', ARGV[1])
+  redis.call('HDEL', KEYS[1], 'k')
+end
+return before
+",
+    )
+});
+
+/// KEYS: secret. ARGV: now. Deletes the secret if it is expired; returns 1 if it did.
+pub(crate) static PURGE_SECRET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local x = redis.call('HGET', KEYS[1], 'x')
+if x and tonumber(x) <= tonumber(ARGV[1]) then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+    )
+});
+
+/// KEYS: receipt state. ARGV: now, receipt id. Deletes the receipt if it is expired; returns 1 if
+/// it did.
+pub(crate) static PURGE_RECEIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local r = redis.call('HMGET', KEYS[1], 'i', 'x')
+if r[1] == ARGV[2] and tonumber(r[2]) <= tonumber(ARGV[1]) then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+    )
+});
+
+/// KEYS: account, e-mail index, API key, account list. ARGV: account id, created_at, n, n account
+/// field/value arguments, then the key's field/value arguments.
+/// Returns 1, 0 if the account or e-mail exists, -1 if the key exists.
+pub(crate) static ADD_ACCOUNT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+if redis.call('EXISTS', KEYS[3]) > 0 then return -1 end
+local n = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + n))
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], unpack(ARGV, 4 + n, #ARGV))
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: account, API key. ARGV: the key's field/value arguments.
+/// Returns 1, 0 if the account does not exist, -1 if the key exists.
+pub(crate) static ADD_API_KEY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) > 0 then return -1 end
+redis.call('HSET', KEYS[2], unpack(ARGV))
+return 1
+",
+    )
+});
+
+/// KEYS: API key. ARGV: now. Sets the key's last use if the key exists.
+pub(crate) static TOUCH_API_KEY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'lu', ARGV[1]) end
+return 1
+",
+    )
+});
