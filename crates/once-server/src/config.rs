@@ -108,6 +108,56 @@ impl Default for CryptoConfig {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve Prometheus metrics at `GET /metrics` (without authentication; docs/METRICS.md).
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { enabled: true }
+    }
+}
+
+/// Settings for `redis://` and `rediss://` stores (docs/DEPLOY.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Prefix of every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// Longest wait for any one Redis operation, in milliseconds; past it the request gets a 503.
+    pub timeout_ms: u64,
+    /// How long startup waits for Redis to answer, in seconds.
+    pub connect_wait_secs: u64,
+    /// Start even if Redis's `maxmemory-policy` may evict keys. Evicted keys are lost secrets,
+    /// receipts and accounts; keep this `false` and set `maxmemory-policy noeviction`.
+    pub danger_allow_eviction: bool,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            key_prefix: "once:".into(),
+            timeout_ms: 2000,
+            connect_wait_secs: 10,
+            danger_allow_eviction: false,
+        }
+    }
+}
+
+impl RedisConfig {
+    pub fn options(&self) -> once_store_redis::RedisOptions {
+        once_store_redis::RedisOptions {
+            key_prefix: self.key_prefix.clone(),
+            op_timeout: std::time::Duration::from_millis(self.timeout_ms),
+            connect_wait: std::time::Duration::from_secs(self.connect_wait_secs),
+            danger_allow_eviction: self.danger_allow_eviction,
+        }
+    }
+}
+
 /// Everything `once serve` can be told.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,7 +166,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the embedded database and the key ring.
     pub data_dir: PathBuf,
-    /// Store URL: `sqlite://PATH` or `memory://`; default `sqlite://<data_dir>/once.db`.
+    /// Store URL: `sqlite://PATH`, `redis://[USER:PASSWORD@]HOST[:PORT][/DB]` (also Valkey; or
+    /// `rediss://` for TLS) or `memory://`; default `sqlite://<data_dir>/once.db`.
     pub store: Option<String>,
     /// Public base URL used in links (`metadata_url`, …); default `http://<listen>`.
     pub base_url: Option<String>,
@@ -127,6 +178,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub sweeper: SweeperConfig,
     pub crypto: CryptoConfig,
+    pub metrics: MetricsConfig,
+    pub redis: RedisConfig,
 }
 
 impl Default for Config {
@@ -142,6 +195,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             sweeper: SweeperConfig::default(),
             crypto: CryptoConfig::default(),
+            metrics: MetricsConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -205,6 +260,12 @@ impl Config {
         }
         if self.sweeper.interval_secs == 0 || self.sweeper.batch == 0 {
             return Err("sweeper.interval_secs and sweeper.batch must be at least 1".into());
+        }
+        if self.redis.timeout_ms == 0 {
+            return Err("redis.timeout_ms must be at least 1".into());
+        }
+        if self.redis.key_prefix.contains(['{', '}', '*', '?', '[']) {
+            return Err("redis.key_prefix must not contain '{', '}', '*', '?' or '['".into());
         }
         if self.http.request_timeout_secs == 0 {
             return Err("http.request_timeout_secs must be at least 1".into());
@@ -320,5 +381,16 @@ mod tests {
             .extract()
             .expect("example parses");
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn metrics_are_on_by_default_and_can_be_turned_off() {
+        assert!(Config::default().metrics.enabled);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ONCE_METRICS__ENABLED", "false");
+            let c = Config::load(None, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert!(!c.metrics.enabled);
+            Ok(())
+        });
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! API v1 keeps Onetime Secret's quirk: application errors are HTTP 404 with `{"message": …}`,
 //! and the status we mean is in `X-OTS-Intended-Status`. Transport-level limits (413 body too
-//! large, 408 timeout) keep their real status. 500s are opaque and logged once.
+//! large, 408 timeout) keep their real status. 500s are opaque and logged once. Store failures
+//! (503) are marked on the response for the metrics middleware.
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
@@ -11,6 +12,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use once_core::CoreError;
 use serde_json::json;
+
+use crate::metrics::StoreFailure;
 
 pub const INTENDED_STATUS: &str = "x-ots-intended-status";
 
@@ -24,6 +27,7 @@ pub enum ApiError {
     Unauthorized,
     TooLarge(String),
     UnsupportedMediaType,
+    /// The store failed (`StoreError::Backend`): 503, retryable.
     Unavailable,
     Internal,
 }
@@ -107,6 +111,7 @@ impl From<CoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let intended = self.status();
+        let store_failed = matches!(self, ApiError::Unavailable);
         let (status, body) = match self {
             ApiError::UnknownSecret { secret_key } => {
                 (StatusCode::NOT_FOUND, json!({ "message": "Unknown secret", "secret_key": secret_key }))
@@ -126,6 +131,10 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, Json(body)).into_response();
         resp.headers_mut().insert(INTENDED_STATUS, HeaderValue::from(intended.as_u16()));
+        if store_failed {
+            // Counted by the metrics middleware (`once_store_errors_total`).
+            resp.extensions_mut().insert(StoreFailure);
+        }
         if intended == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert("www-authenticate", HeaderValue::from_static("Basic realm=\"Once API\""));

@@ -1,11 +1,13 @@
 //! The Once HTTP server: API v1 (Onetime Secret compatible) and health endpoints.
 //!
 //! Routes are organised by feature under `routes/`; the one error type at the edge is
-//! [`error::ApiError`]; everything a handler needs comes from [`state::AppState`].
+//! [`error::ApiError`]; everything a handler needs comes from [`state::AppState`]. Prometheus
+//! metrics (one recorder per application) are in [`metrics`].
 
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 mod middleware;
 pub mod params;
 mod routes;

@@ -1,5 +1,6 @@
 //! Layers every response goes through: security headers, request logging by route template
-//! (never the raw path: secret and receipt keys in paths are capabilities), timeouts, body caps.
+//! (never the raw path: secret and receipt keys in paths are capabilities), timeouts, body caps,
+//! and request metrics by route template (outermost, so they see every status the others set).
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+
+use crate::metrics::Metrics;
 
 fn span_for(req: &Request) -> tracing::Span {
     let route = req.extensions().get::<MatchedPath>().map_or("<unmatched>", |p| p.as_str());
@@ -32,7 +35,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
-pub fn apply(router: Router, max_body: usize, timeout: Duration) -> Router {
+pub fn apply(router: Router, metrics: &Metrics, max_body: usize, timeout: Duration) -> Router {
     let headers = [
         (header::CACHE_CONTROL, "no-store"),
         (header::REFERRER_POLICY, "no-referrer"),
@@ -44,7 +47,7 @@ pub fn apply(router: Router, max_body: usize, timeout: Duration) -> Router {
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    router.layer(
+    let router = router.layer(
         ServiceBuilder::new()
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
@@ -58,5 +61,10 @@ pub fn apply(router: Router, max_body: usize, timeout: Duration) -> Router {
             // Enforced while the body streams in (a chunked body is cut off at the cap), and
             // answered by the extractors in our JSON error shape.
             .layer(DefaultBodyLimit::max(max_body)),
-    )
+    );
+    if metrics.is_enabled() {
+        router.layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
+    } else {
+        router
+    }
 }

@@ -1,6 +1,7 @@
 //! Routes by feature.
 
 mod health;
+mod metrics;
 mod v1;
 
 use axum::Router;
@@ -8,5 +9,10 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(health::router()).merge(v1::router()).with_state(state)
+    let mut router = Router::new().merge(health::router()).merge(v1::router());
+    // Disabled, `/metrics` is not routed at all: a 404 like any unknown path.
+    if state.metrics.is_enabled() {
+        router = router.merge(metrics::router());
+    }
+    router.with_state(state)
 }

@@ -13,7 +13,8 @@ use once_store::Store;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
-use crate::config::Config;
+use crate::config::{Config, RedisConfig};
+use crate::metrics::{AuditMetricsLayer, Metrics};
 use crate::routes;
 use crate::state::AppState;
 
@@ -46,7 +47,24 @@ impl MasterKeySource {
 }
 
 /// Opens the store named by a `--store` URL.
-pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(url: &str, redis: &RedisConfig) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        let (store, report) = once_store_redis::RedisStore::open(url, redis.options()).await?;
+        if report.maxmemory_policy != "noeviction" {
+            tracing::warn!(
+                policy = %report.maxmemory_policy,
+                "Redis may EVICT keys (redis.danger_allow_eviction is on): secrets, receipts and accounts can vanish"
+            );
+        }
+        if !report.aof_enabled {
+            tracing::warn!(
+                "Redis has no append-only file (appendonly no): after a Redis restart, secrets that were already \
+                 revealed or burned can come back and be revealed again. Turn on `appendonly yes` (docs/DEPLOY.md)"
+            );
+        }
+        tracing::info!(version = %report.version, aof = report.aof_enabled, "connected to Redis");
+        return Ok(Arc::new(store));
+    }
     if let Some(path) = url.strip_prefix("sqlite://") {
         if path.is_empty() {
             bail!("store URL {url:?} has no path; use sqlite://PATH, e.g. sqlite://./once-data/once.db");
@@ -58,7 +76,10 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url == "memory://" || url == "memory:" {
         return Ok(Arc::new(once_store::memory::MemoryStore::new()));
     }
-    bail!("unknown store URL {url:?}: valid forms are sqlite://PATH and memory://")
+    bail!(
+        "unknown store URL {:?}: valid forms are sqlite://PATH, redis://HOST[:PORT][/DB], rediss://… and memory://",
+        redact_store_url(url)
+    )
 }
 
 pub struct Application {
@@ -78,7 +99,7 @@ impl Application {
         if !ephemeral {
             create_private_dir(&config.data_dir)?;
         }
-        let store = open_store(&store_url).await?;
+        let store = open_store(&store_url, &config.redis).await?;
         let keys = match master {
             MasterKeySource::Given(key) => KeyRing::from_single_key(key),
             MasterKeySource::KeyRingFile if ephemeral => {
@@ -113,9 +134,21 @@ impl Application {
             None => format!("http://{}", listener.local_addr().unwrap_or(config.listen)),
         };
         let core = Arc::new(Core::new(store.clone(), Arc::new(keys), clock, config.policy()));
-        let state = AppState { core, base_url: base_url.into(), store };
+        let metrics = if config.metrics.enabled {
+            if !audit_counting_installed() {
+                tracing::warn!(
+                    "metrics: the tracing subscriber has no AuditMetricsLayer, so the secret counters stay at 0 \
+                     (once_server::telemetry::init installs it)"
+                );
+            }
+            Metrics::prometheus().context("cannot set up the metrics recorder")?
+        } else {
+            Metrics::disabled()
+        };
+        let state = AppState { core, base_url: base_url.into(), store, metrics };
         let router = crate::middleware::apply(
             routes::router(state.clone()),
+            &state.metrics,
             config.http.max_body_bytes,
             Duration::from_secs(config.http.request_timeout_secs),
         );
@@ -144,9 +177,11 @@ impl Application {
     /// Serves until `signal` completes, then finishes the requests in flight.
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep(self.state.clone(), self.sweep_every, self.sweep_batch));
+        let metrics_upkeep = tokio::spawn(self.state.metrics.clone().upkeep());
         tracing::info!(addr = %self.local_addr(), "listening");
         let result = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).await;
         sweeper.abort();
+        metrics_upkeep.abort();
         tracing::info!("stopped");
         result
     }
@@ -168,6 +203,12 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     builder.create(dir).with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
+/// Whether the current subscriber counts audit events ([`AuditMetricsLayer`], which
+/// [`crate::telemetry::init`] installs). An embedder with a subscriber of its own is warned.
+fn audit_counting_installed() -> bool {
+    tracing::dispatcher::get_default(|d| d.downcast_ref::<AuditMetricsLayer>().is_some())
+}
+
 /// The store URL without credentials, for the log.
 fn redact_store_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -183,8 +224,14 @@ async fn sweep(state: AppState, every: Duration, batch: u32) {
         tick.tick().await;
         match state.core.secrets.purge_expired(batch).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(rows = n, "purged expired secrets and receipts"),
-            Err(e) => tracing::warn!(error = %e, "expiry sweep failed; will retry"),
+            Ok(n) => {
+                state.metrics.expired_purged(n);
+                tracing::info!(rows = n, "purged expired secrets and receipts");
+            }
+            Err(e) => {
+                state.metrics.sweep_failed();
+                tracing::warn!(error = %e, "expiry sweep failed; will retry");
+            }
         }
     }
 }
@@ -219,5 +266,19 @@ mod tests {
     fn store_url_credentials_are_redacted() {
         assert_eq!(super::redact_store_url("redis://u:p@host:6379/0"), "redis://[redacted]@host:6379/0");
         assert_eq!(super::redact_store_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn the_audit_counting_layer_is_found_behind_its_filter() {
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let filtered = tracing_subscriber::filter::Targets::new()
+            .with_target(crate::metrics::AUDIT_TARGET, tracing::Level::INFO);
+        let with_layer =
+            tracing_subscriber::registry().with(crate::metrics::AuditMetricsLayer.with_filter(filtered));
+        assert!(tracing::subscriber::with_default(with_layer, super::audit_counting_installed));
+        let without = tracing_subscriber::registry();
+        assert!(!tracing::subscriber::with_default(without, super::audit_counting_installed));
     }
 }

@@ -2,6 +2,8 @@ use std::sync::Arc;
 
 use once_core::Core;
 
+use crate::metrics::Metrics;
+
 /// Shared by every request. Holds everything handlers need; there is no global state.
 #[derive(Clone)]
 pub struct AppState {
@@ -9,4 +11,6 @@ pub struct AppState {
     /// Public base URL without a trailing slash, for links in responses.
     pub base_url: Arc<str>,
     pub store: Arc<dyn once_store::Store>,
+    /// This application's metrics (a no-op when `metrics.enabled = false`).
+    pub metrics: Metrics,
 }

@@ -29,6 +29,8 @@
 //! The connection manager reconnects by itself in the background.
 
 mod scripts;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -130,6 +132,9 @@ impl RedisStore {
         if options.key_prefix.contains(['{', '}', '*', '?', '[']) {
             return Err(OpenError::Prefix(options.key_prefix));
         }
+        // `rediss://` runs on rustls, which needs the process's crypto provider; another part of
+        // the process may have installed it already, which is just as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client = redis::Client::open(url).map_err(|e| OpenError::Url(e.to_string()))?;
         let addr = client.get_connection_info().addr().to_string();
         let config = ConnectionManagerConfig::new()

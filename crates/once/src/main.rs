@@ -227,7 +227,7 @@ async fn user(common: &CommonArgs, command: UserCommand) -> anyhow::Result<()> {
     if store_url.starts_with("memory:") {
         bail!("users of a memory:// store live only inside its server process");
     }
-    let store = once_server::open_store(&store_url).await?;
+    let store = once_server::open_store(&store_url, &config.redis).await?;
     let keys = match MasterKeySource::from_env()? {
         MasterKeySource::Given(k) => KeyRing::from_single_key(k),
         MasterKeySource::KeyRingFile => KeyRing::load_or_create(&config.keyring_path(), SystemClock.now())?.0,

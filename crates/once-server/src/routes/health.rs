@@ -20,6 +20,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: store unavailable");
+            state.metrics.readiness_failed();
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
         }
     }

@@ -174,6 +174,8 @@ async fn receipt(
     _caller: Caller,
 ) -> Result<Json<Metadata>, ApiError> {
     let view = state.core.secrets.receipt(&key, true).await.map_err(|e| receipt_error(e, &key))?;
+    // The core has no audit event for a receipt shown, so it is counted here.
+    state.metrics.receipt_viewed();
     Ok(Json(metadata(&state, &view)))
 }
 

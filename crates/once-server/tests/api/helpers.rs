@@ -3,7 +3,7 @@ use std::sync::Arc;
 use once_client::Client;
 use once_core::{Clock, Core, SystemClock};
 use once_crypto::KeyRing;
-use once_server::{Application, Config, MasterKeySource};
+use once_server::{Application, Config, LogFormat, MasterKeySource};
 use tempfile::TempDir;
 
 pub struct TestApp {
@@ -26,6 +26,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        // The subscriber the binary installs: it carries the layer that counts audit events for
+        // `/metrics`. Logs stay off unless RUST_LOG is set; later calls are no-ops.
+        once_server::telemetry::init(LogFormat::Pretty, "off");
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -58,7 +61,8 @@ impl TestApp {
 
     /// Adds a user straight through the core (as `once user add` does) and returns the API key.
     pub async fn add_user(&self, email: &str) -> String {
-        let store = once_server::open_store(&self.config.store_url()).await.expect("store");
+        let store =
+            once_server::open_store(&self.config.store_url(), &self.config.redis).await.expect("store");
         let keys = KeyRing::load(&self.config.keyring_path()).expect("keyring");
         let core =
             Core::new(store, Arc::new(keys), Arc::new(SystemClock) as Arc<dyn Clock>, self.config.policy());
@@ -68,5 +72,12 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The `/metrics` body (asserting a 200).
+    pub async fn metrics(&self) -> String {
+        let resp = self.http.get(self.url("/metrics")).send().await.expect("metrics");
+        assert_eq!(resp.status(), reqwest::StatusCode::OK);
+        resp.text().await.expect("metrics body")
     }
 }

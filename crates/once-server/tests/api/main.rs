@@ -1,4 +1,5 @@
 //! API v1 through real HTTP against a server spawned on port 0.
 
 mod helpers;
+mod metrics;
 mod v1;

@@ -1,0 +1,199 @@
+//! Redis-only properties: persistence across a crash, outage and recovery, refusal of evicting
+//! servers, the key layout Redis Cluster needs, and scripts surviving a flushed script cache.
+
+use std::time::{Duration, Instant};
+
+use once_store::conformance::{NOW, account, pair};
+use once_store::{AccountStore, SecretStore};
+use once_store_redis::testing::{Cleanup, OwnedRedis, fresh_prefix};
+use once_store_redis::{OpenError, RedisOptions, RedisStore};
+
+fn options() -> RedisOptions {
+    RedisOptions { key_prefix: fresh_prefix(), op_timeout: Duration::from_secs(1), ..RedisOptions::default() }
+}
+
+async fn open(url: &str) -> RedisStore {
+    RedisStore::open(url, options()).await.expect("open").0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_aof_a_crash_neither_loses_nor_resurrects_secrets() {
+    let mut redis = OwnedRedis::start(&["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let (store, report) = RedisStore::open(&redis.url(), options()).await.expect("open");
+    assert!(report.aof_enabled, "{report:?}");
+    let (revealed, revealed_receipt) = pair(1, 600, None, NOW);
+    let (kept, kept_receipt) = pair(1, 600, None, NOW);
+    store.create(revealed.clone(), revealed_receipt.clone()).await.expect("create");
+    store.create(kept.clone(), kept_receipt).await.expect("create");
+    assert!(store.take(&revealed.id, NOW).await.expect("take").is_some());
+
+    redis.kill_9();
+    redis.restart();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "no reconnect within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.take(&revealed.id, NOW).await.expect("take"), None, "a revealed secret stays gone");
+    assert_eq!(
+        store.receipt(&revealed_receipt.id, NOW).await.expect("receipt").map(|r| r.views),
+        Some(1),
+        "its receipt still says it was received"
+    );
+    assert_eq!(store.peek(&kept.id, NOW).await.expect("peek"), Some(kept), "an acknowledged create survives");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_fast_and_the_store_recovers_by_itself() {
+    let mut redis = OwnedRedis::start(&["--appendonly", "yes"]);
+    let store = open(&redis.url()).await;
+    let (secret, receipt) = pair(1, 600, None, NOW);
+    store.create(secret.clone(), receipt).await.expect("create");
+
+    redis.kill_9();
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert!(store.peek(&secret.id, NOW).await.is_err(), "no answer from a dead Redis");
+        assert!(store.ping().await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(3), "failed in {:?}", started.elapsed());
+    }
+
+    redis.restart();
+    let back = Instant::now();
+    while store.ping().await.is_err() {
+        assert!(back.elapsed() < Duration::from_secs(5), "no reconnect within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret));
+}
+
+#[tokio::test]
+async fn an_evicting_redis_is_refused_unless_explicitly_allowed() {
+    let redis = OwnedRedis::start(&["--maxmemory-policy", "allkeys-lru"]);
+    let err = RedisStore::open(&redis.url(), options()).await.err().expect("refused");
+    assert!(matches!(err, OpenError::Evicting { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("allkeys-lru") && message.contains("noeviction"), "{message}");
+    assert!(message.contains("danger_allow_eviction"), "{message}");
+
+    let allowed = RedisOptions { danger_allow_eviction: true, ..options() };
+    let (_, report) = RedisStore::open(&redis.url(), allowed).await.expect("allowed");
+    assert_eq!(report.maxmemory_policy, "allkeys-lru");
+    assert!(!report.aof_enabled);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_fails_startup_with_its_address() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let started = Instant::now();
+    let opts = RedisOptions { connect_wait: Duration::from_millis(600), ..options() };
+    let err = RedisStore::open(&format!("redis://127.0.0.1:{port}/"), opts).await.err().expect("unreachable");
+    assert!(matches!(err, OpenError::Unreachable { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
+    let err = RedisStore::open("redis://user:hunter2@", options()).await.err().expect("bad url");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let bad_prefix = RedisOptions { key_prefix: "a{b}:".into(), ..options() };
+    assert!(matches!(RedisStore::open("redis://127.0.0.1/", bad_prefix).await, Err(OpenError::Prefix(_))));
+}
+
+#[tokio::test]
+async fn each_secret_lives_in_one_cluster_slot_and_carries_a_ttl() {
+    let url = once_store_redis::testing::shared_redis_url();
+    let opts = options();
+    let prefix = opts.key_prefix.clone();
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let (store, _) = RedisStore::open(&url, opts).await.expect("open");
+    let (secret, receipt) = pair(2, 600, Some("owner-1"), NOW);
+    store.create(secret.clone(), receipt.clone()).await.expect("create");
+    let (a, k) = account("alice@example.com", NOW);
+    store.add_account(a, k).await.expect("account");
+
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut conn).expect("keys");
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let sid_tag = format!("{{{}}}", hex(&secret.id.0));
+    let rid_tag = format!("{{{}}}", hex(&receipt.id.0));
+    let of_secret: Vec<&String> = keys.iter().filter(|k| k.contains(&sid_tag)).collect();
+    assert_eq!(of_secret.len(), 2, "secret and receipt state share the secret's tag: {keys:?}");
+    assert_eq!(keys.iter().filter(|k| k.contains(&rid_tag)).count(), 1, "the receipt pointer: {keys:?}");
+    for key in keys.iter().filter(|k| k.contains(&sid_tag) || k.contains(&rid_tag)) {
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query(&mut conn).expect("pttl");
+        // Lifetime (600 s for the secret, 1200 s for the receipt) plus an hour's grace.
+        assert!((600_000..=(1200 + 3600) * 1000).contains(&ttl), "{key}: {ttl}");
+    }
+    let account_keys: Vec<&String> = keys.iter().filter(|k| k.contains("{acct}")).collect();
+    assert!(account_keys.len() >= 4, "accounts live in one slot: {keys:?}");
+    let tagged = |k: &&String| k.contains('{');
+    let untagged: Vec<&String> = keys.iter().filter(|k| !tagged(k)).collect();
+    assert!(
+        untagged.iter().all(|k| k.ends_with("exp:s") || k.ends_with("exp:r") || k.contains("owner:")),
+        "only single-key indexes go untagged: {untagged:?}"
+    );
+    // The secret's value in Redis is exactly the envelope the core sealed, nothing more.
+    let envelope: Vec<u8> = redis::cmd("HGET")
+        .arg(of_secret.iter().find(|k| k.ends_with(":s")).expect("s"))
+        .arg("e")
+        .query(&mut conn)
+        .expect("hget");
+    assert_eq!(envelope, secret.envelope);
+}
+
+#[tokio::test]
+async fn scripts_survive_a_flushed_script_cache() {
+    let redis = OwnedRedis::start(&[]);
+    let store = open(&redis.url()).await;
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+    for round in 0..3 {
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).expect("flush");
+        let (secret, receipt) = pair(1, 600, None, NOW);
+        store.create(secret.clone(), receipt.clone()).await.unwrap_or_else(|e| panic!("create {round}: {e}"));
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).expect("flush");
+        assert!(store.take(&secret.id, NOW).await.expect("take").is_some(), "round {round}");
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).expect("flush");
+        assert!(store.receipt(&receipt.id, NOW).await.expect("receipt").is_some());
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut conn).expect("flush");
+        assert_eq!(store.purge_expired(NOW + 10_000, 100).await.expect("purge"), 1, "round {round}");
+    }
+}
+
+/// Two stores with their own connections, as two instances have: claims stay exactly-once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_claim_exactly_once_and_count_views_exactly() {
+    let url = once_store_redis::testing::shared_redis_url();
+    let opts = options();
+    let _cleanup = Cleanup { url: url.clone(), prefix: opts.key_prefix.clone() };
+    let a = std::sync::Arc::new(RedisStore::open(&url, opts.clone()).await.expect("a").0);
+    let b = std::sync::Arc::new(RedisStore::open(&url, opts).await.expect("b").0);
+    for (views, secrets) in [(1u32, 100), (3, 20)] {
+        for _ in 0..secrets {
+            let (secret, receipt) = pair(views, 600, None, NOW);
+            a.create(secret.clone(), receipt).await.expect("create");
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(200));
+            let tasks: Vec<_> = (0..200)
+                .map(|i| {
+                    let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                    let (barrier, id) = (barrier.clone(), secret.id);
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        store.take(&id, NOW).await.expect("no store error")
+                    })
+                })
+                .collect();
+            let mut won = 0;
+            for t in tasks {
+                if t.await.expect("task").is_some() {
+                    won += 1;
+                }
+            }
+            assert_eq!(won, views, "views {views}");
+        }
+    }
+}

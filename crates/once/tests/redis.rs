@@ -1,0 +1,111 @@
+//! `once serve --store redis://…`: several instances on one Redis, and Redis going away.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Server;
+use once_client::ShareOptions;
+use once_store_redis::testing::{Cleanup, OwnedRedis, fresh_prefix, shared_redis_url};
+use serde_json::Value;
+
+/// Every instance of one deployment shares the master key (here 32 bytes of 0x2a).
+const MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
+fn instance(dir: &std::path::Path, name: &str, url: &str, prefix: &str) -> Server {
+    let log = dir.join(format!("{name}.log"));
+    Server::spawn(
+        &dir.join(name),
+        log,
+        &["--store", url],
+        &[
+            ("ONCE_MASTER_KEY", MASTER_KEY),
+            ("ONCE_REDIS__KEY_PREFIX", prefix),
+            ("ONCE_REDIS__TIMEOUT_MS", "1000"),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_redis_reveal_each_secret_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, prefix) = (shared_redis_url(), fresh_prefix());
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let a = instance(dir.path(), "a", &url, &prefix);
+    let b = instance(dir.path(), "b", &url, &prefix);
+    let http = reqwest::Client::new();
+
+    let mut keys = Vec::new();
+    for i in 0..100 {
+        // Created on either instance, revealed through both.
+        let creator = if i % 2 == 0 { &a } else { &b };
+        let m =
+            creator.client().share(&format!("secret-{i}"), &ShareOptions::default()).await.expect("share");
+        keys.push(m.secret_key.expect("key"));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let barrier = Arc::new(tokio::sync::Barrier::new(200));
+        let tasks: Vec<_> = (0..200)
+            .map(|n| {
+                let base = if n % 2 == 0 { a.base() } else { b.base() };
+                let (http, barrier, url) =
+                    (http.clone(), barrier.clone(), format!("{base}/api/v1/secret/{key}"));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let resp = http.post(url).send().await.expect("reveal");
+                    (resp.status().as_u16(), resp.json::<Value>().await.expect("json"))
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for t in tasks {
+            let (status, body) = t.await.expect("task");
+            assert!(status < 500, "server error {status}: {body}");
+            if status == 200 {
+                assert_eq!(body["value"], format!("secret-{i}"));
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "secret {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_means_fast_503_and_service_resumes_by_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut redis = OwnedRedis::start(&["--appendonly", "yes"]);
+    let server = instance(dir.path(), "solo", &redis.url(), "once:");
+    let m = server.client().share("survives the outage", &ShareOptions::default()).await.expect("share");
+    let key = m.secret_key.expect("key");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+
+    redis.kill_9();
+    let reveal = format!("{}/api/v1/secret/{key}", server.base());
+    for request in [http.get(format!("{}/readyz", server.base())), http.post(&reveal)] {
+        let started = Instant::now();
+        let resp = request.send().await.expect("answered");
+        assert_eq!(resp.status().as_u16(), 503, "{}", resp.url().path());
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    }
+    assert_eq!(
+        http.get(format!("{}/healthz", server.base())).send().await.expect("healthz").status().as_u16(),
+        200,
+        "the process itself is alive"
+    );
+
+    redis.restart();
+    let back = Instant::now();
+    loop {
+        let resp = http.get(format!("{}/readyz", server.base())).send().await.expect("readyz");
+        if resp.status().is_success() {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(5), "not ready again within 5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secret = server.client().reveal(&key, None).await.expect("the secret is still there");
+    assert_eq!(secret.value, "survives the outage");
+    let log = server.stop();
+    assert!(log.contains("append-only") || log.contains("connected to Redis"), "{log}");
+}
