@@ -139,6 +139,26 @@ pub enum KeyRingError {
     BadTransition { id: KeyId, state: &'static str, hint: &'static str },
 }
 
+/// Why a key ring does not fit a store ([`KeyRing::check_registry`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(
+        "the store holds records sealed under master key {0}, which this key ring does not have. \
+         Every instance sharing a store needs the same keys (one key ring file, or the same \
+         ONCE_MASTER_KEY_FILE); if this instance's key ring was lost, restore it from backup"
+    )]
+    Missing(String),
+    #[error(
+        "master key {0} in this key ring is not the key of that id the store's records were sealed \
+         under; use the key ring (or ONCE_MASTER_KEY_FILE) the other instances use"
+    )]
+    Different(String),
+}
+
+fn fingerprint(key: &MasterKey) -> [u8; 32] {
+    crate::lookup_hash("master-key-fingerprint", key.bytes())
+}
+
 #[derive(Serialize, Deserialize)]
 struct FileEntry {
     id: String,
@@ -417,6 +437,29 @@ impl KeyRing {
         self.active().map(|(id, _)| id)
     }
 
+    /// `(id, fingerprint)` of the active key, the one new records are sealed under, for the
+    /// store's key registry. The fingerprint identifies the key material without revealing it.
+    pub fn sealing_fingerprint(&self) -> Option<(String, [u8; 32])> {
+        self.active().map(|(id, key)| (id.0.clone(), fingerprint(key)))
+    }
+
+    /// Checks a store's key registry (the keys its records were sealed under, recorded by every
+    /// instance that used it) against this ring: each must be in this ring (a destroyed key
+    /// counts: its records are meant to stay shut) and, where the ring still holds its material,
+    /// be the same key.
+    pub fn check_registry(&self, registered: &[(String, [u8; 32])]) -> Result<(), RegistryError> {
+        for (id, recorded) in registered {
+            match self.entries.iter().find(|e| &e.id.0 == id) {
+                None => return Err(RegistryError::Missing(id.clone())),
+                Some(Entry { material: Some(key), .. }) if fingerprint(key) != *recorded => {
+                    return Err(RegistryError::Different(id.clone()));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// A key for opening: `Ok(None)` if it was destroyed.
     pub(crate) fn for_open(&self, id: &str) -> Option<Option<&MasterKey>> {
         self.entries.iter().find(|e| e.id.0 == id).map(|e| e.material.as_ref())
@@ -426,6 +469,37 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_check_wants_every_recorded_key_with_the_same_material() {
+        let mut ring = KeyRing::generate_new(1);
+        let (first, print) = ring.sealing_fingerprint().expect("active key");
+        assert_ne!(&print[..], ring.active().expect("active").1.bytes(), "a hash, not the key");
+        assert!(ring.check_registry(&[]).is_ok());
+        assert!(ring.check_registry(&[(first.clone(), print)]).is_ok());
+
+        let stranger = KeyRing::generate_new(1).sealing_fingerprint().expect("active");
+        assert!(
+            matches!(ring.check_registry(std::slice::from_ref(&stranger)), Err(RegistryError::Missing(id)) if id == stranger.0)
+        );
+        assert!(matches!(
+            ring.check_registry(&[(first.clone(), stranger.1)]),
+            Err(RegistryError::Different(id)) if id == first
+        ));
+
+        // Rotated: the old key, now decrypt-only and then destroyed, still satisfies the registry.
+        let second = ring.generate(2);
+        ring.activate(second.as_str()).expect("activate");
+        assert_eq!(ring.sealing_fingerprint().map(|(id, _)| id), Some(second.as_str().to_owned()));
+        assert!(ring.check_registry(&[(first.clone(), print)]).is_ok());
+        ring.destroy(&first).expect("destroy");
+        assert!(ring.check_registry(&[(first, print)]).is_ok());
+
+        // ONCE_MASTER_KEY on two instances: same key, same id, same fingerprint.
+        let key = || MasterKey::from_bytes(&[7u8; 32]).expect("key");
+        let (a, b) = (KeyRing::from_single_key(key()), KeyRing::from_single_key(key()));
+        assert!(b.check_registry(&[a.sealing_fingerprint().expect("active")]).is_ok());
+    }
 
     #[test]
     fn lifecycle_transitions() {

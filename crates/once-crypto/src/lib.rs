@@ -28,5 +28,5 @@ mod keyring;
 mod token;
 
 pub use envelope::{Envelope, OpenError, PassphraseParams, SealError};
-pub use keyring::{KeyId, KeyInfo, KeyRing, KeyRingError, KeyState, MasterKey};
+pub use keyring::{KeyId, KeyInfo, KeyRing, KeyRingError, KeyState, MasterKey, RegistryError};
 pub use token::{ApiKey, Token, VaultKey, lookup_hash};

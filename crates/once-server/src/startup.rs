@@ -123,6 +123,7 @@ impl Application {
         let Some(active) = keys.active_id() else {
             bail!("the key ring has no active key: run `once keys generate` and `once keys activate ID`");
         };
+        check_key_registry(store.as_ref(), &keys).await?;
         tracing::info!(store = %redact_store_url(&store_url), active_key = %active, "storage ready");
 
         let listener = TcpListener::bind(config.listen)
@@ -185,6 +186,21 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Refuses a store whose records are sealed under keys this instance lacks (another instance's
+/// key ring, a lost key ring): serving it would consume secrets this instance cannot open. Checks
+/// before recording this instance's sealing key, so a misconfigured instance leaves no trace.
+async fn check_key_registry(store: &dyn Store, keys: &KeyRing) -> anyhow::Result<()> {
+    let recorded = store.register_keys(&[]).await.context("cannot read the store's master-key registry")?;
+    keys.check_registry(&recorded)?;
+    if let Some(mine) = keys.sealing_fingerprint() {
+        // Checked again: another instance may have recorded its key in between.
+        let recorded =
+            store.register_keys(&[mine]).await.context("cannot record the master key in the store")?;
+        keys.check_registry(&recorded)?;
+    }
+    Ok(())
 }
 
 /// Creates the data dir (owner-only on Unix) if it does not exist yet; an existing one is left as

@@ -771,6 +771,22 @@ impl SecretStore for RedisStore {
         Ok(secrets + receipts)
     }
 
+    async fn register_keys(&self, keys: &[(String, [u8; 32])]) -> StoreResult<Vec<(String, [u8; 32])>> {
+        let key = format!("{}keys", self.prefix);
+        let mut pipe = redis::pipe();
+        for (id, fingerprint) in keys {
+            pipe.cmd("HSETNX").arg(&key).arg(id).arg(&fingerprint[..]).ignore();
+        }
+        pipe.cmd("HGETALL").arg(&key);
+        let (all,): (Vec<(String, Vec<u8>)>,) =
+            self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        all.into_iter()
+            .map(|(id, f)| {
+                <[u8; 32]>::try_from(f.as_slice()).map(|f| (id, f)).map_err(|_| malformed("key registry"))
+            })
+            .collect()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await

@@ -63,6 +63,9 @@ use crate::readers::Readers;
 use crate::rows::{RECEIPT_COLUMNS, account_at, api_key_from_row, receipt_from_row, secret_from_row};
 use crate::writer::Writer;
 
+/// The schema version (`PRAGMA user_version`) this build brings a database to.
+pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
+
 /// Settings for [`SqliteStore::open_with`]. [`SqliteOptions::default`] is what
 /// [`SqliteStore::open`] uses.
 #[derive(Clone, Debug)]
@@ -418,6 +421,33 @@ impl SecretStore for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn register_keys(&self, keys: &[(String, [u8; 32])]) -> StoreResult<Vec<(String, [u8; 32])>> {
+        let keys = keys.to_vec();
+        self.writer
+            .write(move |conn| {
+                let mut insert = conn
+                    .prepare_cached("INSERT OR IGNORE INTO master_keys (id, fingerprint) VALUES (?1, ?2)")
+                    .map_err(backend)?;
+                for (id, fingerprint) in &keys {
+                    insert.execute(params![id, &fingerprint[..]]).map_err(backend)?;
+                }
+                let mut select =
+                    conn.prepare_cached("SELECT id, fingerprint FROM master_keys").map_err(backend)?;
+                let rows = select
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(backend)?;
+                rows.into_iter()
+                    .map(|(id, f)| {
+                        <[u8; 32]>::try_from(f.as_slice()).map(|f| (id, f)).map_err(|_| {
+                            backend(schema::setup_error("malformed master key fingerprint".into()))
+                        })
+                    })
+                    .collect()
+            })
+            .await
     }
 }
 

@@ -272,8 +272,30 @@ fn concurrent_opens_of_a_new_file_migrate_once() {
         }
         let conn = rusqlite::Connection::open(&path).expect("open");
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
-        assert_eq!(version, 1);
+        assert_eq!(version, once_store_sqlite::SCHEMA_VERSION);
     }
+}
+
+#[tokio::test]
+async fn an_older_schema_is_upgraded_in_place() {
+    let (_dir, path) = db();
+    let (secret, receipt) = pair(1, 600, None, NOW);
+    {
+        let store = SqliteStore::open(&path).expect("create");
+        store.create(secret.clone(), receipt).await.expect("create");
+    }
+    // Back to version 1, as a database from before the key registry.
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute_batch("DROP TABLE master_keys; PRAGMA user_version = 1;").expect("downgrade");
+    drop(conn);
+
+    let store = SqliteStore::open(&path).expect("upgrade");
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret), "data kept");
+    let keys = vec![("k".to_owned(), [1u8; 32])];
+    assert_eq!(store.register_keys(&keys).await.expect("the new table works"), keys);
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    assert_eq!(version, once_store_sqlite::SCHEMA_VERSION);
 }
 
 #[test]

@@ -694,6 +694,21 @@ pub async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
 }
 
+pub async fn key_registry_keeps_the_first_fingerprint(store: Arc<dyn Store>) {
+    let sorted = |mut v: Vec<(String, [u8; 32])>| {
+        v.sort();
+        v
+    };
+    assert_eq!(store.register_keys(&[]).await.expect("empty"), vec![]);
+    let first = vec![("k1".to_owned(), [1u8; 32]), ("k2".to_owned(), [2u8; 32])];
+    assert_eq!(sorted(store.register_keys(&first).await.expect("register")), first);
+    // Another instance with k2 under different material and a new k3: k2 keeps its fingerprint.
+    let other = vec![("k2".to_owned(), [9u8; 32]), ("k3".to_owned(), [3u8; 32])];
+    let all = sorted(store.register_keys(&other).await.expect("register"));
+    assert_eq!(all, vec![("k1".into(), [1u8; 32]), ("k2".into(), [2u8; 32]), ("k3".into(), [3u8; 32])]);
+    assert_eq!(sorted(store.register_keys(&[]).await.expect("read")), all);
+}
+
 /// Expands to one `#[test]` per conformance case.
 ///
 /// `$make` is a future (usually an `async` block) whose output converts into a
@@ -728,6 +743,7 @@ macro_rules! conformance_suite {
             accounts_and_api_keys,
             account_conflicts,
             ping_answers,
+            key_registry_keeps_the_first_fingerprint,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -310,6 +310,12 @@ pub trait SecretStore: Send + Sync {
 
     /// Checks that the backend answers.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// The master-key registry: records each `(key id, fingerprint)` whose id is not recorded yet
+    /// (an id keeps the first fingerprint it was recorded with) and returns every recorded entry,
+    /// in no particular order. Instances sharing a store use it to find out at startup that they
+    /// do not share the keys its records are sealed under.
+    async fn register_keys(&self, keys: &[(String, [u8; 32])]) -> StoreResult<Vec<(String, [u8; 32])>>;
 }
 
 /// Accounts and API keys.

@@ -17,6 +17,7 @@ struct Inner {
     receipts: HashMap<RecordId, Receipt>,
     accounts: Vec<Account>,
     api_keys: HashMap<[u8; 32], ApiKeyRecord>,
+    master_keys: HashMap<String, [u8; 32]>,
 }
 
 /// Everything in one mutex: operations are short and this makes each one trivially atomic.
@@ -182,6 +183,14 @@ impl SecretStore for MemoryStore {
 
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
+    }
+
+    async fn register_keys(&self, keys: &[(String, [u8; 32])]) -> StoreResult<Vec<(String, [u8; 32])>> {
+        let mut g = self.lock();
+        for (id, fingerprint) in keys {
+            g.master_keys.entry(id.clone()).or_insert(*fingerprint);
+        }
+        Ok(g.master_keys.iter().map(|(id, f)| (id.clone(), *f)).collect())
     }
 }
 

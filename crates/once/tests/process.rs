@@ -106,6 +106,31 @@ async fn two_processes_on_one_sqlite_file_reveal_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_lost_key_ring_stops_startup_instead_of_burning_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "first", &[]);
+    let m = server.client().share("sealed", &ShareOptions::default()).await.expect("share");
+    server.stop();
+    let ring = dir.path().join("keyring.json");
+    std::fs::rename(&ring, dir.path().join("keyring.json.bak")).expect("lose the key ring");
+
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run once serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "must refuse: {stderr}");
+    assert!(stderr.contains("restore it from backup"), "{stderr}");
+
+    // Restored from backup: the secret is still there.
+    std::fs::rename(dir.path().join("keyring.json.bak"), &ring).expect("restore");
+    let server = Server::start(dir.path(), "restored", &[]);
+    let secret = server.client().reveal(&m.secret_key.expect("key"), None).await.expect("reveal");
+    assert_eq!(secret.value, "sealed");
+}
+
+#[tokio::test]
 async fn canaries_never_reach_logs_or_the_database() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), "canary", &[("RUST_LOG", "trace"), ("ONCE_LOG_FORMAT", "json")]);

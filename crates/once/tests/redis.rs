@@ -109,3 +109,27 @@ async fn redis_down_means_fast_503_and_service_resumes_by_itself() {
     let log = server.stop();
     assert!(log.contains("append-only") || log.contains("connected to Redis"), "{log}");
 }
+
+#[tokio::test]
+async fn an_instance_with_another_master_key_refuses_to_serve_the_shared_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, prefix) = (shared_redis_url(), fresh_prefix());
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let a = instance(dir.path(), "a", &url, &prefix);
+    a.client().share("sealed under the shared key", &ShareOptions::default()).await.expect("share");
+
+    // Forgot ONCE_MASTER_KEY: this instance would generate its own key ring.
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", &url, "--data-dir"])
+        .arg(dir.path().join("forgetful"))
+        .env("ONCE_REDIS__KEY_PREFIX", &prefix)
+        .output()
+        .expect("run once serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "must refuse: {stderr}");
+    assert!(stderr.contains("does not have") && stderr.contains("same keys"), "{stderr}");
+
+    // It left no trace: the right instances still start.
+    let b = instance(dir.path(), "b", &url, &prefix);
+    b.client().share("still fine", &ShareOptions::default()).await.expect("share");
+}
