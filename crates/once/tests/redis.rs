@@ -71,6 +71,67 @@ async fn two_instances_on_one_redis_reveal_each_secret_exactly_once() {
     }
 }
 
+/// API v1 has no view limit, so these secrets are made through the core on the same Redis and
+/// master key, then revealed over HTTP through both instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_redis_honour_max_views_exactly() {
+    use once_core::{Core, CreateSecret, Policy, SystemClock, TtlRequest, ViewLimit};
+    use once_store_redis::{RedisOptions, RedisStore};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, prefix) = (shared_redis_url(), fresh_prefix());
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let a = instance(dir.path(), "a", &url, &prefix);
+    let b = instance(dir.path(), "b", &url, &prefix);
+    let options = RedisOptions { key_prefix: prefix.clone(), ..RedisOptions::default() };
+    let store = Arc::new(RedisStore::open(&url, options).await.expect("store").0);
+    let key = once_crypto::MasterKey::from_base64(MASTER_KEY).expect("key");
+    let keys = Arc::new(once_crypto::KeyRing::from_single_key(key));
+    let policy = Policy::default();
+    let core = Core::new(store, keys, Arc::new(SystemClock), policy.clone());
+    let http = reqwest::Client::new();
+
+    for round in 0..10 {
+        let created = core
+            .secrets
+            .create(CreateSecret {
+                plaintext: zeroize::Zeroizing::new(format!("three-{round}").into_bytes()),
+                passphrase: None,
+                ttl: TtlRequest::Default,
+                views: ViewLimit::new(3, &policy).expect("3 views"),
+                recipient: None,
+                share_domain: String::new(),
+                owner: None,
+            })
+            .await
+            .expect("create");
+        let token = created.secret_key.expose().to_owned();
+        let barrier = Arc::new(tokio::sync::Barrier::new(200));
+        let tasks: Vec<_> = (0..200)
+            .map(|n| {
+                let base = if n % 2 == 0 { a.base() } else { b.base() };
+                let (http, barrier, url) =
+                    (http.clone(), barrier.clone(), format!("{base}/api/v1/secret/{token}"));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let resp = http.post(url).send().await.expect("reveal");
+                    (resp.status().as_u16(), resp.json::<Value>().await.expect("json"))
+                })
+            })
+            .collect();
+        let mut views = 0;
+        for t in tasks {
+            let (status, body) = t.await.expect("task");
+            assert!(status < 500, "server error {status}: {body}");
+            if status == 200 {
+                assert_eq!(body["value"], format!("three-{round}"));
+                views += 1;
+            }
+        }
+        assert_eq!(views, 3, "round {round}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_means_fast_503_and_service_resumes_by_itself() {
     let dir = tempfile::tempdir().expect("tempdir");
