@@ -9,8 +9,13 @@ const AFTER_HELP: &str = "\
 Examples:
   # start a server on a free port with a temporary data dir, measure it, stop it:
   once-bench --spawn target/release/once
+  # two instances sharing one Redis (keys under a per-run prefix, removed at the end):
+  once-bench --spawn target/release/once --instances 2 --store redis://127.0.0.1:6379/ \\
+             --concurrency 64 --scenarios health,create,reveal
   # a running server (give its pid for RSS/CPU), two secret sizes, JSON too:
   once-bench --url http://127.0.0.1:7143 --pid 4242 --size 64,8192 --json bench.json
+  # two running instances of one deployment (connections alternate between them):
+  once-bench --url http://10.0.0.1:7143,http://10.0.0.2:7143
   # everything, short runs:
   once-bench --spawn target/release/once --scenarios health,create,reveal,mixed,passphrase \\
              --concurrency 16 --duration 3s --warmup 1s
@@ -31,22 +36,36 @@ non2xx / xport (connect, I/O, timeout) / bad (wrong value or unparsable 200) col
     after_help = AFTER_HELP
 )]
 pub struct Args {
-    /// Base URL of a running Once server (http:// only).
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7143", conflicts_with = "spawn")]
-    pub url: String,
+    /// Base URL of a running Once server (http:// only); several instances of one deployment
+    /// comma-separated (connection i goes to instance i % N).
+    #[arg(
+        long,
+        value_name = "URL[,URL…]",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:7143",
+        conflicts_with = "spawn"
+    )]
+    pub url: Vec<String>,
 
     /// Start this `once` binary (`serve --listen 127.0.0.1:<free port> --data-dir <temp dir>`),
     /// measure it and stop it at the end.
     #[arg(long, value_name = "ONCE_BINARY")]
     pub spawn: Option<PathBuf>,
 
-    /// Store URL passed to the spawned server (e.g. memory://) [default: its SQLite file].
+    /// Number of `once serve` processes to spawn, each on its own port and data dir, with one
+    /// master key; more than 1 needs a shared --store (redis://… or sqlite://PATH).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_positive, requires = "spawn")]
+    pub instances: usize,
+
+    /// Store URL passed to the spawned servers (e.g. memory://, redis://127.0.0.1:6379/)
+    /// [default: a SQLite file in each one's data dir].
     #[arg(long, value_name = "URL", requires = "spawn")]
     pub store: Option<String>,
 
-    /// PID of the server behind --url, to report its RSS and CPU (Linux /proc).
-    #[arg(long, value_name = "PID", conflicts_with = "spawn")]
-    pub pid: Option<u32>,
+    /// PID of the server behind --url, to report its RSS and CPU (Linux /proc); with several
+    /// URLs, one pid per URL, comma-separated and in the same order.
+    #[arg(long, value_name = "PID[,PID…]", value_delimiter = ',', conflicts_with = "spawn")]
+    pub pid: Vec<u32>,
 
     /// Scenarios to run, comma-separated; `health` always runs first when listed.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "health,create,reveal")]
@@ -143,6 +162,22 @@ impl Args {
         {
             return Err("--auth must be USER:APIKEY".into());
         }
+        for url in &mut self.url {
+            *url = url.trim().to_owned();
+            if url.is_empty() {
+                return Err("--url has an empty entry".into());
+            }
+        }
+        if !self.pid.is_empty() && self.pid.len() != self.url.len() {
+            return Err(format!(
+                "--pid needs one pid per --url, in the same order ({} pid(s) for {} URL(s))",
+                self.pid.len(),
+                self.url.len()
+            ));
+        }
+        if self.instances > 1 {
+            check_shared_store(self.instances, self.store.as_deref())?;
+        }
         let mut order = Vec::new();
         if self.scenarios.contains(&Scenario::Health) {
             order.push(Scenario::Health);
@@ -156,6 +191,27 @@ impl Args {
         dedup_keep_order(&mut self.concurrency);
         dedup_keep_order(&mut self.size);
         Ok(self)
+    }
+}
+
+/// Several instances must share one store: Redis, or one SQLite file named explicitly. The
+/// default store is a SQLite file in each instance's own data dir, and `memory://` lives inside
+/// one process, so either would give every instance its own secrets.
+fn check_shared_store(instances: usize, store: Option<&str>) -> Result<(), String> {
+    let hint = "use --store redis://HOST:PORT/ (or rediss://…), or sqlite://PATH for one SQLite file";
+    match store.map(str::trim) {
+        None => Err(format!(
+            "--instances {instances} needs a store the instances share: without --store each one has \
+             its own SQLite file; {hint}"
+        )),
+        Some(s) if s.starts_with("redis://") || s.starts_with("rediss://") => Ok(()),
+        Some(s) if s.strip_prefix("sqlite://").is_some_and(|path| !path.is_empty()) => Ok(()),
+        Some(s) if s.starts_with("memory:") => Err(format!(
+            "--instances {instances} cannot share a memory:// store: it lives inside one process; {hint}"
+        )),
+        Some(s) => {
+            Err(format!("--instances {instances}: `{s}` is not a store the instances can share; {hint}"))
+        }
     }
 }
 
@@ -249,7 +305,8 @@ mod tests {
     #[test]
     fn defaults() {
         let a = parse(&[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(a.url, "http://127.0.0.1:7143");
+        assert_eq!(a.url, vec!["http://127.0.0.1:7143"]);
+        assert_eq!(a.instances, 1);
         assert_eq!(a.concurrency, vec![1, 16, 64, 256]);
         assert_eq!(a.size, vec![64]);
         assert_eq!(a.scenarios, vec![Scenario::Health, Scenario::Create, Scenario::Reveal]);
@@ -257,7 +314,7 @@ mod tests {
         assert_eq!(a.warmup, Duration::from_secs(2));
         assert_eq!(a.threads, 1);
         assert_eq!(a.ttl, 3600);
-        assert!(a.spawn.is_none() && a.json.is_none() && a.pid.is_none());
+        assert!(a.spawn.is_none() && a.json.is_none() && a.pid.is_empty());
     }
 
     #[test]
@@ -302,6 +359,15 @@ mod tests {
             &["--spawn", "once", "--url", "http://x"],
             &["--spawn", "once", "--pid", "1"],
             &["--store", "memory://"],
+            &["--instances", "2"],
+            &["--instances", "0", "--spawn", "once"],
+            &["--instances", "2", "--spawn", "once"],
+            &["--instances", "2", "--spawn", "once", "--store", "memory://"],
+            &["--instances", "2", "--spawn", "once", "--store", "sqlite://"],
+            &["--instances", "2", "--spawn", "once", "--store", "postgres://db"],
+            &["--url", "http://a:1,http://b:2", "--pid", "1"],
+            &["--url", "http://a:1", "--pid", "1,2"],
+            &["--url", "http://a:1,,http://b:2"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }
@@ -313,5 +379,24 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.spawn, Some(PathBuf::from("target/release/once")));
         assert_eq!(a.store.as_deref(), Some("memory://"));
+    }
+
+    #[test]
+    fn several_instances() {
+        for store in ["redis://127.0.0.1:6379/", "rediss://u:p@redis.test/0", "sqlite:///tmp/bench.db"] {
+            let a = parse(&["--spawn", "once", "--instances", "3", "--store", store])
+                .unwrap_or_else(|e| panic!("{store}: {e}"));
+            assert_eq!(a.instances, 3);
+        }
+        // One instance may keep a store of its own.
+        let a = parse(&["--spawn", "once", "--instances", "1", "--store", "memory://"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.instances, 1);
+        let a =
+            parse(&["--url", "http://a:1, http://b:2", "--pid", "11,22"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.url, vec!["http://a:1", "http://b:2"]);
+        assert_eq!(a.pid, vec![11, 22]);
+        let a = parse(&["--url", "http://a:1", "--pid", "7"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((a.url.len(), a.pid.as_slice()), (1, &[7][..]));
     }
 }

@@ -1,4 +1,6 @@
 //! The scenarios: workers that each own one keep-alive connection and send requests back to back.
+//! With several instances, connection `i` goes to instance `i % N`, and the secrets they create
+//! go into one pool, so that most reveals go through another instance than the create did.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,25 +22,45 @@ const PASSPHRASE: &str = "correct horse battery staple";
 /// Connections used to pre-create secrets (not measured).
 const PREFILL_CONNECTIONS: usize = 32;
 
+/// A created, not yet revealed secret.
+struct Pooled {
+    secret_key: String,
+    /// The id its value was made from. Only the id is kept so that big values don't pile up in
+    /// memory; the value is made again to check it.
+    id: u64,
+    /// The instance it was created through.
+    instance: usize,
+}
+
 /// Everything the workers of one scenario × size share.
 pub struct Ctx {
-    ep: Arc<Endpoint>,
+    /// The instances; never empty.
+    endpoints: Vec<Arc<Endpoint>>,
     ttl: u64,
     size: usize,
     timeout: Duration,
     passphrase: Option<&'static str>,
     next_id: AtomicU64,
-    /// Created, not yet revealed secrets: (secret_key, id its value was made from). Only the id
-    /// is kept so that big values don't pile up in memory; the value is made again to check it.
-    pool: Mutex<VecDeque<(String, u64)>>,
+    /// Created, not yet revealed secrets, oldest first.
+    pool: Mutex<VecDeque<Pooled>>,
     /// The first failure seen in the current run, to show the user what went wrong.
     first_error: Mutex<Option<String>>,
 }
 
 impl Ctx {
-    pub fn new(ep: Arc<Endpoint>, ttl: u64, size: usize, timeout: Duration, scenario: Scenario) -> Self {
-        Ctx {
-            ep,
+    /// `endpoints` must not be empty.
+    pub fn new(
+        endpoints: Vec<Arc<Endpoint>>,
+        ttl: u64,
+        size: usize,
+        timeout: Duration,
+        scenario: Scenario,
+    ) -> anyhow::Result<Self> {
+        if endpoints.is_empty() {
+            anyhow::bail!("no server to send requests to");
+        }
+        Ok(Ctx {
+            endpoints,
             ttl,
             size,
             timeout,
@@ -47,10 +69,19 @@ impl Ctx {
             next_id: AtomicU64::new(crate::target::random_u64() >> 1),
             pool: Mutex::new(VecDeque::new()),
             first_error: Mutex::new(None),
-        }
+        })
     }
 
-    fn pool(&self) -> MutexGuard<'_, VecDeque<(String, u64)>> {
+    /// The instance that connection `index` talks to: round robin.
+    fn instance(&self, index: usize) -> usize {
+        index % self.endpoints.len()
+    }
+
+    fn endpoint(&self, instance: usize) -> &Endpoint {
+        &self.endpoints[instance % self.endpoints.len()]
+    }
+
+    fn pool(&self) -> MutexGuard<'_, VecDeque<Pooled>> {
         // A poisoned lock means a worker panicked mid-push/pop; the queue itself is still valid.
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -93,6 +124,11 @@ pub fn secret_value(id: u64, size: usize) -> String {
 /// What one request came to. Transport failures are the `Err` of the functions below.
 enum Outcome {
     Ok,
+    /// A reveal that got the right value; `elsewhere` if the secret was created through
+    /// another instance.
+    Revealed {
+        elsewhere: bool,
+    },
     /// A non-2xx answer.
     Status(String),
     /// A 2xx answer that is wrong: unparsable, missing a field, or the wrong secret.
@@ -106,20 +142,20 @@ fn status_error(r: &Response) -> String {
     format!("HTTP {}: {}", r.status, body.trim())
 }
 
-async fn health(conn: &mut Conn, ctx: &Ctx) -> anyhow::Result<Outcome> {
-    let r = client::request(conn, &ctx.ep, Method::GET, "/healthz", None).await?;
+async fn health(conn: &mut Conn, ctx: &Ctx, instance: usize) -> anyhow::Result<Outcome> {
+    let r = client::request(conn, ctx.endpoint(instance), Method::GET, "/healthz", None).await?;
     Ok(if r.status.is_success() { Outcome::Ok } else { Outcome::Status(status_error(&r)) })
 }
 
-/// Creates one secret; on success, puts it in the pool if `keep`.
-async fn create(conn: &mut Conn, ctx: &Ctx, keep: bool) -> anyhow::Result<Outcome> {
+/// Creates one secret through `instance`; on success, puts it in the pool if `keep`.
+async fn create(conn: &mut Conn, ctx: &Ctx, instance: usize, keep: bool) -> anyhow::Result<Outcome> {
     let id = ctx.next_id.fetch_add(1, Ordering::Relaxed);
     let mut form = format!("secret={}&ttl={}", client::form_encode(&secret_value(id, ctx.size)), ctx.ttl);
     if let Some(p) = ctx.passphrase {
         form.push_str("&passphrase=");
         form.push_str(&client::form_encode(p));
     }
-    let r = client::request(conn, &ctx.ep, Method::POST, "/api/v1/share", Some(form)).await?;
+    let r = client::request(conn, ctx.endpoint(instance), Method::POST, "/api/v1/share", Some(form)).await?;
     if !r.status.is_success() {
         return Ok(Outcome::Status(status_error(&r)));
     }
@@ -131,21 +167,22 @@ async fn create(conn: &mut Conn, ctx: &Ctx, keep: bool) -> anyhow::Result<Outcom
         return Ok(Outcome::Invalid("share answer has no secret_key or metadata_key".into()));
     };
     if keep {
-        ctx.pool().push_back((key.to_owned(), id));
+        ctx.pool().push_back(Pooled { secret_key: key.to_owned(), id, instance });
     }
     Ok(Outcome::Ok)
 }
 
-/// Reveals one pooled secret (each key is popped, so it is never asked for twice) and checks
-/// its value. With an empty pool: `Dry`, or a create instead if `or_create`.
-async fn reveal(conn: &mut Conn, ctx: &Ctx, or_create: bool) -> anyhow::Result<Outcome> {
+/// Reveals one pooled secret through `instance` (each key is popped, so it is never asked for
+/// twice, whatever instance it goes to) and checks its value. With an empty pool: `Dry`, or a
+/// create instead if `or_create`.
+async fn reveal(conn: &mut Conn, ctx: &Ctx, instance: usize, or_create: bool) -> anyhow::Result<Outcome> {
     let next = ctx.pool().pop_front();
-    let Some((key, id)) = next else {
-        return if or_create { create(conn, ctx, true).await } else { Ok(Outcome::Dry) };
+    let Some(Pooled { secret_key: key, id, instance: created_through }) = next else {
+        return if or_create { create(conn, ctx, instance, true).await } else { Ok(Outcome::Dry) };
     };
     let form = ctx.passphrase.map(|p| format!("passphrase={}", client::form_encode(p))).unwrap_or_default();
     let path = format!("/api/v1/secret/{key}");
-    let r = client::request(conn, &ctx.ep, Method::POST, &path, Some(form)).await?;
+    let r = client::request(conn, ctx.endpoint(instance), Method::POST, &path, Some(form)).await?;
     if !r.status.is_success() {
         return Ok(Outcome::Status(status_error(&r)));
     }
@@ -154,20 +191,30 @@ async fn reveal(conn: &mut Conn, ctx: &Ctx, or_create: bool) -> anyhow::Result<O
         Err(e) => return Ok(Outcome::Invalid(format!("reveal answered {} with bad JSON: {e}", r.status))),
     };
     Ok(match json["value"].as_str() {
-        Some(v) if v == secret_value(id, ctx.size) => Outcome::Ok,
+        Some(v) if v == secret_value(id, ctx.size) => {
+            Outcome::Revealed { elsewhere: created_through != instance }
+        }
         Some(_) => Outcome::Invalid(format!("secret {key} revealed a different value")),
         None => Outcome::Invalid(format!("reveal of {key} has no value")),
     })
 }
 
-/// The `n`th request of a worker in `scenario`.
-async fn step(conn: &mut Conn, ctx: &Ctx, scenario: Scenario, n: u64) -> anyhow::Result<Outcome> {
+/// The `n`th request of a worker in `scenario`, through `instance`.
+async fn step(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    instance: usize,
+    scenario: Scenario,
+    n: u64,
+) -> anyhow::Result<Outcome> {
     match scenario {
-        Scenario::Health => health(conn, ctx).await,
-        Scenario::Create => create(conn, ctx, false).await,
-        Scenario::Reveal => reveal(conn, ctx, false).await,
-        Scenario::Mixed | Scenario::Passphrase if n.is_multiple_of(2) => create(conn, ctx, true).await,
-        Scenario::Mixed | Scenario::Passphrase => reveal(conn, ctx, true).await,
+        Scenario::Health => health(conn, ctx, instance).await,
+        Scenario::Create => create(conn, ctx, instance, false).await,
+        Scenario::Reveal => reveal(conn, ctx, instance, false).await,
+        Scenario::Mixed | Scenario::Passphrase if n.is_multiple_of(2) => {
+            create(conn, ctx, instance, true).await
+        }
+        Scenario::Mixed | Scenario::Passphrase => reveal(conn, ctx, instance, true).await,
     }
 }
 
@@ -183,6 +230,10 @@ pub struct Measured {
     pub transport: u64,
     /// 2xx answers that were wrong (bad JSON, wrong secret value).
     pub invalid: u64,
+    /// Verified reveals (part of `ok`).
+    pub revealed: u64,
+    /// Verified reveals of secrets created through another instance (part of `revealed`).
+    pub revealed_elsewhere: u64,
     /// `reveal` ran out of secrets before the end.
     pub dry: bool,
     /// When the last measured request finished.
@@ -196,6 +247,8 @@ impl Measured {
         self.non_2xx += o.non_2xx;
         self.transport += o.transport;
         self.invalid += o.invalid;
+        self.revealed += o.revealed;
+        self.revealed_elsewhere += o.revealed_elsewhere;
         self.dry |= o.dry;
         self.last_end = self.last_end.max(o.last_end);
     }
@@ -209,6 +262,8 @@ async fn worker(
     deadline: Instant,
 ) -> Measured {
     let mut m = Measured::default();
+    let instance = ctx.instance(index);
+    let ep = ctx.endpoint(instance);
     let mut conn: Option<Conn> = None;
     // Workers start on alternating halves of mixed scenarios, so creates and reveals interleave.
     let mut n = index as u64;
@@ -219,7 +274,7 @@ async fn worker(
         }
         let measured = now >= measure_from;
         if conn.as_ref().is_none_or(|c| c.is_closed()) {
-            conn = match tokio::time::timeout(ctx.timeout, client::connect(&ctx.ep)).await {
+            conn = match tokio::time::timeout(ctx.timeout, client::connect(ep)).await {
                 Ok(Ok(c)) => Some(c),
                 failed => {
                     let e = match failed {
@@ -238,7 +293,7 @@ async fn worker(
         }
         let Some(c) = conn.as_mut() else { continue };
         let t0 = Instant::now();
-        let result = tokio::time::timeout(ctx.timeout, step(c, &ctx, scenario, n)).await;
+        let result = tokio::time::timeout(ctx.timeout, step(c, &ctx, instance, scenario, n)).await;
         let t1 = Instant::now();
         n += 1;
         let outcome = match result {
@@ -251,7 +306,7 @@ async fn worker(
             break;
         }
         match &outcome {
-            Ok(Outcome::Ok | Outcome::Dry) => {}
+            Ok(Outcome::Ok | Outcome::Revealed { .. } | Outcome::Dry) => {}
             Ok(Outcome::Status(e) | Outcome::Invalid(e)) => ctx.note_error(e),
             Err(e) => {
                 ctx.note_error(e);
@@ -267,6 +322,11 @@ async fn worker(
                 m.lat.record(t1 - t0);
                 match o {
                     Outcome::Ok | Outcome::Dry => m.ok += 1,
+                    Outcome::Revealed { elsewhere } => {
+                        m.ok += 1;
+                        m.revealed += 1;
+                        m.revealed_elsewhere += u64::from(elsewhere);
+                    }
                     Outcome::Status(_) => m.non_2xx += 1,
                     Outcome::Invalid(_) => m.invalid += 1,
                 }
@@ -282,10 +342,14 @@ pub struct RunStats {
     pub m: Measured,
     /// Seconds the counts cover.
     pub elapsed: f64,
+    /// CPU seconds of all instances together over the measured part.
     pub server_cpu_s: Option<f64>,
-    /// Server CPU over the measured part, 100 = one core.
+    /// The same per wall second, 100 = one core.
     pub server_cpu_pct: Option<f64>,
+    /// RSS of all instances together at the end.
     pub server_rss_mib: Option<f64>,
+    /// RSS of each instance at the end, in instance order (empty when the pids are unknown).
+    pub server_rss_mib_per_instance: Vec<Option<f64>>,
     pub first_error: Option<String>,
 }
 
@@ -295,16 +359,25 @@ impl RunStats {
     }
 }
 
+/// The sum of `f` over all `pids`; `None` if there are none or one can't be read (a server
+/// that died makes the sum meaningless).
+fn sum_over(pids: &[u32], f: fn(u32) -> Option<f64>) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| f(p)).sum()
+}
+
 /// Runs `conc` workers for `warmup` (not counted) then `duration` (counted). Requests started
 /// in the measured window are counted even if they finish after it, and the time they cover
-/// is then the window plus that tail.
+/// is then the window plus that tail. Server CPU and RSS are summed over `pids`.
 pub async fn drive(
     ctx: &Arc<Ctx>,
     scenario: Scenario,
     conc: usize,
     warmup: Duration,
     duration: Duration,
-    pid: Option<u32>,
+    pids: &[u32],
 ) -> anyhow::Result<RunStats> {
     ctx.take_first_error();
     let measure_from = Instant::now() + warmup;
@@ -312,12 +385,12 @@ pub async fn drive(
     let workers: Vec<_> =
         (0..conc).map(|i| tokio::spawn(worker(ctx.clone(), scenario, i, measure_from, deadline))).collect();
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_start = (Instant::now(), pid.and_then(procfs::cpu_seconds));
+    let cpu_start = (Instant::now(), sum_over(pids, procfs::cpu_seconds));
     let mut m = Measured::default();
     for w in workers {
         m.merge(w.await.context("a load worker panicked")?);
     }
-    let cpu_end = pid.and_then(procfs::cpu_seconds);
+    let cpu_end = sum_over(pids, procfs::cpu_seconds);
     let cpu_wall = cpu_start.0.elapsed().as_secs_f64();
     m.lat.finish();
     let window = m.last_end.map_or(0.0, |end| end.saturating_duration_since(measure_from).as_secs_f64());
@@ -330,7 +403,8 @@ pub async fn drive(
         elapsed,
         server_cpu_pct: server_cpu_s.filter(|_| cpu_wall > 0.0).map(|s| 100.0 * s / cpu_wall),
         server_cpu_s,
-        server_rss_mib: pid.and_then(procfs::rss_mib),
+        server_rss_mib: sum_over(pids, procfs::rss_mib),
+        server_rss_mib_per_instance: pids.iter().map(|&p| procfs::rss_mib(p)).collect(),
         first_error: ctx.take_first_error(),
         m,
     })
@@ -344,9 +418,11 @@ pub async fn prefill(ctx: &Arc<Ctx>, n: usize) -> anyhow::Result<()> {
     }
     let remaining = Arc::new(AtomicUsize::new(n));
     let tasks: Vec<_> = (0..PREFILL_CONNECTIONS.min(n))
-        .map(|_| {
+        .map(|index| {
             let (ctx, remaining) = (ctx.clone(), remaining.clone());
+            let instance = ctx.instance(index);
             tokio::spawn(async move {
+                let ep = ctx.endpoint(instance);
                 let mut conn: Option<Conn> = None;
                 let mut failures = 0;
                 while remaining
@@ -356,14 +432,14 @@ pub async fn prefill(ctx: &Arc<Ctx>, n: usize) -> anyhow::Result<()> {
                     let result = tokio::time::timeout(ctx.timeout, async {
                         let c = match &mut conn {
                             Some(c) if !c.is_closed() => c,
-                            slot => slot.insert(client::connect(&ctx.ep).await?),
+                            slot => slot.insert(client::connect(ep).await?),
                         };
-                        create(c, &ctx, true).await
+                        create(c, &ctx, instance, true).await
                     })
                     .await
                     .unwrap_or_else(|_| Err(anyhow!("timed out after {:?}", ctx.timeout)));
                     match result {
-                        Ok(Outcome::Ok) => failures = 0,
+                        Ok(Outcome::Ok | Outcome::Revealed { .. }) => failures = 0,
                         Ok(Outcome::Status(e) | Outcome::Invalid(e)) => {
                             anyhow::bail!("creating a secret failed: {e}")
                         }

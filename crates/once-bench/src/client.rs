@@ -115,8 +115,8 @@ pub fn form_encode(s: &str) -> String {
     out
 }
 
-/// Standard base64 with padding (for the basic-auth header).
-fn base64(input: &[u8]) -> String {
+/// Standard base64 with padding (for the basic-auth header and the spawned servers' master key).
+pub fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -1,7 +1,8 @@
 //! `once-bench`: drives Once's API v1 over keep-alive HTTP/1.1 and prints throughput, latency,
 //! errors and the server's RSS and CPU, one row per scenario × secret size × concurrency. It
 //! measures the box's own HTTP ceiling (`GET /healthz`) in the same run, so that the other rows
-//! can be read as a fraction of it.
+//! can be read as a fraction of it. It can drive several instances of one deployment at once
+//! (`--instances` or a list of `--url`s), spreading the connections over them.
 
 mod args;
 mod bench;
@@ -51,18 +52,27 @@ fn main() -> ExitCode {
 }
 
 async fn async_main(args: Args) -> anyhow::Result<()> {
-    let target = target::open(&args).await?;
+    // Ctrl-C while servers start still stops them and removes what they wrote (dropping the
+    // half-built target does that).
+    let target = tokio::select! {
+        t = target::open(&args) => t?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    };
     eprintln!(
-        "once-bench: {} (server pid {}{}), {} s warm-up + {} s measured per run, {} generator thread(s)",
-        target.endpoint.url(),
-        target.pid.map_or_else(|| "unknown: no RSS/CPU".into(), |p| p.to_string()),
-        if args.spawn.is_some() { ", spawned" } else { "" },
+        "once-bench: {}; store: {}; {} s warm-up + {} s measured per run, {} generator thread(s)",
+        describe_instances(&target, args.spawn.is_some()),
+        target.store,
         args.warmup.as_secs_f64(),
         args.duration.as_secs_f64(),
         args.threads,
     );
-    if let Some(rss) = target.pid.and_then(procfs::rss_mib) {
-        eprintln!("server RSS before the first run: {rss:.1} MiB");
+    let rss: Vec<Option<f64>> = target.pids.iter().map(|&p| procfs::rss_mib(p)).collect();
+    if let [Some(one)] = rss[..] {
+        eprintln!("server RSS before the first run: {one:.1} MiB");
+    } else if !rss.is_empty() && rss.iter().all(Option::is_some) {
+        let each: Vec<String> = rss.iter().flatten().map(|r| format!("{r:.1}")).collect();
+        let sum: f64 = rss.iter().flatten().sum();
+        eprintln!("server RSS before the first run: {sum:.1} MiB ({} MiB)", each.join(" + "));
     }
 
     let mut rows = Vec::new();
@@ -77,25 +87,56 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {} result(s) to {}", rows.len(), path.display());
     }
-    // Stops a spawned server and removes its data dir.
+    // Stops spawned servers, removes their data dirs and their Redis keys.
     drop(target);
     outcome
 }
 
+/// `URL (server pid P, spawned)` for one instance; `N instances: URL (pid P), …` for several.
+fn describe_instances(target: &Target, spawned: bool) -> String {
+    let pid = |i: usize| target.pids.get(i).map(u32::to_string);
+    match &target.endpoints[..] {
+        [one] => format!(
+            "{} (server pid {}{})",
+            one.url(),
+            pid(0).unwrap_or_else(|| "unknown: no RSS/CPU".into()),
+            if spawned { ", spawned" } else { "" }
+        ),
+        all => {
+            let list: Vec<String> = all
+                .iter()
+                .enumerate()
+                .map(|(i, ep)| match pid(i) {
+                    Some(p) => format!("{} (pid {p})", ep.url()),
+                    None => ep.url(),
+                })
+                .collect();
+            format!(
+                "{} instances{}, connections round-robin: {}{}",
+                all.len(),
+                if spawned { " spawned" } else { "" },
+                list.join(", "),
+                if target.pids.is_empty() { " (pids unknown: no RSS/CPU)" } else { " (RSS/CPU summed)" }
+            )
+        }
+    }
+}
+
 async fn run_all(args: &Args, target: &Target, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    println!("{}", report::header());
+    let summed = target.endpoints.len() > 1;
+    println!("{}", report::header(summed));
     for &scenario in &args.scenarios {
         let sizes: Vec<Option<usize>> =
             if scenario.sized() { args.size.iter().copied().map(Some).collect() } else { vec![None] };
         for &size in &sizes {
             for &conc in &args.concurrency {
                 let ctx = Arc::new(Ctx::new(
-                    target.endpoint.clone(),
+                    target.endpoints.clone(),
                     args.ttl,
                     size.unwrap_or(0),
                     args.timeout,
                     scenario,
-                ));
+                )?);
                 eprintln!(
                     "{} {}× {conc} connection(s)…",
                     scenario.name(),
@@ -103,18 +144,24 @@ async fn run_all(args: &Args, target: &Target, rows: &mut Vec<Row>) -> anyhow::R
                 );
                 prepare(&ctx, scenario, conc, args).await?;
                 let stats =
-                    bench::drive(&ctx, scenario, conc, args.warmup, args.duration, target.pid).await?;
+                    bench::drive(&ctx, scenario, conc, args.warmup, args.duration, &target.pids).await?;
                 let vs_health = rows
                     .iter()
                     .find(|h| h.scenario == Scenario::Health && h.concurrency == conc)
                     .filter(|h| scenario != Scenario::Health && h.stats.rps() > 0.0)
                     .map(|h| stats.rps() / h.stats.rps());
                 let row = Row { scenario, size, concurrency: conc, stats, vs_health };
-                println!("{}", row.table_line());
+                println!("{}", row.table_line(summed));
                 // Rows show up as they are measured even when stdout is a pipe.
                 let _ = std::io::stdout().flush();
                 if let Some(e) = &row.stats.first_error {
                     eprintln!("  first error: {e}");
+                }
+                if summed && row.stats.m.revealed > 0 {
+                    eprintln!(
+                        "  {} of {} verified reveals were of secrets created through another instance",
+                        row.stats.m.revealed_elsewhere, row.stats.m.revealed
+                    );
                 }
                 rows.push(row);
                 // Let the closed connections drain before the next run.
@@ -143,7 +190,7 @@ async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, conc: usize, args: &Args) -
             let t = Instant::now();
             bench::prefill(ctx, probe_pool).await?;
             let create_rate = probe_pool as f64 / t.elapsed().as_secs_f64().max(1e-3);
-            let probe = bench::drive(ctx, Scenario::Reveal, conc, Duration::ZERO, REVEAL_PROBE, None).await?;
+            let probe = bench::drive(ctx, Scenario::Reveal, conc, Duration::ZERO, REVEAL_PROBE, &[]).await?;
             if probe.m.ok == 0 {
                 bail!(
                     "could not reveal any secret: {}",

@@ -35,9 +35,20 @@ const COLUMNS: [(&str, usize); 16] = [
     ("vs health", 9),
 ];
 
-fn line(cells: &[String]) -> String {
+/// The columns; with several instances the server columns are sums over them and say so.
+fn columns(summed: bool) -> [(&'static str, usize); 16] {
+    let mut columns = COLUMNS;
+    if summed {
+        columns[12] = ("sum rss MiB", 11);
+        columns[13] = ("sum cpu s", 9);
+        columns[14] = ("sum cpu %", 9);
+    }
+    columns
+}
+
+fn line(summed: bool, cells: &[String]) -> String {
     let mut out = String::new();
-    for (i, (cell, (_, width))) in cells.iter().zip(COLUMNS).enumerate() {
+    for (i, (cell, (_, width))) in cells.iter().zip(columns(summed)).enumerate() {
         if i == 0 {
             out.push_str(&format!("{cell:<width$}"));
         } else {
@@ -47,8 +58,9 @@ fn line(cells: &[String]) -> String {
     out
 }
 
-pub fn header() -> String {
-    line(&COLUMNS.map(|(name, _)| name.to_owned()))
+/// The table's header; `summed` when there are several instances.
+pub fn header(summed: bool) -> String {
+    line(summed, &columns(summed).map(|(name, _)| name.to_owned()))
 }
 
 fn opt(v: Option<f64>, decimals: usize) -> String {
@@ -56,26 +68,30 @@ fn opt(v: Option<f64>, decimals: usize) -> String {
 }
 
 impl Row {
-    pub fn table_line(&self) -> String {
+    /// One line of the table; `summed` as for [`header`].
+    pub fn table_line(&self, summed: bool) -> String {
         let s = &self.stats;
-        let mut text = line(&[
-            self.scenario.name().to_owned(),
-            self.size.map_or_else(|| "-".into(), |s| s.to_string()),
-            self.concurrency.to_string(),
-            format!("{:.0}", s.rps()),
-            format!("{:.2}", s.m.lat.percentile_ms(50.0)),
-            format!("{:.2}", s.m.lat.percentile_ms(90.0)),
-            format!("{:.2}", s.m.lat.percentile_ms(99.0)),
-            format!("{:.2}", s.m.lat.max_ms()),
-            s.m.ok.to_string(),
-            s.m.non_2xx.to_string(),
-            s.m.transport.to_string(),
-            s.m.invalid.to_string(),
-            opt(s.server_rss_mib, 1),
-            opt(s.server_cpu_s, 2),
-            opt(s.server_cpu_pct, 0),
-            self.vs_health.map_or_else(|| "-".into(), |r| format!("{:.1}%", 100.0 * r)),
-        ]);
+        let mut text = line(
+            summed,
+            &[
+                self.scenario.name().to_owned(),
+                self.size.map_or_else(|| "-".into(), |s| s.to_string()),
+                self.concurrency.to_string(),
+                format!("{:.0}", s.rps()),
+                format!("{:.2}", s.m.lat.percentile_ms(50.0)),
+                format!("{:.2}", s.m.lat.percentile_ms(90.0)),
+                format!("{:.2}", s.m.lat.percentile_ms(99.0)),
+                format!("{:.2}", s.m.lat.max_ms()),
+                s.m.ok.to_string(),
+                s.m.non_2xx.to_string(),
+                s.m.transport.to_string(),
+                s.m.invalid.to_string(),
+                opt(s.server_rss_mib, 1),
+                opt(s.server_cpu_s, 2),
+                opt(s.server_cpu_pct, 0),
+                self.vs_health.map_or_else(|| "-".into(), |r| format!("{:.1}%", 100.0 * r)),
+            ],
+        );
         if s.m.dry {
             text.push_str("  (ran out of secrets to reveal: rate is over the time they lasted)");
         }
@@ -105,7 +121,12 @@ impl Row {
                 "invalid": s.m.invalid,
             },
             "first_error": s.first_error,
+            "reveals_ok": s.m.revealed,
+            "reveals_cross_instance": s.m.revealed_elsewhere,
             "server_rss_mib": s.server_rss_mib,
+            // In instance order; null like the others when the pids are unknown.
+            "server_rss_mib_per_instance":
+                (!s.server_rss_mib_per_instance.is_empty()).then_some(&s.server_rss_mib_per_instance),
             "server_cpu_s": s.server_cpu_s,
             "server_cpu_pct": s.server_cpu_pct,
             "vs_health": self.vs_health,
@@ -135,12 +156,16 @@ mod tests {
                 server_cpu_s: Some(9.5),
                 server_cpu_pct: Some(95.0),
                 server_rss_mib: None,
+                server_rss_mib_per_instance: Vec::new(),
                 first_error: None,
             },
             vs_health: Some(0.25),
         };
-        let (h, l) = (header(), row.table_line());
+        let (h, l) = (header(false), row.table_line(false));
         assert_eq!(h.len(), l.len());
+        let (h2, l2) = (header(true), row.table_line(true));
+        assert_eq!(h2.len(), l2.len());
+        assert!(h2.contains(" sum rss MiB ") && h2.contains(" sum cpu % "), "{h2}");
         assert!(l.starts_with("passphrase "));
         assert!(l.ends_with("25.0%"));
         assert!(l.contains(" 1234 ") || l.contains(" 1235 "), "req/s in {l}");
@@ -149,5 +174,7 @@ mod tests {
         assert_eq!(j["latency_ms"]["p50"], 1.5);
         assert_eq!(j["errors"]["transport"], 0);
         assert!(j["server_rss_mib"].is_null());
+        assert!(j["server_rss_mib_per_instance"].is_null());
+        assert_eq!(j["reveals_cross_instance"], 0);
     }
 }

@@ -1,11 +1,12 @@
-//! The server under test: one already running (`--url`) or one started here (`--spawn`).
+//! The servers under test: already running (`--url`, one or several instances) or started here
+//! (`--spawn`, `--instances`), and the Redis keys that spawned servers leave behind.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use hyper::{Method, StatusCode};
@@ -17,22 +18,109 @@ use crate::client::{self, Endpoint};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Target {
-    pub endpoint: Arc<Endpoint>,
-    pub pid: Option<u32>,
-    child: Option<Child>,
+    /// One per instance; connection `i` of a run goes to `endpoints[i % endpoints.len()]`.
+    pub endpoints: Vec<Arc<Endpoint>>,
+    /// One per instance, in the same order; empty when unknown (`--url` without `--pid`).
+    pub pids: Vec<u32>,
+    /// What the instances keep secrets in, for the header line (credentials redacted).
+    pub store: String,
+    children: Vec<Child>,
     tmp: Option<PathBuf>,
+    /// Keys the spawned servers wrote to Redis, removed at the end.
+    redis: Option<RedisKeys>,
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
+        for child in &mut self.children {
             let _ = child.kill();
+        }
+        for child in &mut self.children {
             let _ = child.wait();
         }
         if let Some(tmp) = &self.tmp {
             let _ = std::fs::remove_dir_all(tmp);
         }
+        // After the servers are gone, so that nothing writes under the prefix any more.
+        if let Some(keys) = &self.redis {
+            match keys.delete_all() {
+                Ok(n) => eprintln!("removed {n} Redis key(s) under {}", keys.prefix),
+                Err(e) => eprintln!(
+                    "once-bench: could not remove the Redis keys under {p}: {e:#}\n  remove them with: \
+                     redis-cli -u STORE_URL --scan --pattern '{p}*' | xargs -r redis-cli -u STORE_URL del",
+                    p = keys.prefix
+                ),
+            }
+        }
     }
+}
+
+/// The keys of one run in a Redis shared with others: everything under a prefix of its own.
+struct RedisKeys {
+    url: String,
+    prefix: String,
+}
+
+impl RedisKeys {
+    /// Deletes every key under the prefix (SCAN + DEL, one batch at a time, so that a big run
+    /// never holds all its key names at once); returns how many were removed. SCAN returns
+    /// every key that exists for the whole scan, so one pass would do once the servers are
+    /// stopped; a second one catches anything a dying server's last command still wrote.
+    fn delete_all(&self) -> anyhow::Result<u64> {
+        if self.url.starts_with("rediss://") {
+            // As the server does: rustls needs one process-wide crypto provider. An error only
+            // means one is installed already.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+        let client = redis::Client::open(self.url.as_str()).context("bad Redis URL")?;
+        let mut conn =
+            client.get_connection_with_timeout(Duration::from_secs(5)).context("cannot connect to Redis")?;
+        conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+        conn.set_write_timeout(Some(Duration::from_secs(30)))?;
+        let pattern = format!("{}*", self.prefix);
+        let mut removed = 0;
+        for _pass in 0..2 {
+            let mut removed_now = 0;
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(&mut conn)
+                    .context("SCAN failed")?;
+                if !keys.is_empty() {
+                    let n: u64 = redis::cmd("DEL").arg(&keys).query(&mut conn).context("DEL failed")?;
+                    removed_now += n;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            removed += removed_now;
+            if removed_now == 0 {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// `scheme://user:password@host…` with the user info replaced by `[redacted]`, for printing.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+fn is_redis(store: &str) -> bool {
+    store.starts_with("redis://") || store.starts_with("rediss://")
 }
 
 /// A random number, different in every process and every call (std's hash keys are seeded from
@@ -56,71 +144,145 @@ async fn check_health(ep: &Endpoint, timeout: Duration) -> anyhow::Result<()> {
 }
 
 pub async fn open(args: &Args) -> anyhow::Result<Target> {
-    let Some(bin) = &args.spawn else {
-        let endpoint = Arc::new(Endpoint::from_url(&args.url, args.auth.as_deref())?);
+    match &args.spawn {
+        Some(bin) => spawn(bin, args).await,
+        None => running(args).await,
+    }
+}
+
+/// Servers that are already running (`--url`, `--pid`).
+async fn running(args: &Args) -> anyhow::Result<Target> {
+    let mut endpoints = Vec::new();
+    for url in &args.url {
+        let endpoint = Arc::new(Endpoint::from_url(url, args.auth.as_deref())?);
         check_health(&endpoint, Duration::from_secs(5)).await.with_context(|| {
-            format!("cannot reach a Once server at {} (start one, or use --spawn PATH_TO_ONCE)", args.url)
+            format!("cannot reach a Once server at {url} (start one, or use --spawn PATH_TO_ONCE)")
         })?;
-        if let Some(pid) = args.pid
-            && crate::procfs::cpu_seconds(pid).is_none()
-        {
+        endpoints.push(endpoint);
+    }
+    for &pid in &args.pid {
+        if crate::procfs::cpu_seconds(pid).is_none() {
             bail!("--pid {pid}: no such process readable in /proc");
         }
-        return Ok(Target { endpoint, pid: args.pid, child: None, tmp: None });
-    };
+    }
+    Ok(Target {
+        endpoints,
+        pids: args.pid.clone(),
+        store: "as the running servers are configured".into(),
+        children: Vec::new(),
+        tmp: None,
+        redis: None,
+    })
+}
 
-    // A free port: bind to 0, note the port, let it go. Another process could grab it in
-    // between; the server would then fail to start and that is reported below.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("cannot find a free local port")?
-        .port();
+/// `--instances` servers started here, each on its own port and data dir, all with one master
+/// key and `--store`: one deployment.
+async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
+    let count = args.instances;
+    // Free ports: bind to 0 and note the port, holding every listener until all are known so
+    // that no two instances get the same one, then let them go. Another process could grab one
+    // in between; that server would then fail to start, and that is reported below.
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot find a free local port")?;
+    let ports = listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot find a free local port")?;
+    drop(listeners);
+
     let tmp = std::env::temp_dir().join(format!("once-bench-{}-{:016x}", std::process::id(), random_u64()));
     std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut target = Target {
-        endpoint: Arc::new(Endpoint::from_url(&format!("http://127.0.0.1:{port}"), args.auth.as_deref())?),
-        pid: None,
-        child: None,
-        tmp: Some(tmp.clone()),
+    // A Redis may hold other data (other deployments, other runs): this run's keys get a
+    // prefix of their own, and are all deleted at the end.
+    let redis = args.store.as_deref().filter(|s| is_redis(s)).map(|url| RedisKeys {
+        url: url.to_owned(),
+        prefix: format!("once-bench:{}:{}:", std::process::id(), unix_seconds()),
+    });
+    let store = match (&args.store, &redis) {
+        (Some(url), Some(keys)) => format!("{}, key prefix {}", redact_url(url), keys.prefix),
+        (Some(url), None) => redact_url(url),
+        (None, _) if count == 1 => "SQLite in its temp data dir".into(),
+        (None, _) => "SQLite in each instance's temp data dir".into(),
     };
-    let data_dir = tmp.join("data");
-    let log_path = tmp.join("server.log");
-    let log = std::fs::File::create(&log_path).context("cannot create the server log")?;
-    let mut cmd = Command::new(bin);
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().context("cannot share the server log")?)
-        .stderr(log);
-    if let Some(store) = &args.store {
-        cmd.arg("--store").arg(store);
-    }
-    let child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
-    target.pid = Some(child.id());
-    target.child = Some(child);
-
-    let started = Instant::now();
-    loop {
-        if let Some(child) = target.child.as_mut()
-            && let Some(status) = child.try_wait()?
-        {
-            bail!("{} serve exited ({status}) before answering:\n{}", bin.display(), log_tail(&log_path));
+    // From here on, dropping the target stops what was started and cleans up after it.
+    let mut target = Target {
+        endpoints: Vec::new(),
+        pids: Vec::new(),
+        store,
+        children: Vec::new(),
+        tmp: Some(tmp.clone()),
+        redis,
+    };
+    // Every instance of a deployment must open what the others sealed: one master key, new
+    // in every run.
+    let master_key = client::base64(&rand::random::<[u8; 32]>());
+    let mut logs = Vec::new();
+    for (i, &port) in ports.iter().enumerate() {
+        let dir = tmp.join(format!("instance-{i}"));
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let log_path = dir.join("server.log");
+        let log = std::fs::File::create(&log_path).context("cannot create the server log")?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env("ONCE_MASTER_KEY", &master_key)
+            // The server refuses both at once.
+            .env_remove("ONCE_MASTER_KEY_FILE")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("cannot share the server log")?)
+            .stderr(log);
+        if let Some(store) = &args.store {
+            cmd.arg("--store").arg(store);
         }
-        match check_health(&target.endpoint, Duration::from_secs(1)).await {
-            Ok(()) => break,
-            Err(e) if started.elapsed() > START_TIMEOUT => bail!(
-                "{} serve did not answer GET /healthz within {} s ({e:#}):\n{}",
-                bin.display(),
-                START_TIMEOUT.as_secs(),
-                log_tail(&log_path)
-            ),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        if let Some(keys) = &target.redis {
+            cmd.env("ONCE_REDIS__KEY_PREFIX", &keys.prefix);
+        }
+        let endpoint =
+            Arc::new(Endpoint::from_url(&format!("http://127.0.0.1:{port}"), args.auth.as_deref())?);
+        let child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
+        target.pids.push(child.id());
+        target.children.push(child);
+        target.endpoints.push(endpoint);
+        logs.push(log_path);
+    }
+
+    // They start side by side; wait for each in turn.
+    let started = Instant::now();
+    let instances = target.children.iter_mut().zip(&target.endpoints).zip(&logs);
+    for (i, ((child, endpoint), log_path)) in instances.enumerate() {
+        let name = if count == 1 {
+            format!("{} serve", bin.display())
+        } else {
+            format!("{} serve (instance {} of {count}, {})", bin.display(), i + 1, endpoint.url())
+        };
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!("{name} exited ({status}) before answering:\n{}", log_tail(log_path));
+            }
+            match check_health(endpoint, Duration::from_secs(1)).await {
+                Ok(()) => break,
+                Err(e) if started.elapsed() > START_TIMEOUT => bail!(
+                    "{name} did not answer GET /healthz within {} s ({e:#}):\n{}",
+                    START_TIMEOUT.as_secs(),
+                    log_tail(log_path)
+                ),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
     }
     Ok(target)
+}
+
+/// Wall-clock seconds, only to make the Redis key prefix unique and recognisable.
+#[allow(clippy::disallowed_methods, reason = "a name, not a time the server's logic depends on")]
+fn unix_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The end of the spawned server's output, for error messages.
@@ -129,4 +291,18 @@ fn log_tail(path: &std::path::Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(20)..].join("\n");
     if tail.is_empty() { "(no output)".into() } else { tail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(redact_url("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
+        assert_eq!(redact_url("rediss://user:pw@redis.test:6380/0"), "rediss://[redacted]@redis.test:6380/0");
+        assert_eq!(redact_url("redis://:p@ss@host"), "redis://[redacted]@host");
+        assert_eq!(redact_url("sqlite:///tmp/a@b.db"), "sqlite:///tmp/a@b.db");
+        assert_eq!(redact_url("memory://"), "memory://");
+    }
 }
