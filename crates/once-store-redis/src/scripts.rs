@@ -180,3 +180,13 @@ return 1
 ",
     )
 });
+
+/// KEYS: a key. ARGV: a value. Deletes the key if it holds exactly that value; returns 1 if it did.
+pub(crate) static DEL_IF_EQUAL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+    )
+});
