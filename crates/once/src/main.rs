@@ -52,7 +52,8 @@ struct CommonArgs {
     /// Directory for the database and the key ring [default: ./once-data].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Store URL: sqlite://PATH or memory:// [default: sqlite://<data-dir>/once.db].
+    /// Store URL: sqlite://PATH, redis://[USER:PASSWORD@]HOST[:PORT][/DB] (also Valkey; rediss:// for
+    /// TLS) or memory:// [default: sqlite://<data-dir>/once.db].
     #[arg(long, global = true, value_name = "URL")]
     store: Option<String>,
 }
