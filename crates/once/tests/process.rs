@@ -1,15 +1,13 @@
 //! The `once` binary as users run it: real processes, a real SQLite file, real signals.
 
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use once_client::ShareOptions;
-use serde_json::Value;
 
 mod common;
 
-use common::{BIN, Server, once};
+use common::{BIN, Server, once, reveal_race};
 
 #[tokio::test]
 async fn first_run_generates_a_0600_key_and_says_where() {
@@ -81,26 +79,7 @@ async fn two_processes_on_one_sqlite_file_reveal_exactly_once() {
     for round in 0..5 {
         let m = a.client().share(&format!("round-{round}"), &ShareOptions::default()).await.expect("share");
         let key = m.secret_key.expect("key");
-        let barrier = Arc::new(tokio::sync::Barrier::new(200));
-        let mut tasks = Vec::new();
-        for i in 0..200 {
-            let base = if i % 2 == 0 { a.base() } else { b.base() };
-            let (http, barrier, url) = (http.clone(), barrier.clone(), format!("{base}/api/v1/secret/{key}"));
-            tasks.push(tokio::spawn(async move {
-                barrier.wait().await;
-                let resp = http.post(url).send().await.expect("reveal");
-                (resp.status().as_u16(), resp.json::<Value>().await.expect("json"))
-            }));
-        }
-        let mut winners = 0;
-        for t in tasks {
-            let (status, body) = t.await.expect("task");
-            assert!(status < 500, "server error {status}: {body}");
-            if status == 200 {
-                assert_eq!(body["value"], format!("round-{round}"));
-                winners += 1;
-            }
-        }
+        let winners = reveal_race(&http, &[a.base(), b.base()], &key, 200, &format!("round-{round}")).await;
         assert_eq!(winners, 1, "round {round}");
     }
 }

@@ -5,10 +5,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{Server, reveal_race};
 use once_client::ShareOptions;
 use once_store_redis::testing::{Cleanup, OwnedRedis, fresh_prefix, shared_redis_url};
-use serde_json::Value;
 
 /// Every instance of one deployment shares the master key (here 32 bytes of 0x2a).
 const MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
@@ -44,30 +43,9 @@ async fn two_instances_on_one_redis_reveal_each_secret_exactly_once() {
             creator.client().share(&format!("secret-{i}"), &ShareOptions::default()).await.expect("share");
         keys.push(m.secret_key.expect("key"));
     }
+    let bases = [a.base(), b.base()];
     for (i, key) in keys.iter().enumerate() {
-        let barrier = Arc::new(tokio::sync::Barrier::new(200));
-        let tasks: Vec<_> = (0..200)
-            .map(|n| {
-                let base = if n % 2 == 0 { a.base() } else { b.base() };
-                let (http, barrier, url) =
-                    (http.clone(), barrier.clone(), format!("{base}/api/v1/secret/{key}"));
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    let resp = http.post(url).send().await.expect("reveal");
-                    (resp.status().as_u16(), resp.json::<Value>().await.expect("json"))
-                })
-            })
-            .collect();
-        let mut winners = 0;
-        for t in tasks {
-            let (status, body) = t.await.expect("task");
-            assert!(status < 500, "server error {status}: {body}");
-            if status == 200 {
-                assert_eq!(body["value"], format!("secret-{i}"));
-                winners += 1;
-            }
-        }
-        assert_eq!(winners, 1, "secret {i}");
+        assert_eq!(reveal_race(&http, &bases, key, 200, &format!("secret-{i}")).await, 1, "secret {i}");
     }
 }
 
@@ -105,29 +83,8 @@ async fn two_instances_on_one_redis_honour_max_views_exactly() {
             })
             .await
             .expect("create");
-        let token = created.secret_key.expose().to_owned();
-        let barrier = Arc::new(tokio::sync::Barrier::new(200));
-        let tasks: Vec<_> = (0..200)
-            .map(|n| {
-                let base = if n % 2 == 0 { a.base() } else { b.base() };
-                let (http, barrier, url) =
-                    (http.clone(), barrier.clone(), format!("{base}/api/v1/secret/{token}"));
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    let resp = http.post(url).send().await.expect("reveal");
-                    (resp.status().as_u16(), resp.json::<Value>().await.expect("json"))
-                })
-            })
-            .collect();
-        let mut views = 0;
-        for t in tasks {
-            let (status, body) = t.await.expect("task");
-            assert!(status < 500, "server error {status}: {body}");
-            if status == 200 {
-                assert_eq!(body["value"], format!("three-{round}"));
-                views += 1;
-            }
-        }
+        let token = created.secret_key.expose();
+        let views = reveal_race(&http, &[a.base(), b.base()], token, 200, &format!("three-{round}")).await;
         assert_eq!(views, 3, "round {round}");
     }
 }

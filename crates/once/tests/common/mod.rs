@@ -105,3 +105,37 @@ pub fn once(args: &[&str], data_dir: &Path) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `callers` concurrent `POST /api/v1/secret/{key}`, released together, alternating between the
+/// `bases` (instances). Asserts no server error and that every 200 carries `expected`; returns
+/// how many got the secret.
+pub async fn reveal_race(
+    http: &reqwest::Client,
+    bases: &[String],
+    key: &str,
+    callers: usize,
+    expected: &str,
+) -> usize {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(callers));
+    let tasks: Vec<_> = (0..callers)
+        .map(|n| {
+            let url = format!("{}/api/v1/secret/{key}", bases[n % bases.len()]);
+            let (http, barrier) = (http.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let resp = http.post(url).send().await.expect("reveal");
+                (resp.status().as_u16(), resp.json::<serde_json::Value>().await.expect("json"))
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        let (status, body) = t.await.expect("task");
+        assert!(status < 500, "server error {status}: {body}");
+        if status == 200 {
+            assert_eq!(body["value"], expected);
+            winners += 1;
+        }
+    }
+    winners
+}
