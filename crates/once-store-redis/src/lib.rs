@@ -192,33 +192,6 @@ impl RedisStore {
         })
     }
 
-    /// Deletes every key under this store's prefix (for tests and `memory`-like resets).
-    pub async fn delete_all(&self) -> StoreResult<u64> {
-        let mut conn = self.conn.clone();
-        let pattern = format!("{}*", self.prefix);
-        let mut deleted = 0u64;
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(backend)?;
-            if !keys.is_empty() {
-                let n: u64 = conn.del(keys).await.map_err(backend)?;
-                deleted += n;
-            }
-            if next == 0 {
-                return Ok(deleted);
-            }
-            cursor = next;
-        }
-    }
-
     /// Runs `op` on a connection, bounded by the operation timeout.
     async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
     where
