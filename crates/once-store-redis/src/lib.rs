@@ -45,7 +45,7 @@ use once_store::{
     UnixTime,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Value};
+use redis::{AsyncCommands, Script, Value};
 
 /// How long past its expiry a record may stay in Redis before Redis's own TTL removes it. The
 /// sweeper (every minute by default) deletes expired records well before that.
@@ -165,7 +165,7 @@ impl RedisStore {
         let store = RedisStore { conn, prefix: options.key_prefix, op_timeout: options.op_timeout };
         let report = store.server_report().await.map_err(|e| OpenError::Unreachable {
             addr: addr.clone(),
-            secs: 0,
+            secs: options.connect_wait.as_secs(),
             source: e,
         })?;
         if report.maxmemory_policy != "noeviction" && !options.danger_allow_eviction {
@@ -227,8 +227,8 @@ impl RedisStore {
         format!("{}exp:r", self.prefix)
     }
 
-    fn owner_key(&self, owner: &AccountId) -> String {
-        format!("{}owner:{}", self.prefix, hex(owner.0.as_bytes()))
+    fn owner_key(&self, owner: &[u8]) -> String {
+        format!("{}owner:{}", self.prefix, hex(owner))
     }
 
     fn account_key(&self, id: &AccountId) -> String {
@@ -626,7 +626,7 @@ impl SecretStore for RedisStore {
             .ignore();
         if let Some(owner) = &receipt.owner {
             pipe.cmd("ZADD")
-                .arg(self.owner_key(owner))
+                .arg(self.owner_key(owner.0.as_bytes()))
                 .arg("NX")
                 .arg(receipt.created_at)
                 .arg(owner_member(&receipt.id, &secret.id))
@@ -672,13 +672,9 @@ impl SecretStore for RedisStore {
     }
 
     async fn peek(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<SecretRecord>> {
-        let key = self.secret_key(id);
-        let raw: Vec<Vec<u8>> =
-            self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
-        let h = Hash::from_flat(raw).ok_or_else(|| malformed("secret"))?;
-        if h.is_empty() {
+        let Some(h) = self.hgetall(self.secret_key(id), "secret").await? else {
             return Ok(None);
-        }
+        };
         let s = secret_from(*id, &h).ok_or_else(|| malformed("secret"))?;
         Ok((s.expires_at > now && s.views_left > 0).then_some(s))
     }
@@ -739,13 +735,9 @@ impl SecretStore for RedisStore {
         let Some(sid) = self.secret_of(receipt_id).await? else {
             return Ok(None);
         };
-        let key = self.receipt_state_key(&sid);
-        let raw: Vec<Vec<u8>> =
-            self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
-        let h = Hash::from_flat(raw).ok_or_else(|| malformed("receipt"))?;
-        if h.is_empty() {
+        let Some(h) = self.hgetall(self.receipt_state_key(&sid), "receipt").await? else {
             return Ok(None);
-        }
+        };
         let r = receipt_from(&h).ok_or_else(|| malformed("receipt"))?;
         Ok((r.id == *receipt_id && r.expires_at > now).then_some(r))
     }
@@ -779,7 +771,7 @@ impl SecretStore for RedisStore {
         if limit == 0 {
             return Ok(out);
         }
-        let key = self.owner_key(owner);
+        let key = self.owner_key(owner.0.as_bytes());
         let max = before.map_or_else(|| "+inf".to_owned(), |c| c.created_at.to_string());
         let chunk = limit + 16;
         let mut offset = 0usize;
@@ -907,6 +899,18 @@ impl RedisStore {
             Purge::Secrets => self.secret_expiry_key(),
             Purge::Receipts => self.receipt_expiry_key(),
         };
+        // The pipeline below calls the scripts by hash: make sure Redis has them (once per call).
+        let needed: &[&Script] = match which {
+            Purge::Secrets => &[&scripts::PURGE_SECRET],
+            Purge::Receipts => &[&scripts::PURGE_RECEIPT, &scripts::DEL_IF_EQUAL],
+        };
+        self.run(|mut c| async move {
+            for script in needed {
+                script.prepare_invoke().load_async(&mut c).await?;
+            }
+            Ok(())
+        })
+        .await?;
         let mut deleted = 0u64;
         while deleted < u64::from(batch) {
             let want = u64::from(batch) - deleted;
@@ -947,9 +951,8 @@ impl RedisStore {
                         )
                         .ignore();
                         if !owner.is_empty() {
-                            let owner = AccountId(String::from_utf8_lossy(owner).into_owned());
                             pipe.cmd("ZREM")
-                                .arg(self.owner_key(&owner))
+                                .arg(self.owner_key(owner))
                                 .arg(owner_member(&rid, &sid))
                                 .ignore();
                         }
@@ -957,20 +960,7 @@ impl RedisStore {
                 }
             }
             pipe.cmd("ZREM").arg(&index).arg(&due).ignore();
-            let script = match which {
-                Purge::Secrets => &*scripts::PURGE_SECRET,
-                Purge::Receipts => &*scripts::PURGE_RECEIPT,
-            };
-            let unlink = matches!(which, Purge::Receipts).then_some(&*scripts::DEL_IF_EQUAL);
-            let counts: Vec<i64> = self
-                .run(|mut c| async move {
-                    script.prepare_invoke().load_async(&mut c).await?;
-                    if let Some(unlink) = unlink {
-                        unlink.prepare_invoke().load_async(&mut c).await?;
-                    }
-                    pipe.query_async(&mut c).await
-                })
-                .await?;
+            let counts: Vec<i64> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
             deleted += counts.iter().map(|&n| u64::try_from(n).unwrap_or(0)).sum::<u64>();
         }
         Ok(deleted)
@@ -1052,13 +1042,9 @@ impl AccountStore for RedisStore {
     }
 
     async fn api_key(&self, hash: &[u8; 32]) -> StoreResult<Option<(ApiKeyRecord, Account)>> {
-        let key = self.api_key_key(hash);
-        let raw: Vec<Vec<u8>> =
-            self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
-        let h = Hash::from_flat(raw).ok_or_else(|| malformed("api key"))?;
-        if h.is_empty() {
+        let Some(h) = self.hgetall(self.api_key_key(hash), "api key").await? else {
             return Ok(None);
-        }
+        };
         let record = api_key_from(*hash, &h).ok_or_else(|| malformed("api key"))?;
         Ok(self.account(&record.account_id).await?.map(|a| (record, a)))
     }
@@ -1075,13 +1061,17 @@ impl AccountStore for RedisStore {
 
 impl RedisStore {
     async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
-        let key = self.account_key(id);
+        let Some(h) = self.hgetall(self.account_key(id), "account").await? else {
+            return Ok(None);
+        };
+        account_from(&h).map(Some).ok_or_else(|| malformed("account"))
+    }
+
+    /// The hash at `key`, `None` if there is none; `what` names it in errors.
+    async fn hgetall(&self, key: String, what: &str) -> StoreResult<Option<Hash>> {
         let raw: Vec<Vec<u8>> =
             self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
-        let h = Hash::from_flat(raw).ok_or_else(|| malformed("account"))?;
-        if h.is_empty() {
-            return Ok(None);
-        }
-        account_from(&h).map(Some).ok_or_else(|| malformed("account"))
+        let h = Hash::from_flat(raw).ok_or_else(|| malformed(what))?;
+        Ok((!h.is_empty()).then_some(h))
     }
 }
