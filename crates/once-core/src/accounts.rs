@@ -88,6 +88,11 @@ impl AccountService {
     /// Checks HTTP Basic credentials (e-mail + API key). Unknown user, wrong key and disabled
     /// account are the same [`CoreError::Unauthorized`].
     pub async fn authenticate(&self, email: &str, key: &str) -> Result<Principal, CoreError> {
+        self.authenticate_key(Some(email), key).await
+    }
+
+    /// Checks an API key alone (API v2 `Bearer`), or with the e-mail it must belong to.
+    pub async fn authenticate_key(&self, email: Option<&str>, key: &str) -> Result<Principal, CoreError> {
         let denied = |reason: &'static str| {
             audit::event("auth.apikey", reason, None, "anon");
             CoreError::Unauthorized
@@ -99,7 +104,7 @@ impl AccountService {
         let Some((record, account)) = self.store.api_key(&hash).await? else {
             return Err(denied("denied:unknown_key"));
         };
-        if !account.email.eq_ignore_ascii_case(email.trim()) {
+        if email.is_some_and(|e| !account.email.eq_ignore_ascii_case(e.trim())) {
             return Err(denied("denied:email_mismatch"));
         }
         if account.disabled {

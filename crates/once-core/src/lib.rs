@@ -21,9 +21,11 @@ mod secrets;
 pub use accounts::{AccountService, NewUser, Principal};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
+pub use once_crypto::EnvelopeKind;
 pub use policy::{Policy, TtlRequest, ViewLimit};
 pub use secrets::{
-    CreateSecret, Created, Generated, ReceiptView, RecentPage, Revealed, SecretService, SecretState,
+    CreateSecret, Created, Generated, Preview, ReceiptView, RecentPage, Revealed, SecretService, SecretState,
+    Unlock,
 };
 
 /// Everything the services need, shared by all requests.

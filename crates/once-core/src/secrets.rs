@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use once_crypto::{KeyRing, OpenError, PassphraseParams, Token};
+use once_crypto::{Envelope, EnvelopeKind, Guard, KeyRing, OpenError, PassphraseParams, Token};
 use once_store::{
     BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord,
     Store, Taken, UnixTime,
@@ -45,8 +45,12 @@ impl SecretState {
 
 /// What the sender asks for.
 pub struct CreateSecret {
+    /// The secret; for a zero-knowledge secret, the client's ciphertext (`once_crypto::zk`).
     pub plaintext: Zeroizing<Vec<u8>>,
     pub passphrase: Option<Zeroizing<String>>,
+    /// Set for a zero-knowledge secret: the key proof the client derived from the link's
+    /// fragment key (and its passphrase). Only a caller presenting it gets the ciphertext back.
+    pub key_proof: Option<Zeroizing<[u8; 32]>>,
     pub ttl: TtlRequest,
     pub views: ViewLimit,
     pub recipient: Option<String>,
@@ -71,16 +75,48 @@ pub struct Generated {
 
 /// A revealed secret.
 pub struct Revealed {
+    /// The secret; for a zero-knowledge secret, the client's ciphertext.
     pub plaintext: Zeroizing<Vec<u8>>,
     pub secret_key: Token,
     /// Views left after this one.
     pub views_left: u32,
+    pub kind: EnvelopeKind,
 }
 
 impl std::fmt::Debug for Revealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Revealed").field("views_left", &self.views_left).finish_non_exhaustive()
+        f.debug_struct("Revealed")
+            .field("views_left", &self.views_left)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
+}
+
+/// What a recipient presents besides the link to reveal a secret.
+pub enum Unlock {
+    Nothing,
+    Passphrase(Zeroizing<String>),
+    /// A zero-knowledge secret's key proof.
+    KeyProof(Zeroizing<[u8; 32]>),
+}
+
+impl Unlock {
+    fn factor(&self) -> Option<&[u8]> {
+        match self {
+            Unlock::Nothing => None,
+            Unlock::Passphrase(p) => Some(p.as_bytes()),
+            Unlock::KeyProof(k) => Some(&k[..]),
+        }
+    }
+}
+
+/// What the recipient's link leads to, before anything is consumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preview {
+    pub kind: EnvelopeKind,
+    pub views_left: u32,
+    pub expires_at: UnixTime,
+    pub now: UnixTime,
 }
 
 /// The sender's view of a secret.
@@ -242,7 +278,7 @@ impl SecretService {
         let params = self.policy.passphrase_params;
         let pw = passphrase.clone();
         self.slow(move || {
-            let _ = keys.seal(&[0u8; 32], b"", Some((pw.as_bytes(), params)), b"");
+            let _ = keys.seal(&[0u8; 32], b"", Some(Guard::Passphrase(pw.as_bytes(), params)), b"");
         })
         .await;
     }
@@ -255,6 +291,20 @@ impl SecretService {
             return Err(CoreError::TooLarge { limit: self.policy.max_secret_bytes });
         }
         let passphrase = req.passphrase.filter(|p| !p.is_empty());
+        // A zero-knowledge secret: the client's passphrase (if any) is inside its ciphertext.
+        let client_passphrase = match &req.key_proof {
+            None => None,
+            Some(_) if passphrase.is_some() => {
+                return Err(CoreError::Invalid(
+                    "a zero-knowledge secret is encrypted with its passphrase by the client; \
+                     do not also send the passphrase"
+                        .into(),
+                ));
+            }
+            Some(_) => Some(once_crypto::zk::blob_needs_passphrase(&req.plaintext).map_err(|_| {
+                CoreError::Invalid("the ciphertext is not in Once's zero-knowledge format".into())
+            })?),
+        };
         let now = self.clock.now();
         let ttl = self.policy.ttl(req.ttl);
         let secret_key = Token::generate();
@@ -262,20 +312,27 @@ impl SecretService {
         let secret_id = RecordId(secret_key.lookup_id(SECRET));
         let receipt_id = RecordId(receipt_key.lookup_id(RECEIPT));
 
-        let has_passphrase = passphrase.is_some();
+        // The record is guarded (no claim without a second factor) by a passphrase or a key proof;
+        // the receipt tells the sender whether the recipient will need a passphrase.
+        let guarded = passphrase.is_some() || req.key_proof.is_some();
+        let has_passphrase = passphrase.is_some() || client_passphrase == Some(true);
         let envelope = {
             let keys = self.keys.clone();
             let token = secret_key.clone();
             let plaintext = req.plaintext;
-            match passphrase {
-                None => keys.seal(&secret_id.0, token.expose().as_bytes(), None, &plaintext),
-                Some(pw) => {
+            match (passphrase, &req.key_proof) {
+                (None, None) => keys.seal(&secret_id.0, token.expose().as_bytes(), None, &plaintext),
+                (None, Some(proof)) => {
+                    let guard = Guard::KeyProof { proof, client_passphrase: client_passphrase == Some(true) };
+                    keys.seal(&secret_id.0, token.expose().as_bytes(), Some(guard), &plaintext)
+                }
+                (Some(pw), _) => {
                     let params: PassphraseParams = self.policy.passphrase_params;
                     self.slow(move || {
                         keys.seal(
                             &secret_id.0,
                             token.expose().as_bytes(),
-                            Some((pw.as_bytes(), params)),
+                            Some(Guard::Passphrase(pw.as_bytes(), params)),
                             &plaintext,
                         )
                     })
@@ -299,7 +356,7 @@ impl SecretService {
             id: secret_id,
             receipt_id,
             envelope,
-            has_passphrase,
+            has_passphrase: guarded,
             views_left: req.views.get(),
             failures: 0,
             created_at: now,
@@ -357,18 +414,49 @@ impl SecretService {
         key: &str,
         passphrase: Option<Zeroizing<String>>,
     ) -> Result<Revealed, CoreError> {
-        let passphrase = passphrase.filter(|p| !p.is_empty());
+        let unlock = match passphrase.filter(|p| !p.is_empty()) {
+            Some(p) => Unlock::Passphrase(p),
+            None => Unlock::Nothing,
+        };
+        self.reveal_with(key, unlock).await
+    }
+
+    /// What the recipient's link leads to (does it need a passphrase, is it zero-knowledge),
+    /// without consuming anything. Gone secrets are [`CoreError::NotFound`] like every other way
+    /// of not getting one.
+    pub async fn preview(&self, key: &str) -> Result<Preview, CoreError> {
         let now = self.clock.now();
+        let token = Token::parse(key).ok_or(CoreError::NotFound)?;
+        let id = RecordId(token.lookup_id(SECRET));
+        let record = self.store.peek(&id, now).await?.ok_or(CoreError::NotFound)?;
+        let kind = Envelope::parse(&record.envelope).map_err(|_| CoreError::NotFound)?.kind();
+        Ok(Preview { kind, views_left: record.views_left, expires_at: record.expires_at, now })
+    }
+
+    /// Reveals a secret with what the recipient presents. Every way of not getting it is the same
+    /// [`CoreError::NotFound`].
+    pub async fn reveal_with(&self, key: &str, unlock: Unlock) -> Result<Revealed, CoreError> {
+        let unlock = match unlock {
+            Unlock::Passphrase(p) if p.is_empty() => Unlock::Nothing,
+            other => other,
+        };
+        let now = self.clock.now();
+        // Only a passphrase costs Argon2id when the secret exists; spend the same when it does
+        // not, so that timing does not tell the two apart. A key proof is fast either way.
+        let passphrase = match &unlock {
+            Unlock::Passphrase(p) => Some(p),
+            _ => None,
+        };
         let Some(token) = Token::parse(key) else {
-            if let Some(pw) = &passphrase {
+            if let Some(pw) = passphrase {
                 self.dummy_kdf(pw).await;
             }
             audit::event("secret.reveal", "denied:malformed_key", None, "anon");
             return Err(CoreError::NotFound);
         };
         let id = RecordId(token.lookup_id(SECRET));
-        if passphrase.is_none() {
-            // The common case, in one atomic step: claim unless the secret needs a passphrase.
+        if matches!(unlock, Unlock::Nothing) {
+            // The common case, in one atomic step: claim unless the secret needs a second factor.
             return match self.store.take_unguarded(&id, now).await? {
                 Claim::Taken(taken) => self.open_taken(&id, token, taken),
                 Claim::Guarded => {
@@ -382,7 +470,7 @@ impl SecretService {
             };
         }
         let Some(record) = self.store.peek(&id, now).await? else {
-            if let Some(pw) = &passphrase {
+            if let Some(pw) = passphrase {
                 self.dummy_kdf(pw).await;
             }
             audit::event("secret.reveal", "denied:unknown", Some(&id), "anon");
@@ -390,7 +478,7 @@ impl SecretService {
         };
 
         if !record.has_passphrase {
-            // A passphrase was given but none is needed: reveal as without one.
+            // A second factor was given but none is needed: reveal as without one.
             let Some(taken) = self.store.take(&id, now).await? else {
                 audit::event("secret.reveal", "denied:lost_race", Some(&id), "anon");
                 return Err(CoreError::NotFound);
@@ -398,22 +486,28 @@ impl SecretService {
             return self.open_taken(&id, token, taken);
         }
 
-        let Some(pw) = passphrase else {
-            audit::event("secret.reveal", "denied:passphrase_missing", Some(&id), "anon");
-            return Err(CoreError::NotFound);
+        let kind = match Envelope::parse(&record.envelope) {
+            Ok(env) => env.kind(),
+            Err(e) => {
+                audit::event("secret.reveal", open_reason(&e), Some(&id), "anon");
+                return Err(CoreError::NotFound);
+            }
         };
-        let opened = {
+        let factor: Zeroizing<Vec<u8>> = Zeroizing::new(unlock.factor().unwrap_or_default().to_vec());
+        let opened = if kind == EnvelopeKind::Passphrase {
+            // Argon2id: on the blocking pool, bounded.
             let keys = self.keys.clone();
             let token = token.clone();
             let envelope = record.envelope;
-            self.slow(move || keys.open(&id.0, token.expose().as_bytes(), Some(pw.as_bytes()), &envelope))
-                .await
+            self.slow(move || keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &envelope)).await
+        } else {
+            self.keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &record.envelope)
         };
         match opened {
             Ok(plaintext) => match self.store.take(&id, now).await? {
                 Some(taken) => {
                     audit::event("secret.revealed", "ok", Some(&id), "anon");
-                    Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left })
+                    Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left, kind })
                 }
                 None => {
                     audit::event("secret.reveal", "denied:lost_race", Some(&id), "anon");
@@ -422,12 +516,17 @@ impl SecretService {
             },
             Err(OpenError::Failed) => {
                 let cap = self.policy.max_passphrase_failures;
+                let wrong = if kind == EnvelopeKind::Passphrase {
+                    "denied:wrong_passphrase"
+                } else {
+                    "denied:wrong_key_proof"
+                };
                 match self.store.record_failure(&id, cap, now).await? {
                     FailureOutcome::Burned => {
                         audit::event("secret.burned", "passphrase_failures", Some(&id), "anon");
                     }
                     FailureOutcome::Counted { .. } | FailureOutcome::Gone => {
-                        audit::event("secret.reveal", "denied:wrong_passphrase", Some(&id), "anon");
+                        audit::event("secret.reveal", wrong, Some(&id), "anon");
                     }
                 }
                 Err(CoreError::NotFound)
@@ -439,12 +538,17 @@ impl SecretService {
         }
     }
 
-    /// Opens a claimed envelope of a secret without passphrase.
+    /// Opens a claimed envelope of a secret without a second factor.
     fn open_taken(&self, id: &RecordId, token: Token, taken: Taken) -> Result<Revealed, CoreError> {
         match self.keys.open(&id.0, token.expose().as_bytes(), None, &taken.envelope) {
             Ok(plaintext) => {
                 audit::event("secret.revealed", "ok", Some(id), "anon");
-                Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left })
+                Ok(Revealed {
+                    plaintext,
+                    secret_key: token,
+                    views_left: taken.views_left,
+                    kind: EnvelopeKind::Plain,
+                })
             }
             Err(e) => {
                 audit::event("secret.reveal", open_reason(&e), Some(id), "anon");

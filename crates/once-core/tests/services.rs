@@ -31,6 +31,7 @@ fn secret(text: &str) -> CreateSecret {
     CreateSecret {
         plaintext: Zeroizing::new(text.as_bytes().to_vec()),
         passphrase: None,
+        key_proof: None,
         ttl: TtlRequest::Seconds(3600),
         views: ViewLimit::ONCE,
         recipient: None,

@@ -6,14 +6,21 @@
 //! 1       1     algorithm (1 = AES-256-GCM)
 //! 2       1     key id length L (1..=64)
 //! 3       L     key id (ASCII)
-//! 3+L     1     passphrase KDF (0 = none, 1 = Argon2id v0x13)
+//! 3+L     1     guard (0 = none, 1 = Argon2id v0x13 passphrase, 2 = zero-knowledge key proof)
 //!               if 1: m_cost u32 BE (KiB), t_cost u32 BE, p_cost u32 BE, salt (16)
+//!               if 2: client flags (1; bit 0 = the client sealed it with a passphrase)
 //! …       32    HKDF salt
 //! …       12    GCM nonce
 //! …       n+16  ciphertext ‖ tag
 //! ```
 //! Everything before the ciphertext is the header; the AAD is `"once/envelope/v1" ‖ header ‖
 //! record_id`. The wire format is pinned by `tests::wire_format_is_pinned`.
+//!
+//! A **guard** is a second key factor beside the link token. A passphrase goes through Argon2id
+//! first. A zero-knowledge secret (already encrypted by the browser or the CLI, see [`crate::zk`])
+//! is guarded by its 32-byte key proof, which the client derives from the key in the link's
+//! fragment (and its passphrase): it is high-entropy, so it enters HKDF directly. The server keeps
+//! neither the proof nor a hash of it; the AEAD tag is what checks it, in constant time.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -30,6 +37,8 @@ const VERSION: u8 = 1;
 const ALG_AES_256_GCM: u8 = 1;
 const KDF_NONE: u8 = 0;
 const KDF_ARGON2ID: u8 = 1;
+const KDF_KEY_PROOF: u8 = 2;
+const CLIENT_PASSPHRASE: u8 = 0x01;
 const AAD_LABEL: &[u8] = b"once/envelope/v1";
 const INFO_LABEL: &[u8] = b"once/v1/aead-key";
 const TAG_LEN: usize = 16;
@@ -57,6 +66,39 @@ impl PassphraseParams {
     }
 }
 
+/// The second key factor of a sealed secret, beside its link token.
+#[derive(Clone, Copy)]
+pub enum Guard<'a> {
+    /// A passphrase, stretched with Argon2id (slow: call off the async executor).
+    Passphrase(&'a [u8], PassphraseParams),
+    /// A zero-knowledge secret's key proof; `client_passphrase` records (for the preview) whether
+    /// the client also needs a passphrase to decrypt what it gets back.
+    KeyProof { proof: &'a [u8; 32], client_passphrase: bool },
+}
+
+impl std::fmt::Debug for Guard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Guard::Passphrase(_, p) => f.debug_tuple("Passphrase").field(&"[redacted]").field(p).finish(),
+            Guard::KeyProof { client_passphrase, .. } => f
+                .debug_struct("KeyProof")
+                .field("client_passphrase", client_passphrase)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// What an envelope needs besides the link token, read from its (authenticated) header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvelopeKind {
+    /// The token alone opens it.
+    Plain,
+    /// Sealed with a passphrase (Argon2id).
+    Passphrase,
+    /// A zero-knowledge secret: opens with the key proof; what comes out is client ciphertext.
+    ZeroKnowledge { client_passphrase: bool },
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SealError {
     #[error("the key ring has no active key (run `once keys generate`)")]
@@ -79,12 +121,19 @@ pub enum OpenError {
     Failed,
 }
 
+#[derive(Debug, Clone, Copy)]
+enum ParsedGuard<'a> {
+    None,
+    Argon2id(PassphraseParams, &'a [u8]),
+    KeyProof { client_passphrase: bool },
+}
+
 /// A parsed envelope header, borrowed from the envelope bytes.
 #[derive(Debug)]
 pub struct Envelope<'a> {
     header: &'a [u8],
     key_id: KeyId,
-    passphrase: Option<(PassphraseParams, &'a [u8])>,
+    guard: ParsedGuard<'a>,
     hkdf_salt: &'a [u8],
     nonce: &'a [u8],
     ciphertext: &'a [u8],
@@ -123,15 +172,20 @@ impl<'a> Envelope<'a> {
         let len = r.u8()? as usize;
         let id = std::str::from_utf8(r.take(len)?).map_err(|_| OpenError::Malformed)?;
         let key_id = KeyId::parse(id).ok_or(OpenError::Malformed)?;
-        let passphrase = match r.u8()? {
-            KDF_NONE => None,
+        let guard = match r.u8()? {
+            KDF_NONE => ParsedGuard::None,
             KDF_ARGON2ID => {
                 let params = PassphraseParams { m_cost_kib: r.u32()?, t_cost: r.u32()?, p_cost: r.u32()? };
                 if !params.within_limits() {
                     return Err(OpenError::Malformed);
                 }
-                Some((params, r.take(16)?))
+                ParsedGuard::Argon2id(params, r.take(16)?)
             }
+            KDF_KEY_PROOF => match r.u8()? {
+                0 => ParsedGuard::KeyProof { client_passphrase: false },
+                CLIENT_PASSPHRASE => ParsedGuard::KeyProof { client_passphrase: true },
+                _ => return Err(OpenError::Malformed),
+            },
             _ => return Err(OpenError::Malformed),
         };
         let hkdf_salt = r.take(32)?;
@@ -141,15 +195,19 @@ impl<'a> Envelope<'a> {
         if ciphertext.len() < TAG_LEN {
             return Err(OpenError::Malformed);
         }
-        Ok(Envelope { header, key_id, passphrase, hkdf_salt, nonce, ciphertext })
+        Ok(Envelope { header, key_id, guard, hkdf_salt, nonce, ciphertext })
     }
 
     pub fn key_id(&self) -> &KeyId {
         &self.key_id
     }
 
-    pub fn needs_passphrase(&self) -> bool {
-        self.passphrase.is_some()
+    pub fn kind(&self) -> EnvelopeKind {
+        match self.guard {
+            ParsedGuard::None => EnvelopeKind::Plain,
+            ParsedGuard::Argon2id(..) => EnvelopeKind::Passphrase,
+            ParsedGuard::KeyProof { client_passphrase } => EnvelopeKind::ZeroKnowledge { client_passphrase },
+        }
     }
 }
 
@@ -249,23 +307,23 @@ impl SealRandom {
 
 impl KeyRing {
     /// Seals `plaintext` for the record `record_id` under the active key, the record's link
-    /// `token` and, if given, a passphrase (Argon2id with `params`: slow; call it off the async
+    /// `token` and, if given, a guard (a passphrase runs Argon2id: slow; call it off the async
     /// executor).
     pub fn seal(
         &self,
         record_id: &[u8; 32],
         token: &[u8],
-        passphrase: Option<(&[u8], PassphraseParams)>,
+        guard: Option<Guard<'_>>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, SealError> {
-        self.seal_with(record_id, token, passphrase, plaintext, SealRandom::fresh())
+        self.seal_with(record_id, token, guard, plaintext, SealRandom::fresh())
     }
 
     fn seal_with(
         &self,
         record_id: &[u8; 32],
         token: &[u8],
-        passphrase: Option<(&[u8], PassphraseParams)>,
+        guard: Option<Guard<'_>>,
         plaintext: &[u8],
         rnd: SealRandom,
     ) -> Result<Vec<u8>, SealError> {
@@ -274,12 +332,12 @@ impl KeyRing {
         let mut out = Vec::with_capacity(3 + id.len() + 1 + 28 + 32 + 12 + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&[VERSION, ALG_AES_256_GCM, id.len() as u8]);
         out.extend_from_slice(id);
-        let pw_key = match passphrase {
+        let guard_key = match guard {
             None => {
                 out.push(KDF_NONE);
                 None
             }
-            Some((pw, params)) => {
+            Some(Guard::Passphrase(pw, params)) => {
                 if !params.within_limits() {
                     return Err(SealError::BadParams);
                 }
@@ -290,10 +348,17 @@ impl KeyRing {
                 out.extend_from_slice(&rnd.pw_salt);
                 Some(passphrase_key(&self.kdf_memory, pw, &rnd.pw_salt, params)?)
             }
+            Some(Guard::KeyProof { proof, client_passphrase }) => {
+                out.extend_from_slice(&[
+                    KDF_KEY_PROOF,
+                    if client_passphrase { CLIENT_PASSPHRASE } else { 0 },
+                ]);
+                Some(Zeroizing::new(*proof))
+            }
         };
         out.extend_from_slice(&rnd.hkdf_salt);
         out.extend_from_slice(&rnd.nonce);
-        let key = aead_key(master, token, pw_key.as_deref(), &rnd.hkdf_salt, key_id);
+        let key = aead_key(master, token, guard_key.as_deref(), &rnd.hkdf_salt, key_id);
         let cipher = Aes256Gcm::new_from_slice(&key[..]).map_err(|_| SealError::BadParams)?;
         let aad = aad(&out, record_id);
         let ct = cipher
@@ -304,13 +369,14 @@ impl KeyRing {
         Ok(out)
     }
 
-    /// Opens an envelope sealed for `record_id` with `token` (and the passphrase, if it was sealed
-    /// with one: Argon2id runs here, so call it off the async executor for such envelopes).
+    /// Opens an envelope sealed for `record_id` with `token` and `guard`: the passphrase of an
+    /// envelope sealed with one (Argon2id runs here, so call it off the async executor for such
+    /// envelopes), or the 32-byte key proof of a zero-knowledge one.
     pub fn open(
         &self,
         record_id: &[u8; 32],
         token: &[u8],
-        passphrase: Option<&[u8]>,
+        guard: Option<&[u8]>,
         envelope: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
         let env = Envelope::parse(envelope)?;
@@ -319,14 +385,18 @@ impl KeyRing {
             Some(None) => return Err(OpenError::KeyDestroyed(env.key_id.clone())),
             Some(Some(m)) => m,
         };
-        let pw_key = match (env.passphrase, passphrase) {
-            (None, _) => None,
-            (Some(_), None) => return Err(OpenError::Failed),
-            (Some((params, salt)), Some(pw)) => {
+        let guard_key = match (env.guard, guard) {
+            (ParsedGuard::None, _) => None,
+            (_, None) => return Err(OpenError::Failed),
+            (ParsedGuard::Argon2id(params, salt), Some(pw)) => {
                 Some(passphrase_key(&self.kdf_memory, pw, salt, params).map_err(|_| OpenError::Malformed)?)
             }
+            (ParsedGuard::KeyProof { .. }, Some(proof)) => {
+                // Anything but 32 bytes is a wrong proof, answered like any other.
+                Some(Zeroizing::new(<[u8; 32]>::try_from(proof).map_err(|_| OpenError::Failed)?))
+            }
         };
-        let key = aead_key(master, token, pw_key.as_deref(), env.hkdf_salt, &env.key_id);
+        let key = aead_key(master, token, guard_key.as_deref(), env.hkdf_salt, &env.key_id);
         let cipher = Aes256Gcm::new_from_slice(&key[..]).map_err(|_| OpenError::Malformed)?;
         let aad = aad(env.header, record_id);
         cipher
@@ -362,8 +432,8 @@ mod tests {
         let r = ring();
         let e = r.seal(&RID, TOKEN, None, b"hi").expect("seal");
         assert_eq!(&r.open(&RID, TOKEN, None, &e).expect("open")[..], b"hi");
-        let e = r.seal(&RID, TOKEN, Some((b"pw", FAST)), b"hi").expect("seal");
-        assert!(Envelope::parse(&e).expect("parse").needs_passphrase());
+        let e = r.seal(&RID, TOKEN, Some(Guard::Passphrase(b"pw", FAST)), b"hi").expect("seal");
+        assert_eq!(Envelope::parse(&e).expect("parse").kind(), EnvelopeKind::Passphrase);
         assert_eq!(&r.open(&RID, TOKEN, Some(b"pw"), &e).expect("open")[..], b"hi");
         assert_eq!(r.open(&RID, TOKEN, Some(b"pW"), &e), Err(OpenError::Failed));
         assert_eq!(r.open(&RID, TOKEN, None, &e), Err(OpenError::Failed));
@@ -456,7 +526,9 @@ mod tests {
     #[test]
     fn wire_format_with_passphrase_is_pinned() {
         let r = fixed_ring();
-        let e = r.seal_with(&RID, TOKEN, Some((b"pw", FAST)), b"hi", fixed_random()).expect("seal");
+        let e = r
+            .seal_with(&RID, TOKEN, Some(Guard::Passphrase(b"pw", FAST)), b"hi", fixed_random())
+            .expect("seal");
         assert_eq!(
             HEXLOWER.encode(&e),
             concat!(
@@ -474,5 +546,45 @@ mod tests {
             )
         );
         assert_eq!(&r.open(&RID, TOKEN, Some(b"pw"), &e).expect("open")[..], b"hi");
+    }
+
+    #[test]
+    fn key_proof_guards_a_zero_knowledge_envelope() {
+        let r = ring();
+        let proof = [9u8; 32];
+        let guard = Guard::KeyProof { proof: &proof, client_passphrase: true };
+        let e = r.seal(&RID, TOKEN, Some(guard), b"client ciphertext").expect("seal");
+        let kind = Envelope::parse(&e).expect("parse").kind();
+        assert_eq!(kind, EnvelopeKind::ZeroKnowledge { client_passphrase: true });
+        assert_eq!(&r.open(&RID, TOKEN, Some(&proof), &e).expect("open")[..], b"client ciphertext");
+        let mut wrong = proof;
+        wrong[31] ^= 1;
+        assert_eq!(r.open(&RID, TOKEN, Some(&wrong), &e), Err(OpenError::Failed));
+        assert_eq!(r.open(&RID, TOKEN, None, &e), Err(OpenError::Failed));
+        assert_eq!(r.open(&RID, TOKEN, Some(b"short"), &e), Err(OpenError::Failed));
+        // The proof alone (a guessed token) opens nothing either.
+        assert_eq!(r.open(&RID, b"k3jtokem", Some(&proof), &e), Err(OpenError::Failed));
+    }
+
+    #[test]
+    fn wire_format_with_key_proof_is_pinned() {
+        let r = fixed_ring();
+        let guard = Guard::KeyProof { proof: &[4u8; 32], client_passphrase: false };
+        let e = r.seal_with(&RID, TOKEN, Some(guard), b"hi", fixed_random()).expect("seal");
+        let hex = HEXLOWER.encode(&e);
+        assert_eq!(
+            &hex[..hex.len() - 36],
+            concat!(
+                "0101",
+                "0c",
+                "656e762d6364386235313735",
+                "02",                                                               // key proof
+                "00",                                                               // no client passphrase
+                "0101010101010101010101010101010101010101010101010101010101010101", // HKDF salt
+                "030303030303030303030303",                                         // nonce
+            )
+        );
+        // Ciphertext ‖ tag, reproduced with Python's `cryptography` from the layout above.
+        assert_eq!(&hex[hex.len() - 36..], "a1403d5c78cb3c22744561f8a20b89cb4b28");
     }
 }

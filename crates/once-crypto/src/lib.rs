@@ -26,7 +26,8 @@
 mod envelope;
 mod keyring;
 mod token;
+pub mod zk;
 
-pub use envelope::{Envelope, OpenError, PassphraseParams, SealError};
+pub use envelope::{Envelope, EnvelopeKind, Guard, OpenError, PassphraseParams, SealError};
 pub use keyring::{KeyId, KeyInfo, KeyRing, KeyRingError, KeyState, MasterKey, RegistryError};
 pub use token::{ApiKey, Token, VaultKey, lookup_hash};

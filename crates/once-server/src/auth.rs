@@ -1,4 +1,5 @@
-//! HTTP Basic authentication for API v1: the account's e-mail as user name, an API key as password.
+//! Authentication: HTTP Basic for API v1 (the account's e-mail as user name, an API key as
+//! password) and `Bearer <API key>` for API v2.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -7,7 +8,7 @@ use data_encoding::BASE64;
 use once_core::Principal;
 use zeroize::Zeroizing;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, V2Error};
 use crate::state::AppState;
 
 /// The caller: anonymous (no `Authorization` header) or an account. A header that is present but
@@ -73,6 +74,50 @@ impl FromRequestParts<AppState> for Authenticated {
         match Caller::from_request_parts(parts, state).await? {
             Caller::Account(p) => Ok(Authenticated(p)),
             Caller::Anonymous => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+/// API v2's caller: `Authorization: Bearer <API key>`, or anonymous without the header. A header
+/// that is present but wrong is rejected.
+#[derive(Debug)]
+pub struct Bearer(pub Option<Principal>);
+
+/// An API v2 route that needs an account.
+#[derive(Debug)]
+pub struct BearerRequired(pub Principal);
+
+fn bearer_key(parts: &Parts) -> Result<Option<Zeroizing<String>>, V2Error> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let unauthorized = || V2Error::from(ApiError::Unauthorized);
+    let text = value.to_str().map_err(|_| unauthorized())?;
+    let (scheme, key) = text.trim().split_once(' ').ok_or_else(unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
+        return Err(unauthorized());
+    }
+    Ok(Some(Zeroizing::new(key.trim().to_owned())))
+}
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match bearer_key(parts)? {
+            None => Ok(Bearer(None)),
+            Some(key) => Ok(Bearer(Some(state.core.accounts.authenticate_key(None, &key).await?))),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for BearerRequired {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Bearer::from_request_parts(parts, state).await? {
+            Bearer(Some(p)) => Ok(BearerRequired(p)),
+            Bearer(None) => Err(ApiError::Unauthorized.into()),
         }
     }
 }

@@ -10,6 +10,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use once_api::v2::{self, ErrorCode};
 use once_core::CoreError;
 use serde_json::json;
 
@@ -140,5 +141,127 @@ impl IntoResponse for ApiError {
                 .insert("www-authenticate", HeaderValue::from_static("Basic realm=\"Once API\""));
         }
         resp
+    }
+}
+
+/// An API v2 error: a real status and `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub struct V2Error {
+    status: StatusCode,
+    code: ErrorCode,
+    message: std::borrow::Cow<'static, str>,
+}
+
+impl V2Error {
+    pub fn bad_request(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        V2Error { status: StatusCode::BAD_REQUEST, code: ErrorCode::BadRequest, message: message.into() }
+    }
+
+    pub fn conflict(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        V2Error { status: StatusCode::CONFLICT, code: ErrorCode::Conflict, message: message.into() }
+    }
+}
+
+impl From<ApiError> for V2Error {
+    fn from(e: ApiError) -> Self {
+        let (status, code, message): (_, _, std::borrow::Cow<'static, str>) = match e {
+            ApiError::UnknownSecret { .. } => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "unknown secret: it may have expired or been revealed or burned, or the passphrase is wrong"
+                    .into(),
+            ),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m.into()),
+            ApiError::Unauthorized => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "the API key is not valid".into())
+            }
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, m.into()),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "send a JSON body with Content-Type: application/json".into(),
+            ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "storage is temporarily unavailable; try again shortly".into(),
+            ),
+            ApiError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error".into())
+            }
+        };
+        V2Error { status, code, message }
+    }
+}
+
+impl From<CoreError> for V2Error {
+    fn from(e: CoreError) -> Self {
+        V2Error::from(ApiError::from(e))
+    }
+}
+
+impl IntoResponse for V2Error {
+    fn into_response(self) -> Response {
+        let body = v2::Error { error: v2::ErrorBody { code: self.code, message: self.message.into_owned() } };
+        let mut resp = (self.status, Json(body)).into_response();
+        match self.code {
+            // Counted by the metrics middleware (`once_store_errors_total`).
+            ErrorCode::Unavailable => {
+                resp.extensions_mut().insert(StoreFailure);
+            }
+            ErrorCode::Unauthorized => {
+                resp.headers_mut()
+                    .insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"Once API\""));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+/// A JSON body for API v2, whose rejections answer in the v2 envelope.
+pub struct V2Json<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for V2Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = V2Error;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(V2Json(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType.into()),
+            Err(JsonRejection::BytesRejection(b)) => Err(ApiError::from_bytes(b).into()),
+            Err(JsonRejection::JsonDataError(e)) => Err(V2Error::bad_request(format!(
+                "the JSON body does not fit: {}",
+                e.body_text()
+                    .trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+            ))),
+            Err(_) => Err(V2Error::bad_request("the body is not valid JSON")),
+        }
+    }
+}
+
+impl<T, S> axum::extract::OptionalFromRequest<S> for V2Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = V2Error;
+
+    /// An empty body without a content type is "no body"; anything else must be JSON.
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let has_type = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        let empty =
+            req.headers().get(axum::http::header::CONTENT_LENGTH).is_some_and(|l| l.as_bytes() == b"0")
+                || (!req.headers().contains_key(axum::http::header::CONTENT_LENGTH)
+                    && !req.headers().contains_key(axum::http::header::TRANSFER_ENCODING));
+        if !has_type && empty {
+            return Ok(None);
+        }
+        <Self as axum::extract::FromRequest<S>>::from_request(req, state).await.map(Some)
     }
 }

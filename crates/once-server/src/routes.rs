@@ -1,15 +1,18 @@
 //! Routes by feature.
 
+mod assets;
 mod health;
 mod metrics;
 mod v1;
+mod v2;
 
 use axum::Router;
 
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().merge(health::router()).merge(v1::router());
+    let mut router =
+        Router::new().merge(health::router()).merge(v1::router()).merge(v2::router()).merge(assets::router());
     // Disabled, `/metrics` is not routed at all: a 404 like any unknown path.
     if state.metrics.is_enabled() {
         router = router.merge(metrics::router());

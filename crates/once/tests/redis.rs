@@ -75,6 +75,7 @@ async fn two_instances_on_one_redis_honour_max_views_exactly() {
             .create(CreateSecret {
                 plaintext: zeroize::Zeroizing::new(format!("three-{round}").into_bytes()),
                 passphrase: None,
+                key_proof: None,
                 ttl: TtlRequest::Default,
                 views: ViewLimit::new(3, &policy).expect("3 views"),
                 recipient: None,

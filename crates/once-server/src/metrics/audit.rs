@@ -105,7 +105,7 @@ impl Visit for Fields {
             }
             "outcome" => {
                 self.outcome = match (value, BurnReason::parse(value)) {
-                    ("denied:wrong_passphrase", _) => Outcome::WrongPassphrase,
+                    ("denied:wrong_passphrase" | "denied:wrong_key_proof", _) => Outcome::WrongPassphrase,
                     (_, Some(reason)) => Outcome::Burned(reason),
                     _ => Outcome::Other,
                 }

@@ -90,6 +90,7 @@ fn create_request(params: &mut V1Params, caller: &Caller) -> Result<CreateSecret
     Ok(CreateSecret {
         plaintext: Zeroizing::new(Vec::new()),
         passphrase: params.take("passphrase"),
+        key_proof: None,
         ttl,
         views: ViewLimit::ONCE,
         recipient,

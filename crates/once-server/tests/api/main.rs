@@ -3,3 +3,4 @@
 mod helpers;
 mod metrics;
 mod v1;
+mod v2;

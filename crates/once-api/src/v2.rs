@@ -1,0 +1,211 @@
+//! API v2: Once's own JSON API, used by the web UI's script and the CLI.
+//!
+//! Times are Unix seconds; byte strings (a zero-knowledge secret's ciphertext, key proofs) are
+//! base64url without padding. Errors are `{"error": {"code", "message"}}` with a real HTTP
+//! status; `code` is one of [`ErrorCode`].
+//!
+//! With the `openapi` feature, every type derives `utoipa::ToSchema`, so the server's OpenAPI
+//! document is generated from these definitions.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// How a secret is protected, as the recipient's client needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The server encrypted it; a reveal returns the text.
+    Server,
+    /// The client encrypted it; a reveal (with the key proof) returns the client's ciphertext,
+    /// which only the key in the link's fragment opens.
+    ZeroKnowledge,
+}
+
+/// `POST /api/v2/secrets`: either `secret` (server-side mode) or `ciphertext` + `key_proof`
+/// (zero-knowledge mode).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateSecret {
+    /// The secret text (server-side mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Zero-knowledge mode: the client's ciphertext (base64url), Once's zero-knowledge format v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphertext: Option<String>,
+    /// Zero-knowledge mode: the key proof (base64url, 32 bytes) derived from the fragment key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_proof: Option<String>,
+    /// Server-side mode only: a passphrase the recipient must give.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+    /// Lifetime in seconds (default: the server's). Must be within the server's bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// How many times it can be revealed (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_views: Option<u32>,
+}
+
+impl std::fmt::Debug for CreateSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateSecret")
+            .field("ttl", &self.ttl)
+            .field("max_views", &self.max_views)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a create: the two links. The secret link of a zero-knowledge secret still needs
+/// the client's `#fragment` appended.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Created {
+    pub secret_key: String,
+    pub secret_url: String,
+    pub receipt_key: String,
+    pub receipt_url: String,
+    pub mode: Mode,
+    pub passphrase_required: bool,
+    pub max_views: u32,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub receipt_expires_at: i64,
+}
+
+/// `GET /api/v2/secrets/{key}`: what the link leads to. Consumes nothing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Preview {
+    pub mode: Mode,
+    /// Whether the recipient must type a passphrase (sent to the server in server-side mode,
+    /// used by the client in zero-knowledge mode).
+    pub passphrase_required: bool,
+    pub views_left: u32,
+    pub expires_at: i64,
+}
+
+/// `POST /api/v2/secrets/{key}/reveal`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Reveal {
+    /// Server-side mode: the passphrase, if the secret has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+    /// Zero-knowledge mode: the key proof (base64url) derived from the fragment key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_proof: Option<String>,
+}
+
+impl std::fmt::Debug for Reveal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reveal").finish_non_exhaustive()
+    }
+}
+
+/// A revealed secret: `value` in server-side mode, `ciphertext` in zero-knowledge mode.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Revealed {
+    pub mode: Mode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphertext: Option<String>,
+    /// Views left after this one (0: it is gone now).
+    pub views_left: u32,
+}
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revealed")
+            .field("mode", &self.mode)
+            .field("views_left", &self.views_left)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret's lifecycle as the sender sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Not revealed yet, receipt not opened.
+    New,
+    /// Not revealed yet; the sender has looked at the receipt.
+    Viewed,
+    /// Revealed as many times as allowed.
+    Received,
+    Burned,
+    Expired,
+}
+
+/// `GET /api/v2/receipts/{key}`: the sender's view. Never contains the secret or its link.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Receipt {
+    pub receipt_key: String,
+    pub receipt_url: String,
+    pub state: State,
+    /// Why it was burned: `sender` or `passphrase_failures`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn_reason: Option<String>,
+    pub passphrase_required: bool,
+    pub max_views: u32,
+    pub views: u32,
+    pub views_left: u32,
+    /// Wrong passphrases (or key proofs) so far.
+    pub failures: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<i64>,
+    pub secret_expires_at: i64,
+    pub expires_at: i64,
+}
+
+/// `GET /api/v2/receipts`: the caller's receipts, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReceiptPage {
+    pub items: Vec<Receipt>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Machine-readable error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Unknown, expired, already revealed, burned, or the passphrase/key proof is wrong.
+    NotFound,
+    BadRequest,
+    Unauthorized,
+    /// The secret can no longer be burned (already revealed, burned or expired).
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    /// Storage is unavailable; retry later.
+    Unavailable,
+    Internal,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The error envelope of every v2 error response.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Error {
+    pub error: ErrorBody,
+}

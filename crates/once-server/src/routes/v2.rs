@@ -1,0 +1,369 @@
+//! API v2: Once's own JSON API (the web UI's script and the CLI use it). Real status codes, the
+//! error envelope `{"error": {"code", "message"}}`, and an OpenAPI 3 document generated from
+//! these handlers' annotations and the `once_api::v2` types, served at `/api/v2/openapi.json`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Json, Router};
+use data_encoding::BASE64URL_NOPAD;
+use once_api::v2::{self, Mode};
+use once_core::{CreateSecret, EnvelopeKind, ReceiptView, SecretState, TtlRequest, Unlock, ViewLimit};
+use serde::Deserialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use zeroize::Zeroizing;
+
+use crate::auth::{Bearer, BearerRequired};
+use crate::error::{V2Error, V2Json};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Once API v2",
+        description = "Once's own API: one-time secrets in server-side or zero-knowledge mode. \
+                       Times are Unix seconds; byte strings are base64url without padding.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "secrets", description = "Create, preview and reveal secrets"),
+         (name = "receipts", description = "The sender's side: state, burn, recent"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key (`once user add` prints one)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The v2 routes and their OpenAPI document (which also serves itself).
+pub fn router() -> Router<AppState> {
+    let (router, api) = api_router().split_for_parts();
+    let doc = std::sync::Arc::new(api);
+    router.route(
+        "/api/v2/openapi.json",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(create))
+        .routes(routes!(preview))
+        .routes(routes!(reveal))
+        .routes(routes!(receipt))
+        .routes(routes!(burn))
+        .routes(routes!(recent))
+}
+
+fn mode(kind: EnvelopeKind) -> Mode {
+    match kind {
+        EnvelopeKind::ZeroKnowledge { .. } => Mode::ZeroKnowledge,
+        EnvelopeKind::Plain | EnvelopeKind::Passphrase => Mode::Server,
+    }
+}
+
+fn key_proof(b64: &str) -> Result<Zeroizing<[u8; 32]>, V2Error> {
+    let bad = || V2Error::bad_request("key_proof must be 32 bytes in base64url without padding");
+    let bytes = Zeroizing::new(BASE64URL_NOPAD.decode(b64.trim().as_bytes()).map_err(|_| bad())?);
+    let mut out = Zeroizing::new([0u8; 32]);
+    if bytes.len() != 32 {
+        return Err(bad());
+    }
+    out.copy_from_slice(&bytes);
+    Ok(out)
+}
+
+/// Create a secret
+///
+/// Send `secret` for server-side mode, or `ciphertext` and `key_proof` for zero-knowledge mode
+/// (the client encrypted it; the key stays in the link's fragment).
+#[utoipa::path(
+    post,
+    path = "/api/v2/secrets",
+    tag = "secrets",
+    request_body = v2::CreateSecret,
+    responses(
+        (status = 201, description = "Created", body = v2::Created),
+        (status = 400, description = "Invalid request", body = v2::Error),
+        (status = 401, description = "Wrong API key", body = v2::Error),
+        (status = 413, description = "Secret too large", body = v2::Error),
+        (status = 415, description = "Not JSON", body = v2::Error),
+        (status = 503, description = "Storage unavailable", body = v2::Error),
+    ),
+    security((), ("api_key" = []))
+)]
+async fn create(
+    State(state): State<AppState>,
+    Bearer(owner): Bearer,
+    V2Json(body): V2Json<v2::CreateSecret>,
+) -> Result<(StatusCode, Json<v2::Created>), V2Error> {
+    let policy = state.core.secrets.policy();
+    let ttl = match body.ttl {
+        None => TtlRequest::Default,
+        Some(t) if (policy.min_ttl..=policy.max_ttl).contains(&t) => TtlRequest::Seconds(t),
+        Some(_) => {
+            return Err(V2Error::bad_request(format!(
+                "ttl must be between {} and {} seconds",
+                policy.min_ttl, policy.max_ttl
+            )));
+        }
+    };
+    let views = ViewLimit::new(body.max_views.unwrap_or(1), policy).map_err(V2Error::bad_request)?;
+    let (plaintext, key_proof) = match (body.secret, body.ciphertext, body.key_proof) {
+        (Some(text), None, None) => {
+            if text.trim().is_empty() {
+                return Err(V2Error::bad_request("secret is empty"));
+            }
+            (Zeroizing::new(text.into_bytes()), None)
+        }
+        (None, Some(ct), Some(proof)) => {
+            let blob = BASE64URL_NOPAD
+                .decode(ct.trim().as_bytes())
+                .map_err(|_| V2Error::bad_request("ciphertext must be base64url without padding"))?;
+            (Zeroizing::new(blob), Some(key_proof(&proof)?))
+        }
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            return Err(V2Error::bad_request("zero-knowledge mode needs both ciphertext and key_proof"));
+        }
+        (None, None, None) => return Err(V2Error::bad_request("send secret (or ciphertext and key_proof)")),
+        (Some(_), _, _) => {
+            return Err(V2Error::bad_request("send either secret or ciphertext and key_proof, not both"));
+        }
+    };
+    let passphrase = body.passphrase.filter(|p| !p.is_empty()).map(Zeroizing::new);
+    let zero_knowledge = key_proof.is_some();
+    let created = state
+        .core
+        .secrets
+        .create(CreateSecret {
+            plaintext,
+            passphrase,
+            key_proof,
+            ttl,
+            views,
+            recipient: None,
+            share_domain: String::new(),
+            owner: owner.clone(),
+        })
+        .await?;
+    let r = &created.receipt;
+    let secret_key = created.secret_key.expose().to_owned();
+    let receipt_key = created.receipt_key.expose().to_owned();
+    Ok((
+        StatusCode::CREATED,
+        Json(v2::Created {
+            secret_url: format!("{}/secret/{secret_key}", state.base_url),
+            receipt_url: format!("{}/receipt/{receipt_key}", state.base_url),
+            secret_key,
+            receipt_key,
+            mode: if zero_knowledge { Mode::ZeroKnowledge } else { Mode::Server },
+            passphrase_required: r.has_passphrase,
+            max_views: r.max_views,
+            created_at: r.created_at,
+            expires_at: r.secret_expires_at,
+            receipt_expires_at: r.expires_at,
+        }),
+    ))
+}
+
+/// Preview a secret
+///
+/// What the link leads to: whether a passphrase is needed and which mode it was made in.
+/// Consumes nothing. Unknown, expired and already revealed secrets are all 404.
+#[utoipa::path(
+    get,
+    path = "/api/v2/secrets/{key}",
+    tag = "secrets",
+    params(("key" = String, Path, description = "The secret key from the link")),
+    responses(
+        (status = 200, description = "The secret can be revealed", body = v2::Preview),
+        (status = 404, description = "No such secret (any more)", body = v2::Error),
+    )
+)]
+async fn preview(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<v2::Preview>, V2Error> {
+    let p = state.core.secrets.preview(&key).await?;
+    let passphrase_required = match p.kind {
+        EnvelopeKind::Plain => false,
+        EnvelopeKind::Passphrase => true,
+        EnvelopeKind::ZeroKnowledge { client_passphrase } => client_passphrase,
+    };
+    Ok(Json(v2::Preview {
+        mode: mode(p.kind),
+        passphrase_required,
+        views_left: p.views_left,
+        expires_at: p.expires_at,
+    }))
+}
+
+/// Reveal a secret
+///
+/// Consumes one view. Server-side mode: send the `passphrase` if it has one; the answer has
+/// `value`. Zero-knowledge mode: send the `key_proof`; the answer has `ciphertext`. A wrong
+/// passphrase or key proof consumes nothing (but enough of them burn the secret) and is 404
+/// like an unknown secret.
+#[utoipa::path(
+    post,
+    path = "/api/v2/secrets/{key}/reveal",
+    tag = "secrets",
+    params(("key" = String, Path, description = "The secret key from the link")),
+    request_body(content = Option<v2::Reveal>, description = "May be empty for a secret without passphrase"),
+    responses(
+        (status = 200, description = "The secret (now consumed)", body = v2::Revealed),
+        (status = 404, description = "Unknown, gone, or wrong passphrase / key proof", body = v2::Error),
+    )
+)]
+async fn reveal(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: Option<V2Json<v2::Reveal>>,
+) -> Result<Json<v2::Revealed>, V2Error> {
+    let body = body.map(|V2Json(b)| b).unwrap_or_default();
+    let unlock = match (body.passphrase.filter(|p| !p.is_empty()), body.key_proof) {
+        (None, None) => Unlock::Nothing,
+        (Some(p), None) => Unlock::Passphrase(Zeroizing::new(p)),
+        (None, Some(k)) => Unlock::KeyProof(key_proof(&k)?),
+        (Some(_), Some(_)) => return Err(V2Error::bad_request("send either passphrase or key_proof")),
+    };
+    let r = state.core.secrets.reveal_with(&key, unlock).await?;
+    let mode = mode(r.kind);
+    let (value, ciphertext) = match mode {
+        // Text secrets were stored from UTF-8 strings; anything else is shown lossily.
+        Mode::Server => (Some(String::from_utf8_lossy(&r.plaintext).into_owned()), None),
+        Mode::ZeroKnowledge => (None, Some(BASE64URL_NOPAD.encode(&r.plaintext))),
+    };
+    Ok(Json(v2::Revealed { mode, value, ciphertext, views_left: r.views_left }))
+}
+
+pub(crate) fn receipt_body(state: &AppState, v: &ReceiptView) -> v2::Receipt {
+    let receipt_key = v.receipt_key.as_ref().map(|k| k.expose().to_owned()).unwrap_or_default();
+    v2::Receipt {
+        receipt_url: format!("{}/receipt/{receipt_key}", state.base_url),
+        receipt_key,
+        state: match v.state {
+            SecretState::New => v2::State::New,
+            SecretState::Viewed => v2::State::Viewed,
+            SecretState::Received => v2::State::Received,
+            SecretState::Burned => v2::State::Burned,
+            SecretState::Expired => v2::State::Expired,
+        },
+        burn_reason: v.burn_reason.map(|b| b.as_str().to_owned()),
+        passphrase_required: v.has_passphrase,
+        max_views: v.max_views,
+        views: v.views,
+        views_left: v.views_left(),
+        failures: v.failures,
+        created_at: v.created_at,
+        updated_at: v.updated_at,
+        received_at: v.received_at,
+        secret_expires_at: v.secret_expires_at,
+        expires_at: v.expires_at,
+    }
+}
+
+/// Read a receipt
+///
+/// The sender's view of a secret: its state, views and times. Never the secret or its link.
+#[utoipa::path(
+    get,
+    path = "/api/v2/receipts/{key}",
+    tag = "receipts",
+    params(("key" = String, Path, description = "The receipt key from the receipt link")),
+    responses(
+        (status = 200, description = "The receipt", body = v2::Receipt),
+        (status = 404, description = "No such receipt", body = v2::Error),
+    )
+)]
+async fn receipt(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<v2::Receipt>, V2Error> {
+    let view = state.core.secrets.receipt(&key, false).await?;
+    state.metrics.receipt_viewed();
+    Ok(Json(receipt_body(&state, &view)))
+}
+
+/// Burn a secret
+///
+/// Destroys the secret now, so its link reveals nothing. 409 when it is already revealed,
+/// burned or expired.
+#[utoipa::path(
+    post,
+    path = "/api/v2/receipts/{key}/burn",
+    tag = "receipts",
+    params(("key" = String, Path, description = "The receipt key from the receipt link")),
+    responses(
+        (status = 200, description = "Burned; the receipt as it is now", body = v2::Receipt),
+        (status = 404, description = "No such receipt", body = v2::Error),
+        (status = 409, description = "Already revealed, burned or expired", body = v2::Error),
+    )
+)]
+async fn burn(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<v2::Receipt>, V2Error> {
+    let (view, burned_now) = state.core.secrets.burn(&key).await?;
+    if !burned_now {
+        return Err(V2Error::conflict(format!(
+            "the secret can no longer be burned: it is {}",
+            view.state.as_str()
+        )));
+    }
+    Ok(Json(receipt_body(&state, &view)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RecentQuery {
+    /// The `next` cursor of the previous page.
+    cursor: Option<String>,
+    /// Receipts per page (1–100, default 20).
+    limit: Option<u32>,
+}
+
+/// List your recent secrets
+///
+/// The receipts of the authenticated account's secrets, newest first, paginated by cursor.
+#[utoipa::path(
+    get,
+    path = "/api/v2/receipts",
+    tag = "receipts",
+    params(RecentQuery),
+    responses(
+        (status = 200, description = "One page, newest first", body = v2::ReceiptPage),
+        (status = 400, description = "Bad cursor or limit", body = v2::Error),
+        (status = 401, description = "No or wrong API key", body = v2::Error),
+    ),
+    security(("api_key" = []))
+)]
+async fn recent(
+    State(state): State<AppState>,
+    BearerRequired(who): BearerRequired,
+    query: Result<Query<RecentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<v2::ReceiptPage>, V2Error> {
+    let Query(q) = query.map_err(|_| V2Error::bad_request("limit must be a whole number from 1 to 100"))?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(V2Error::bad_request("limit must be a whole number from 1 to 100"));
+    }
+    let page = state.core.secrets.recent(&who, q.cursor.as_deref(), limit).await?;
+    let items = page.items.iter().map(|v| receipt_body(&state, v)).collect();
+    Ok(Json(v2::ReceiptPage { items, next: page.next }))
+}
