@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 mod middleware;
+pub mod pages;
 pub mod params;
 mod routes;
 pub mod startup;

@@ -11,8 +11,13 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let mut router =
-        Router::new().merge(health::router()).merge(v1::router()).merge(v2::router()).merge(assets::router());
+    let mut router = Router::new()
+        .merge(health::router())
+        .merge(v1::router())
+        .merge(v2::router())
+        .merge(assets::router())
+        .merge(crate::pages::router())
+        .fallback(crate::pages::not_found);
     // Disabled, `/metrics` is not routed at all: a 404 like any unknown path.
     if state.metrics.is_enabled() {
         router = router.merge(metrics::router());

@@ -2,5 +2,6 @@
 
 mod helpers;
 mod metrics;
+mod pages;
 mod v1;
 mod v2;
