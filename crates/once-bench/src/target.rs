@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hyper::{Method, StatusCode};
@@ -196,11 +196,13 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
     let tmp = std::env::temp_dir().join(format!("once-bench-{}-{:016x}", std::process::id(), random_u64()));
     std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     // A Redis may hold other data (other deployments, other runs): this run's keys get a
-    // prefix of their own, and are all deleted at the end.
-    let redis = args.store.as_deref().filter(|s| is_redis(s)).map(|url| RedisKeys {
-        url: url.to_owned(),
-        prefix: format!("once-bench:{}:{}:", std::process::id(), unix_seconds()),
-    });
+    // prefix of their own, and are all deleted at the end. As short as the default `once:`:
+    // Redis hashes every key on every command, so a longer prefix would cost it measurably.
+    let redis = args
+        .store
+        .as_deref()
+        .filter(|s| is_redis(s))
+        .map(|url| RedisKeys { url: url.to_owned(), prefix: format!("b{:04x}:", random_u64() & 0xffff) });
     let store = match (&args.store, &redis) {
         (Some(url), Some(keys)) => format!("{}, key prefix {}", redact_url(url), keys.prefix),
         (Some(url), None) => redact_url(url),
@@ -277,12 +279,6 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
         }
     }
     Ok(target)
-}
-
-/// Wall-clock seconds, only to make the Redis key prefix unique and recognisable.
-#[allow(clippy::disallowed_methods, reason = "a name, not a time the server's logic depends on")]
-fn unix_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The end of the spawned server's output, for error messages.

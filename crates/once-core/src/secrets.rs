@@ -345,8 +345,13 @@ impl SecretService {
         let seal_small = |record: &RecordId, token: &[u8], value: &[u8]| {
             self.keys.seal(&record.0, token, None, value).map_err(|e| CoreError::Crypto(e.to_string()))
         };
-        let sealed_secret_key =
-            seal_small(&receipt_id, receipt_key.expose().as_bytes(), secret_key.expose().as_bytes())?;
+        // The receipt shows the secret link once; a zero-knowledge link is useless without the key
+        // in its fragment, which only the sender's client has, so none is kept for it.
+        let sealed_secret_key = if client_passphrase.is_some() {
+            None
+        } else {
+            Some(seal_small(&receipt_id, receipt_key.expose().as_bytes(), secret_key.expose().as_bytes())?)
+        };
         let sealed_receipt_key = match &req.owner {
             Some(p) => Some(seal_small(&receipt_id, p.vault.expose(), receipt_key.expose().as_bytes())?),
             None => None,
@@ -366,7 +371,7 @@ impl SecretService {
             id: receipt_id,
             secret_id,
             owner,
-            sealed_secret_key: Some(sealed_secret_key),
+            sealed_secret_key,
             sealed_receipt_key,
             state: ReceiptState::New,
             burn_reason: None,

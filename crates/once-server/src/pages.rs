@@ -397,13 +397,14 @@ struct ReceiptPage {
 
 fn qr_svg(text: &str) -> Option<String> {
     let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
-    Some(
-        code.render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(200, 200)
-            .dark_color(qrcode::render::svg::Color("#111111"))
-            .light_color(qrcode::render::svg::Color("#ffffff"))
-            .build(),
-    )
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .dark_color(qrcode::render::svg::Color("#111111"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .build();
+    // Inline in HTML: without the XML declaration the renderer starts with.
+    svg.find("<svg").map(|at| svg[at..].to_owned())
 }
 
 fn receipt_page(state: &AppState, l: Loc, csrf: &CsrfToken, v: &ReceiptView) -> ReceiptPage {

@@ -13,8 +13,42 @@
 // Each feature is isolated so one failure leaves the others working.
 
 import * as zk from "./zk.js";
+import qrcode from "./vendor/qrcode-generator-2.0.4.mjs";
 
 // ---- Helpers --------------------------------------------------------------------------------
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** A QR code of `text` as an <svg> element built with DOM calls (no markup strings, no styles). */
+function qrSvg(text) {
+  const code = qrcode(0, "M");
+  code.addData(text);
+  code.make();
+  const n = code.getModuleCount();
+  const quiet = 4;
+  const size = n + 2 * quiet;
+  let d = "";
+  for (let r = 0; r < n; r += 1) {
+    for (let c = 0; c < n; c += 1) {
+      if (code.isDark(r, c)) d += `M${c + quiet} ${r + quiet}h1v1h-1z`;
+    }
+  }
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${size} ${size}`);
+  svg.setAttribute("width", "240");
+  svg.setAttribute("height", "240");
+  svg.setAttribute("shape-rendering", "crispEdges");
+  svg.setAttribute("aria-hidden", "true");
+  const bg = document.createElementNS(SVG_NS, "rect");
+  bg.setAttribute("width", String(size));
+  bg.setAttribute("height", String(size));
+  bg.setAttribute("fill", "#ffffff");
+  const dots = document.createElementNS(SVG_NS, "path");
+  dots.setAttribute("d", d);
+  dots.setAttribute("fill", "#111111");
+  svg.append(bg, dots);
+  return svg;
+}
 
 /** Runs one feature; a failure is logged by name only (an error message could quote data). */
 function feature(name, fn) {
@@ -245,11 +279,17 @@ function showCreated(form, created, fragment) {
   if (secretUrl) secretUrl.value = `${created.secret_url}#${fragment}`;
   if (receiptUrl) receiptUrl.value = created.receipt_url;
 
-  // No QR code for zero-knowledge links yet: that needs an encoder (a vendored library, later).
+  // The QR code is drawn here: the link holds the key, so the server can't draw it.
   const qr = document.getElementById("zk-qr");
   if (qr) {
     qr.replaceChildren();
     qr.hidden = true;
+    try {
+      qr.append(qrSvg(`${created.secret_url}#${fragment}`));
+      qr.hidden = false;
+    } catch (e) {
+      logFailure("qr", e);
+    }
   }
 
   const secret = form.querySelector("#secret");

@@ -48,6 +48,7 @@ create-another = Share another secret
 mode-zk = Zero-knowledge mode: your browser encrypts the secret; the key stays in the link and never reaches the server.
 mode-server = Server-side mode: the server encrypts the secret (JavaScript is off, so the browser cannot).
 mode-server-used = Made in server-side mode: the server encrypted this secret.
+mode-zk-used = Made in zero-knowledge mode: encrypted in the browser; the server never had the key.
 mode-zk-reveal = Zero-knowledge mode: your browser decrypts this secret with the key in the link.
 
 created-title = Your secret link
@@ -60,8 +61,8 @@ qr-label = QR code of the secret link
 preview-title = Someone sent you a secret
 preview-lead = Reveal it? It can be viewed only once: after that it is gone.
 preview-views-left = { $n ->
-    [one] It can be opened 1 more time.
-   *[other] It can be opened { $n } more times.
+    [one] This link can be opened once.
+   *[other] This link can be opened { $n } times.
 }
 preview-expires = It expires on
 reveal-button = Reveal the secret

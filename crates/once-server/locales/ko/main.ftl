@@ -36,6 +36,7 @@ create-another = 다른 비밀 공유하기
 mode-zk = 영지식 모드: 브라우저가 비밀을 암호화합니다. 키는 링크 안에만 있고 서버로 전송되지 않습니다.
 mode-server = 서버 측 모드: 서버가 비밀을 암호화합니다(JavaScript가 꺼져 있어 브라우저에서 암호화할 수 없습니다).
 mode-server-used = 서버 측 모드로 만들어졌습니다: 서버가 이 비밀을 암호화했습니다.
+mode-zk-used = 영지식 모드로 만들어졌습니다: 브라우저에서 암호화되었으며 서버는 키를 가진 적이 없습니다.
 mode-zk-reveal = 영지식 모드: 브라우저가 링크 안의 키로 이 비밀을 복호화합니다.
 
 created-title = 비밀 링크
@@ -47,7 +48,7 @@ qr-label = 비밀 링크의 QR 코드
 
 preview-title = 누군가 비밀을 보냈습니다
 preview-lead = 지금 열어 볼까요? 한 번만 볼 수 있으며, 열람 후에는 사라집니다.
-preview-views-left = 앞으로 { $n }번 열 수 있습니다.
+preview-views-left = 이 링크는 { $n }번 열 수 있습니다.
 preview-expires = 만료 시각:
 reveal-button = 비밀 보기
 reveal-working = 복호화하는 중…

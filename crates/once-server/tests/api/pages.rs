@@ -27,6 +27,9 @@ async fn html(resp: reqwest::Response, status: StatusCode) -> String {
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
     let body = resp.text().await.expect("body");
     assert!(body.starts_with("<!doctype html>"));
+    // Well-formed per the HTML5 parsing algorithm: the parser reports no error.
+    let doc = scraper::Html::parse_document(&body);
+    assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
     assert!(!body.contains(" style=") && !body.contains("<style"), "inline style");
     for script in body.split("<script").skip(1) {
         let tag = script.split('>').next().unwrap_or("");
@@ -290,6 +293,10 @@ async fn zero_knowledge_links_need_the_script_and_a_form_post_burns_nothing() {
             .expect("post");
         html(resp, StatusCode::OK).await;
     }
+    // The receipt never offers a zero-knowledge secret's link: without its fragment it is useless.
+    let receipt = format!("/receipt/{}", c["receipt_key"].as_str().expect("receipt key"));
+    let body = html(http.get(app.url(&receipt)).send().await.expect("receipt"), StatusCode::OK).await;
+    assert!(!body.contains("secret-url") && body.contains("state-viewed"));
     let again = zk::key_proof(&k, None);
     let v: serde_json::Value = app
         .http

@@ -379,7 +379,27 @@ async fn openapi_document_lists_every_v2_route() {
     let resp = app.http.get(app.url("/api/v2/openapi.json")).send().await.expect("openapi");
     assert_eq!(resp.status(), StatusCode::OK);
     let doc = body(resp).await;
-    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
+    // The OpenAPI Initiative's JSON Schema for 3.1 documents (tests/fixtures, Apache-2.0).
+    let schema: Value =
+        serde_json::from_str(include_str!("../fixtures/openapi-3.1-schema.json")).expect("schema json");
+    let validator = jsonschema::draft202012::new(&schema).expect("schema compiles");
+    let errors: Vec<String> =
+        validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "the OpenAPI document is invalid: {errors:#?}");
+    // Every operation documents its answers, and every error answer is the envelope.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(responses.keys().any(|c| c.starts_with('2')), "{method} {path}: no success answer");
+            for (code, r) in responses {
+                if code.starts_with('4') || code.starts_with('5') {
+                    let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(schema, "#/components/schemas/Error", "{method} {path} {code}");
+                }
+            }
+        }
+    }
     let mut routes: Vec<String> = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("item").keys() {
