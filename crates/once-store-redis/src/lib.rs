@@ -8,7 +8,7 @@
 //! | key | type | what |
 //! |---|---|---|
 //! | `P{sid}:s` | hash | the secret: envelope `e`, receipt id `r`, views left `v`, failures `f`, passphrase `p`, times `c`/`x` |
-//! | `P{sid}:rs` | hash | its receipt: the fields that change, plus `m`, the fixed ones packed (it lives with the secret so take/burn/failure update both atomically) |
+//! | `P{sid}:rs` | hash | its receipt: the fields that change (state `st`, views `n`, failures `f`, updated `u`: absent while they are a fresh receipt's), plus `m`, the fixed ones packed (it lives with the secret so take/burn/failure update both atomically) |
 //! | `P{rid}:r` | string | receipt id → secret id, to find the receipt from the receipt link |
 //! | `Pexp:s`, `Pexp:r` | sorted sets | expiry indexes for the sweeper (score: expires_at) |
 //! | `Powner:ID` | sorted set | an account's receipts, for the recent list (score: created_at) |
@@ -413,6 +413,14 @@ impl Hash {
         self.text(name).and_then(|t| t.parse().ok())
     }
 
+    /// A number field, or `default` when the field is absent (`None` only if it is malformed).
+    fn num_or<T: std::str::FromStr>(&self, name: &str, default: T) -> Option<T> {
+        match self.text(name) {
+            None => Some(default),
+            Some(t) => t.parse().ok(),
+        }
+    }
+
     fn id(&self, name: &str) -> Option<RecordId> {
         self.bytes(name).and_then(|b| <[u8; 32]>::try_from(b).ok()).map(RecordId)
     }
@@ -443,19 +451,23 @@ fn receipt_from(h: &Hash) -> Option<Receipt> {
         owner: m.owner.map(AccountId),
         sealed_secret_key: h.bytes("k").map(<[u8]>::to_vec),
         sealed_receipt_key: m.sealed_receipt_key,
-        state: ReceiptState::parse(h.text("st")?)?,
+        // Absent fields are a fresh receipt's (see `create`).
+        state: match h.text("st") {
+            Some(st) => ReceiptState::parse(st)?,
+            None => ReceiptState::New,
+        },
         burn_reason: match h.text("br") {
             Some(b) => Some(BurnReason::parse(b)?),
             None => None,
         },
         has_passphrase: m.has_passphrase,
         max_views: m.max_views,
-        views: h.num("n")?,
-        failures: h.num("f")?,
+        views: h.num_or("n", 0)?,
+        failures: h.num_or("f", 0)?,
         recipient: m.recipient,
         share_domain: m.share_domain,
         created_at: m.created_at,
-        updated_at: h.num("u")?,
+        updated_at: h.num_or("u", m.created_at)?,
         received_at: match h.text("ra") {
             Some(t) => Some(t.parse().ok()?),
             None => None,
@@ -580,21 +592,27 @@ impl SecretStore for RedisStore {
         if secret.failures != 0 {
             create.arg("f").arg(secret.failures);
         }
+        // A fresh receipt's state (`new`, no views, no failures, updated when created) is implied
+        // by absent fields: fewer arguments for the script and smaller hashes for Redis.
         create
             .arg("i")
             .arg(&receipt.id.0[..])
             .arg("m")
             .arg(encode_meta(&receipt))
-            .arg("st")
-            .arg(receipt.state.as_str())
-            .arg("n")
-            .arg(receipt.views)
-            .arg("f")
-            .arg(receipt.failures)
-            .arg("u")
-            .arg(receipt.updated_at)
             .arg("x")
             .arg(receipt.expires_at);
+        if receipt.state != ReceiptState::New {
+            create.arg("st").arg(receipt.state.as_str());
+        }
+        if receipt.views != 0 {
+            create.arg("n").arg(receipt.views);
+        }
+        if receipt.failures != 0 {
+            create.arg("f").arg(receipt.failures);
+        }
+        if receipt.updated_at != receipt.created_at {
+            create.arg("u").arg(receipt.updated_at);
+        }
         if let Some(k) = &receipt.sealed_secret_key {
             create.arg("k").arg(&k[..]);
         }

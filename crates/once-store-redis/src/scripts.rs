@@ -101,14 +101,14 @@ return {2, redis.call('HGETALL', KEYS[2])}
 
 /// KEYS: receipt state. ARGV: now, receipt id.
 /// Returns the receipt as it was ({} if there is no such unexpired receipt) and moves it from
-/// `new` to `viewed`, dropping the sealed secret key.
+/// `new` (written, or implied by an absent `st`) to `viewed`, dropping the sealed secret key.
 pub(crate) static OPEN_RECEIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local r = redis.call('HMGET', KEYS[1], 'i', 'x', 'st')
 if r[1] ~= ARGV[2] or tonumber(r[2]) <= tonumber(ARGV[1]) then return {} end
 local before = redis.call('HGETALL', KEYS[1])
-if r[3] == 'new' then
+if r[3] == 'new' or not r[3] then
   redis.call('HSET', KEYS[1], 'st', 'viewed', 'u', ARGV[1])
   redis.call('HDEL', KEYS[1], 'k')
 end
