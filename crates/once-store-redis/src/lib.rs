@@ -7,7 +7,7 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `P{sid}:s` | hash | the secret: envelope `e`, receipt id `r`, views left `v`, failures `f`, passphrase `p`, times `c`/`x` |
+//! | `P{sid}:s` | hash | the secret: envelope `e`, views left `v`, expiry `x`, `m` (receipt id and creation time, packed), and only when set: guard `p`, failures `f` |
 //! | `P{sid}:rs` | hash | its receipt: the fields that change (state `st`, views `n`, failures `f`, updated `u`: absent while they are a fresh receipt's), plus `m`, the fixed ones packed (it lives with the secret so take/burn/failure update both atomically) |
 //! | `P{rid}:r` | string | receipt id → secret id, to find the receipt from the receipt link |
 //! | `Pexp:s`, `Pexp:r` | sorted sets | expiry indexes for the sweeper (score: expires_at) |
@@ -478,18 +478,30 @@ fn receipt_from(h: &Hash) -> Option<Receipt> {
 }
 
 fn secret_from(id: RecordId, h: &Hash) -> Option<SecretRecord> {
+    // The receipt id and creation time: packed in `m` (receipt id ‖ created_at i64 BE), or as
+    // `r` and `c` in records written before that.
+    let (receipt_id, created_at) = match h.bytes("m") {
+        Some(m) => {
+            let m: &[u8; 40] = m.try_into().ok()?;
+            let mut t = [0u8; 8];
+            t.copy_from_slice(&m[32..]);
+            (RecordId(m[..32].try_into().ok()?), i64::from_be_bytes(t))
+        }
+        None => (h.id("r")?, h.num("c")?),
+    };
     Some(SecretRecord {
         id,
-        receipt_id: h.id("r")?,
+        receipt_id,
         envelope: h.bytes("e")?.to_vec(),
-        has_passphrase: h.text("p")? == "1",
+        // Absent unless the secret is guarded (a passphrase or a key proof).
+        has_passphrase: h.text("p") == Some("1"),
         views_left: h.num("v")?,
         // Absent until the first wrong passphrase.
         failures: match h.text("f") {
             Some(t) => t.parse().ok()?,
             None => 0,
         },
-        created_at: h.num("c")?,
+        created_at,
         expires_at: h.num("x")?,
     })
 }
@@ -566,8 +578,10 @@ impl SecretStore for RedisStore {
         let r_ttl = ttl_ms(receipt.created_at, receipt.expires_at);
         // EVALSHA built by hand: every argument goes straight into one buffer.
         let mut create = redis::cmd("EVALSHA");
-        // Secret fields first (their count), then the receipt's; a new secret has no failures yet.
-        let secret_args = if secret.failures == 0 { 12 } else { 14 };
+        // Secret fields first (their count), then the receipt's. Absent fields are the common
+        // case's values: no passphrase guard, no failures yet.
+        let secret_args =
+            8 + if secret.has_passphrase { 2 } else { 0 } + if secret.failures == 0 { 0 } else { 2 };
         create
             .arg(scripts::CREATE.get_hash())
             .arg(2)
@@ -576,19 +590,21 @@ impl SecretStore for RedisStore {
             .arg(s_ttl)
             .arg(r_ttl)
             .arg(secret_args);
+        let mut meta = [0u8; 40];
+        meta[..32].copy_from_slice(&secret.receipt_id.0);
+        meta[32..].copy_from_slice(&secret.created_at.to_be_bytes());
         create
             .arg("e")
             .arg(&secret.envelope[..])
-            .arg("r")
-            .arg(&secret.receipt_id.0[..])
-            .arg("p")
-            .arg(u8::from(secret.has_passphrase))
+            .arg("m")
+            .arg(&meta[..])
             .arg("v")
             .arg(secret.views_left)
-            .arg("c")
-            .arg(secret.created_at)
             .arg("x")
             .arg(secret.expires_at);
+        if secret.has_passphrase {
+            create.arg("p").arg(1);
+        }
         if secret.failures != 0 {
             create.arg("f").arg(secret.failures);
         }

@@ -36,3 +36,48 @@ fn malformed_meta_is_refused() {
     huge_len[62..66].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
     assert!(decode_meta(&huge_len).is_none());
 }
+
+fn hash(fields: &[(&str, Vec<u8>)]) -> crate::Hash {
+    crate::Hash(fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+}
+
+/// Records written before fields were packed or implied (explicit `r`, `c`, `p`; explicit
+/// receipt state) still read the same.
+#[test]
+fn records_in_the_earlier_layout_still_read() {
+    let (s, r) = pair(2, 600, Some("o"), NOW);
+    let old_secret = hash(&[
+        ("e", s.envelope.clone()),
+        ("r", s.receipt_id.0.to_vec()),
+        ("p", b"0".to_vec()),
+        ("v", b"2".to_vec()),
+        ("c", NOW.to_string().into_bytes()),
+        ("x", s.expires_at.to_string().into_bytes()),
+    ]);
+    assert_eq!(crate::secret_from(s.id, &old_secret), Some(s.clone()));
+    let mut packed = s.receipt_id.0.to_vec();
+    packed.extend_from_slice(&NOW.to_be_bytes());
+    let new_secret = hash(&[
+        ("e", s.envelope.clone()),
+        ("m", packed),
+        ("v", b"2".to_vec()),
+        ("x", s.expires_at.to_string().into_bytes()),
+    ]);
+    assert_eq!(crate::secret_from(s.id, &new_secret), Some(s.clone()));
+
+    let mut fields =
+        vec![("i", r.id.0.to_vec()), ("m", encode_meta(&r)), ("x", r.expires_at.to_string().into_bytes())];
+    if let Some(k) = &r.sealed_secret_key {
+        fields.push(("k", k.clone()));
+    }
+    let implied = crate::receipt_from(&hash(&fields)).expect("implied fields");
+    fields.extend([
+        ("st", b"new".to_vec()),
+        ("n", b"0".to_vec()),
+        ("f", b"0".to_vec()),
+        ("u", NOW.to_string().into_bytes()),
+    ]);
+    let explicit = crate::receipt_from(&hash(&fields)).expect("explicit fields");
+    assert_eq!(implied, r);
+    assert_eq!(explicit, r);
+}
