@@ -85,6 +85,20 @@ impl AccountService {
         Ok(self.store.accounts().await?)
     }
 
+    /// Removes sessions that have ended (idle or past their end), in batches, until none are
+    /// left. Returns the count.
+    pub async fn purge_sessions(&self, batch: u32) -> Result<u64, CoreError> {
+        let now = self.clock.now();
+        let mut total = 0;
+        loop {
+            let n = self.store.purge_sessions(now, batch).await?;
+            total += n;
+            if n < u64::from(batch) {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Checks HTTP Basic credentials (e-mail + API key). Unknown user, wrong key and disabled
     /// account are the same [`CoreError::Unauthorized`].
     pub async fn authenticate(&self, email: &str, key: &str) -> Result<Principal, CoreError> {

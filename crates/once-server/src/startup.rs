@@ -249,6 +249,14 @@ async fn sweep(state: AppState, every: Duration, batch: u32) {
                 tracing::warn!(error = %e, "expiry sweep failed; will retry");
             }
         }
+        match state.core.accounts.purge_sessions(batch).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "purged ended sessions"),
+            Err(e) => {
+                state.metrics.sweep_failed();
+                tracing::warn!(error = %e, "session sweep failed; will retry");
+            }
+        }
     }
 }
 

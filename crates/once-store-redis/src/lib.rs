@@ -12,7 +12,7 @@
 //! | `P{rid}:r` | string | receipt id → secret id, to find the receipt from the receipt link |
 //! | `Pexp:s`, `Pexp:r` | sorted sets | expiry indexes for the sweeper (score: expires_at) |
 //! | `Powner:ID` | sorted set | an account's receipts, for the recent list (score: created_at) |
-//! | `P{acct}:…` | hashes, strings, a sorted set | accounts, e-mail index, API keys (one slot) |
+//! | `P{acct}:…` | hashes, strings, sorted sets | accounts, e-mail index, API keys, sessions (`s:HASH`), each account's sessions (`ss:ID`) and the sessions' end index (`sx`): one slot |
 //!
 //! Ids appear in key names as lower-case hex and inside hashes and sorted-set members as raw
 //! bytes, so Redis's member order (score, then bytes) is the traits' `(created_at, id)` order.
@@ -41,8 +41,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
-    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, StoreError, StoreResult, Taken,
-    UnixTime,
+    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
+    StoreError, StoreResult, Taken, UnixTime,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -241,6 +241,18 @@ impl RedisStore {
 
     fn api_key_key(&self, hash: &[u8; 32]) -> String {
         format!("{}{{acct}}:k:{}", self.prefix, hex(hash))
+    }
+
+    fn session_key(&self, hash: &[u8; 32]) -> String {
+        format!("{}{{acct}}:s:{}", self.prefix, hex(hash))
+    }
+
+    fn account_sessions_key(&self, id: &AccountId) -> String {
+        format!("{}{{acct}}:ss:{}", self.prefix, hex(id.0.as_bytes()))
+    }
+
+    fn session_ends_key(&self) -> String {
+        format!("{}{{acct}}:sx", self.prefix)
     }
 
     fn accounts_key(&self) -> String {
@@ -1004,6 +1016,174 @@ impl RedisStore {
 // ---------------------------------------------------------------------------------------------
 // Accounts and API keys
 // ---------------------------------------------------------------------------------------------
+
+fn session_fields(s: &SessionRecord) -> Fields {
+    Fields::default()
+        .bytes("a", s.account_id.0.as_bytes())
+        .num("c", s.created_at)
+        .num("l", s.last_seen_at)
+        .num("i", s.idle_timeout)
+        .num("x", s.expires_at)
+        .num("f", u8::from(s.second_factor))
+        .bytes("u", s.client.as_bytes())
+}
+
+fn session_from(hash: [u8; 32], h: &Hash) -> Option<SessionRecord> {
+    Some(SessionRecord {
+        hash,
+        account_id: AccountId(h.text("a")?.to_owned()),
+        created_at: h.num("c")?,
+        last_seen_at: h.num("l")?,
+        idle_timeout: h.num("i")?,
+        expires_at: h.num("x")?,
+        second_factor: h.text("f")? == "1",
+        client: h.text("u")?.to_owned(),
+    })
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()> {
+        let fields = session_fields(&session).flat();
+        let mut invocation = scripts::CREATE_SESSION.prepare_invoke();
+        invocation
+            .key(self.account_key(&session.account_id))
+            .key(self.session_key(&session.hash))
+            .key(self.account_sessions_key(&session.account_id))
+            .key(self.session_ends_key())
+            .arg(&session.hash[..])
+            .arg(session.created_at)
+            .arg(session.ends_at())
+            .arg(ttl_ms(session.created_at, session.expires_at));
+        for f in &fields {
+            invocation.arg(f.as_slice());
+        }
+        let out: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        match out {
+            1 => Ok(()),
+            0 => Err(StoreError::Conflict("unknown account")),
+            _ => Err(StoreError::Conflict("session")),
+        }
+    }
+
+    async fn session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<Option<SessionRecord>> {
+        let Some(h) = self.hgetall(self.session_key(hash), "session").await? else {
+            return Ok(None);
+        };
+        let s = session_from(*hash, &h).ok_or_else(|| malformed("session"))?;
+        Ok(s.live_at(now).then_some(s))
+    }
+
+    async fn touch_session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()> {
+        let (key, ends) = (self.session_key(hash), self.session_ends_key());
+        let member = hash.to_vec();
+        let _: i64 = self
+            .run(|mut c| async move {
+                scripts::TOUCH_SESSION.key(key).key(ends).arg(now).arg(member).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn end_session(&self, hash: &[u8; 32]) -> StoreResult<bool> {
+        let Some(h) = self.hgetall(self.session_key(hash), "session").await? else {
+            return Ok(false);
+        };
+        let account = AccountId(h.text("a").ok_or_else(|| malformed("session"))?.to_owned());
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(self.session_key(hash));
+        pipe.cmd("ZREM").arg(self.account_sessions_key(&account)).arg(&hash[..]).ignore();
+        pipe.cmd("ZREM").arg(self.session_ends_key()).arg(&hash[..]).ignore();
+        let (deleted,): (i64,) = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        Ok(deleted == 1)
+    }
+
+    async fn end_sessions_of(&self, account: &AccountId) -> StoreResult<u64> {
+        let list = self.account_sessions_key(account);
+        let key = list.clone();
+        let members: Vec<Vec<u8>> = self.run(|mut c| async move { c.zrange(key, 0, -1).await }).await?;
+        if members.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for m in &members {
+            let Ok(hash) = <[u8; 32]>::try_from(m.as_slice()) else { continue };
+            pipe.cmd("DEL").arg(self.session_key(&hash));
+            pipe.cmd("ZREM").arg(self.session_ends_key()).arg(&m[..]).ignore();
+        }
+        pipe.cmd("ZREM").arg(&list).arg(&members).ignore();
+        let deleted: Vec<i64> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        Ok(deleted.iter().filter(|&&d| d == 1).count() as u64)
+    }
+
+    async fn sessions_of(&self, account: &AccountId, now: UnixTime) -> StoreResult<Vec<SessionRecord>> {
+        let key = self.account_sessions_key(account);
+        let members: Vec<Vec<u8>> = self.run(|mut c| async move { c.zrevrange(key, 0, -1).await }).await?;
+        let hashes: Vec<[u8; 32]> =
+            members.iter().filter_map(|m| <[u8; 32]>::try_from(m.as_slice()).ok()).collect();
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for h in &hashes {
+            pipe.cmd("HGETALL").arg(self.session_key(h));
+        }
+        let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let mut out = Vec::new();
+        for (hash, r) in hashes.into_iter().zip(raw) {
+            // Gone (ended, or removed by Redis's TTL) sessions are skipped.
+            let Some(h) = Hash::from_flat(r).filter(|h| !h.is_empty()) else { continue };
+            let s = session_from(hash, &h).ok_or_else(|| malformed("session"))?;
+            if s.live_at(now) {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn purge_sessions(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
+        let ends = self.session_ends_key();
+        let idx = ends.clone();
+        let due: Vec<Vec<u8>> = self
+            .run(|mut c| async move {
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(idx)
+                    .arg("-inf")
+                    .arg(now)
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(batch)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let mut deleted = 0u64;
+        for member in due {
+            let Ok(hash) = <[u8; 32]>::try_from(member.as_slice()) else { continue };
+            match self.hgetall(self.session_key(&hash), "session").await? {
+                Some(h) => {
+                    let s = session_from(hash, &h).ok_or_else(|| malformed("session"))?;
+                    if s.live_at(now) {
+                        continue;
+                    }
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("DEL").arg(self.session_key(&hash));
+                    pipe.cmd("ZREM").arg(self.account_sessions_key(&s.account_id)).arg(&member[..]).ignore();
+                    pipe.cmd("ZREM").arg(&ends).arg(&member[..]).ignore();
+                    let (n,): (i64,) =
+                        self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+                    deleted += u64::try_from(n).unwrap_or(0);
+                }
+                None => {
+                    // Removed by Redis's TTL already: drop the index entry without counting it.
+                    let (e, m) = (ends.clone(), member.clone());
+                    self.run(|mut c| async move { c.zrem::<_, _, ()>(e, m).await }).await?;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
 
 fn account_fields(a: &Account) -> Fields {
     Fields::default()

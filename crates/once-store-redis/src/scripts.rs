@@ -190,3 +190,36 @@ return 0
 ",
     )
 });
+
+/// KEYS: account, session, the account's sessions, the sessions' end index. ARGV: session hash,
+/// created_at, ends_at, TTL ms, then the session's field/value arguments.
+/// Returns 1, 0 if the account does not exist, -1 if the session exists.
+pub(crate) static CREATE_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 5, #ARGV))
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: session, the sessions' end index. ARGV: now, session hash.
+/// Moves a live session's last use forward to `now` (never back) and its deadline with it.
+pub(crate) static TOUCH_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local s = redis.call('HMGET', KEYS[1], 'l', 'i', 'x')
+if not s[1] then return 0 end
+local now, l, i, x = tonumber(ARGV[1]), tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
+if now >= math.min(x, l + i) or l >= now then return 0 end
+redis.call('HSET', KEYS[1], 'l', ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', math.min(x, now + i), ARGV[2])
+return 1
+",
+    )
+});

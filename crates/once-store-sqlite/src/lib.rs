@@ -54,13 +54,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
-    Receipt, ReceiptState, RecordId, SecretRecord, SecretStore, StoreError, StoreResult, Taken, UnixTime,
+    Receipt, ReceiptState, RecordId, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError,
+    StoreResult, Taken, UnixTime,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
 use crate::checkpoint::Checkpointer;
 use crate::readers::Readers;
-use crate::rows::{RECEIPT_COLUMNS, account_at, api_key_from_row, receipt_from_row, secret_from_row};
+use crate::rows::{
+    RECEIPT_COLUMNS, SESSION_COLUMNS, account_at, api_key_from_row, receipt_from_row, secret_from_row,
+    session_from_row,
+};
 use crate::writer::Writer;
 
 /// The schema version (`PRAGMA user_version`) this build brings a database to.
@@ -573,6 +577,121 @@ impl AccountStore for SqliteStore {
     }
 }
 
+/// Dead sessions (no longer live at `?1`), oldest deadline first, `?2` at most.
+const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE hash IN (SELECT hash FROM sessions WHERE ends_at <= ?1 ORDER BY ends_at LIMIT ?2)";
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()> {
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO sessions (hash, account_id, created_at, last_seen_at, idle_timeout, expires_at,
+                                           ends_at, second_factor, client)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        &session.hash[..],
+                        session.account_id.0,
+                        session.created_at,
+                        session.last_seen_at,
+                        session.idle_timeout,
+                        session.expires_at,
+                        session.ends_at(),
+                        i64::from(session.second_factor),
+                        session.client,
+                    ])
+                })
+                .map_err(|e| match e.sqlite_extended_error_code() {
+                    Some(ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => StoreError::Conflict("session"),
+                    Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => StoreError::Conflict("unknown account"),
+                    _ => backend(e),
+                })?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<Option<SessionRecord>> {
+        let hash = *hash;
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE hash = ?1 AND ends_at > ?2"
+            ))?
+            .query_row(params![&hash[..], now], session_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn touch_session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()> {
+        let hash = *hash;
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE sessions SET last_seen_at = ?2, ends_at = min(expires_at, ?2 + idle_timeout)
+                     WHERE hash = ?1 AND ends_at > ?2 AND last_seen_at < ?2",
+                )
+                .and_then(|mut st| st.execute(params![&hash[..], now]))
+                .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn end_session(&self, hash: &[u8; 32]) -> StoreResult<bool> {
+        let hash = *hash;
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached("DELETE FROM sessions WHERE hash = ?1")
+                    .and_then(|mut st| st.execute(params![&hash[..]]))
+                    .map_err(backend)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn end_sessions_of(&self, account: &AccountId) -> StoreResult<u64> {
+        let account = account.0.clone();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached("DELETE FROM sessions WHERE account_id = ?1")
+                    .and_then(|mut st| st.execute(params![account]))
+                    .map_err(backend)?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
+    async fn sessions_of(&self, account: &AccountId, now: UnixTime) -> StoreResult<Vec<SessionRecord>> {
+        let account = account.0.clone();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE account_id = ?1 AND ends_at > ?2
+                 ORDER BY created_at DESC, hash DESC"
+            ))?;
+            let rows = st.query_map(params![account, now], session_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn purge_sessions(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached(PURGE_SESSIONS)
+                    .and_then(|mut st| st.execute(params![now, batch]))
+                    .map_err(backend)?;
+                Ok(n as u64)
+            })
+            .await
+    }
+}
+
 fn insert_api_key(conn: &Connection, key: &ApiKeyRecord) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO api_keys (hash, account_id, name, created_at, last_used_at, wrapped_vault_key)
@@ -622,6 +741,18 @@ mod tests {
         assert!(secrets.contains("USING COVERING INDEX secrets_expires_at (expires_at<?)"), "{secrets}");
         let receipts = plan(&conn, PURGE_RECEIPTS);
         assert!(receipts.contains("USING COVERING INDEX receipts_expires_at (expires_at<?)"), "{receipts}");
+    }
+
+    #[test]
+    fn sessions_are_found_by_index() {
+        let (_dir, conn) = schema_only();
+        let purge = plan(&conn, PURGE_SESSIONS);
+        assert!(purge.contains("USING COVERING INDEX sessions_ends_at (ends_at<?)"), "{purge}");
+        let list = plan(
+            &conn,
+            "SELECT hash FROM sessions WHERE account_id = ?1 AND ends_at > ?2 ORDER BY created_at DESC, hash DESC",
+        );
+        assert!(list.contains("USING INDEX sessions_account (account_id=?)"), "{list}");
     }
 
     #[test]

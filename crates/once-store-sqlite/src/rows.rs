@@ -2,6 +2,7 @@
 
 use once_store::{
     Account, AccountId, ApiKeyRecord, BurnReason, Receipt, ReceiptState, RecordId, Role, SecretRecord,
+    SessionRecord,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
@@ -85,5 +86,21 @@ pub(crate) fn api_key_from_row(r: &Row) -> rusqlite::Result<ApiKeyRecord> {
         created_at: r.get(3)?,
         last_used_at: r.get(4)?,
         wrapped_vault_key: r.get(5)?,
+    })
+}
+
+pub(crate) const SESSION_COLUMNS: &str =
+    "hash, account_id, created_at, last_seen_at, idle_timeout, expires_at, second_factor, client";
+
+pub(crate) fn session_from_row(r: &Row) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        hash: hash(r, 0)?,
+        account_id: AccountId(r.get(1)?),
+        created_at: r.get(2)?,
+        last_seen_at: r.get(3)?,
+        idle_timeout: r.get(4)?,
+        expires_at: r.get(5)?,
+        second_factor: r.get::<_, i64>(6)? != 0,
+        client: r.get(7)?,
     })
 }

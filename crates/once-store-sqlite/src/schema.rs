@@ -7,8 +7,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 /// The migrations, in order. Migration `i` (0-based) brings `PRAGMA user_version` from `i` to
 /// `i + 1`. Never edit one that has shipped: add the next.
-pub(crate) const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_master_keys.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_master_keys.sql"),
+    include_str!("../migrations/0003_sessions.sql"),
+];
 
 /// Records are keyed by random hashes, so every insert dirties its own leaf page and WAL traffic
 /// per insert grows with the page size; too small a page splits often and overflows for larger

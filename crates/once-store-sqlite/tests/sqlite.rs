@@ -284,9 +284,10 @@ async fn an_older_schema_is_upgraded_in_place() {
         let store = SqliteStore::open(&path).expect("create");
         store.create(secret.clone(), receipt).await.expect("create");
     }
-    // Back to version 1, as a database from before the key registry.
+    // Back to version 1, as a database from before the key registry and sessions.
     let conn = rusqlite::Connection::open(&path).expect("open");
-    conn.execute_batch("DROP TABLE master_keys; PRAGMA user_version = 1;").expect("downgrade");
+    conn.execute_batch("DROP TABLE master_keys; DROP TABLE sessions; PRAGMA user_version = 1;")
+        .expect("downgrade");
     drop(conn);
 
     let store = SqliteStore::open(&path).expect("upgrade");

@@ -39,7 +39,7 @@ pub use tokio;
 
 use crate::{
     Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Receipt,
-    ReceiptState, RecordId, Role, SecretRecord, Store, StoreError,
+    ReceiptState, RecordId, Role, SecretRecord, SessionRecord, Store, StoreError,
 };
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
@@ -163,6 +163,27 @@ pub fn account(email: &str, created_at: i64) -> (Account, ApiKeyRecord) {
         wrapped_vault_key: vec![9; 48],
     };
     (a, k)
+}
+
+/// A session of `account` created at `created_at`: 10 minutes idle timeout, 1 hour at most.
+pub fn session(account: &Account, created_at: i64, client: &str) -> SessionRecord {
+    SessionRecord {
+        hash: fresh_id().0,
+        account_id: account.id.clone(),
+        created_at,
+        last_seen_at: created_at,
+        idle_timeout: 600,
+        expires_at: created_at + 3600,
+        second_factor: false,
+        client: client.into(),
+    }
+}
+
+/// Adds an account (with its first API key) and returns it.
+async fn add(store: &Arc<dyn Store>, email: &str) -> Account {
+    let (a, k) = account(email, NOW);
+    store.add_account(a.clone(), k).await.expect("add account");
+    a
 }
 
 /// Creates a secret with `views` reveals and a 60 s TTL at `NOW`.
@@ -709,6 +730,97 @@ pub async fn key_registry_keeps_the_first_fingerprint(store: Arc<dyn Store>) {
     assert_eq!(sorted(store.register_keys(&[]).await.expect("read")), all);
 }
 
+pub async fn sessions_end_when_idle_or_at_their_end(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let mut s = session(&alice, NOW, "Firefox on Linux");
+    s.second_factor = true;
+    store.create_session(s.clone()).await.expect("create");
+    assert_eq!(store.session(&s.hash, NOW).await.expect("read"), Some(s.clone()));
+    assert_eq!(store.session(&s.hash, NOW + 599).await.expect("read"), Some(s.clone()));
+    assert_eq!(store.session(&s.hash, NOW + 600).await.expect("read"), None, "idle for 10 minutes");
+    assert_eq!(store.session(&fresh_id().0, NOW).await.expect("unknown"), None);
+
+    // Used now and then, it lives until its absolute end, and no longer.
+    for t in (500..3600).step_by(500) {
+        store.touch_session(&s.hash, NOW + t).await.expect("touch");
+    }
+    let seen = store.session(&s.hash, NOW + 3500).await.expect("read").expect("still live");
+    assert_eq!(seen, SessionRecord { last_seen_at: NOW + 3500, ..s.clone() });
+    assert_eq!(store.session(&s.hash, NOW + 3600).await.expect("read"), None, "past its end");
+
+    // A touch never moves the last use back, and does not revive an idle session.
+    let t = session(&alice, NOW, "curl");
+    store.create_session(t.clone()).await.expect("create");
+    store.touch_session(&t.hash, NOW + 300).await.expect("touch");
+    store.touch_session(&t.hash, NOW + 100).await.expect("late touch");
+    assert_eq!(
+        store.session(&t.hash, NOW + 899).await.expect("read").map(|x| x.last_seen_at),
+        Some(NOW + 300)
+    );
+    store.touch_session(&t.hash, NOW + 900).await.expect("touch after idle");
+    assert_eq!(store.session(&t.hash, NOW + 901).await.expect("read"), None);
+    store.touch_session(&fresh_id().0, NOW).await.expect("touching an unknown session is not an error");
+}
+
+pub async fn sessions_end_one_or_everywhere(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let bob = add(&store, "bob@example.com").await;
+    let a: Vec<SessionRecord> = (0..3).map(|i| session(&alice, NOW + i, &format!("browser {i}"))).collect();
+    for s in &a {
+        store.create_session(s.clone()).await.expect("create");
+    }
+    let b = session(&bob, NOW, "bob's phone");
+    store.create_session(b.clone()).await.expect("create");
+
+    let newest_first: Vec<SessionRecord> = a.iter().rev().cloned().collect();
+    assert_eq!(store.sessions_of(&alice.id, NOW + 5).await.expect("list"), newest_first);
+    assert_eq!(store.sessions_of(&alice.id, NOW + 700).await.expect("list"), vec![], "all idle");
+
+    assert!(store.end_session(&a[1].hash).await.expect("end"));
+    assert!(!store.end_session(&a[1].hash).await.expect("end again"));
+    assert_eq!(store.session(&a[1].hash, NOW + 5).await.expect("read"), None);
+    assert_eq!(store.end_sessions_of(&alice.id).await.expect("everywhere"), 2);
+    assert_eq!(store.sessions_of(&alice.id, NOW + 5).await.expect("list"), vec![]);
+    assert_eq!(store.session(&a[0].hash, NOW + 5).await.expect("read"), None);
+    assert_eq!(store.end_sessions_of(&alice.id).await.expect("again"), 0);
+    assert_eq!(store.session(&b.hash, NOW + 5).await.expect("bob's"), Some(b.clone()), "others untouched");
+    assert_eq!(store.sessions_of(&bob.id, NOW + 5).await.expect("list"), vec![b]);
+}
+
+pub async fn session_conflicts(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let s = session(&alice, NOW, "a");
+    store.create_session(s.clone()).await.expect("create");
+    let again = store.create_session(SessionRecord { client: "b".into(), ..s.clone() }).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "same hash: {again:?}");
+    assert_eq!(store.session(&s.hash, NOW).await.expect("read"), Some(s), "the first is unharmed");
+    let ghost = Account { id: AccountId("acct-nobody".into()), ..alice };
+    let r = store.create_session(session(&ghost, NOW, "x")).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "unknown account: {r:?}");
+}
+
+pub async fn purge_removes_only_dead_sessions(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let idle: Vec<SessionRecord> = (0..5).map(|i| session(&alice, NOW + i, "idle")).collect();
+    for s in &idle {
+        store.create_session(s.clone()).await.expect("create");
+    }
+    let busy = session(&alice, NOW, "busy");
+    store.create_session(busy.clone()).await.expect("create");
+    store.touch_session(&busy.hash, NOW + 550).await.expect("touch");
+
+    assert_eq!(store.purge_sessions(NOW + 599, 10).await.expect("purge"), 0, "nothing dead yet");
+    assert_eq!(store.purge_sessions(NOW + 700, 3).await.expect("purge"), 3, "one batch");
+    assert_eq!(store.purge_sessions(NOW + 700, 10).await.expect("purge"), 2, "the rest");
+    assert_eq!(store.purge_sessions(NOW + 700, 10).await.expect("purge"), 0);
+    assert_eq!(
+        store.sessions_of(&alice.id, NOW + 700).await.expect("list"),
+        vec![SessionRecord { last_seen_at: NOW + 550, ..busy.clone() }]
+    );
+    assert_eq!(store.purge_sessions(NOW + 1150, 10).await.expect("purge"), 1, "idle since its touch");
+    assert_eq!(store.end_sessions_of(&alice.id).await.expect("none left"), 0);
+}
+
 /// Expands to one `#[test]` per conformance case.
 ///
 /// `$make` is a future (usually an `async` block) whose output converts into a
@@ -744,6 +856,10 @@ macro_rules! conformance_suite {
             account_conflicts,
             ping_answers,
             key_registry_keeps_the_first_fingerprint,
+            sessions_end_when_idle_or_at_their_end,
+            sessions_end_one_or_everywhere,
+            session_conflicts,
+            purge_removes_only_dead_sessions,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

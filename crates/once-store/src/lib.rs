@@ -240,6 +240,35 @@ pub struct ApiKeyRecord {
     pub wrapped_vault_key: Vec<u8>,
 }
 
+/// A signed-in browser session as stored: only a hash of its token (the cookie holds the token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub hash: [u8; 32],
+    pub account_id: AccountId,
+    pub created_at: UnixTime,
+    /// Last use; the idle timeout counts from here.
+    pub last_seen_at: UnixTime,
+    /// Seconds without use after which the session ends.
+    pub idle_timeout: i64,
+    /// When the session ends, however much it is used.
+    pub expires_at: UnixTime,
+    /// Whether the second factor (a TOTP or recovery code) was given in this session.
+    pub second_factor: bool,
+    /// A coarse description of the client ("Firefox on Linux"), for the account's session list.
+    pub client: String,
+}
+
+impl SessionRecord {
+    /// When the session ends if it is not used again.
+    pub fn ends_at(&self) -> UnixTime {
+        self.expires_at.min(self.last_seen_at.saturating_add(self.idle_timeout))
+    }
+
+    pub fn live_at(&self, now: UnixTime) -> bool {
+        now < self.ends_at()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique value (e.g. an e-mail address) is already taken.
@@ -339,7 +368,34 @@ pub trait AccountStore: Send + Sync {
     async fn touch_api_key(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()>;
 }
 
-/// Everything a backend provides.
-pub trait Store: SecretStore + AccountStore {}
+/// Signed-in browser sessions, shared by every instance on the store.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session: `Conflict("session")` if its hash is taken, `Conflict("unknown
+    /// account")` if the account does not exist.
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()>;
 
-impl<T: SecretStore + AccountStore> Store for T {}
+    /// A live session: neither unused for its idle timeout nor past its end.
+    async fn session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<Option<SessionRecord>>;
+
+    /// Records that a live session was used at `now` (its idle timeout starts again). Nothing
+    /// happens to a session that is gone or no longer live, and `last_seen_at` never goes back.
+    async fn touch_session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()>;
+
+    /// Ends one session; `true` if it was there.
+    async fn end_session(&self, hash: &[u8; 32]) -> StoreResult<bool>;
+
+    /// Ends every session of an account ("sign out everywhere"); returns how many there were.
+    async fn end_sessions_of(&self, account: &AccountId) -> StoreResult<u64>;
+
+    /// An account's live sessions, newest first.
+    async fn sessions_of(&self, account: &AccountId, now: UnixTime) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Physically removes up to `batch` sessions that are no longer live; returns how many went.
+    async fn purge_sessions(&self, now: UnixTime, batch: u32) -> StoreResult<u64>;
+}
+
+/// Everything a backend provides.
+pub trait Store: SecretStore + AccountStore + SessionStore {}
+
+impl<T: SecretStore + AccountStore + SessionStore> Store for T {}

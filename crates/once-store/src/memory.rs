@@ -8,7 +8,8 @@ use async_trait::async_trait;
 
 use crate::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt,
-    ReceiptState, RecordId, SecretRecord, SecretStore, StoreError, StoreResult, Taken, UnixTime,
+    ReceiptState, RecordId, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError, StoreResult,
+    Taken, UnixTime,
 };
 
 #[derive(Default)]
@@ -18,6 +19,7 @@ struct Inner {
     accounts: Vec<Account>,
     api_keys: HashMap<[u8; 32], ApiKeyRecord>,
     master_keys: HashMap<String, [u8; 32]>,
+    sessions: HashMap<[u8; 32], SessionRecord>,
 }
 
 /// Everything in one mutex: operations are short and this makes each one trivially atomic.
@@ -246,6 +248,61 @@ impl AccountStore for MemoryStore {
             k.last_used_at = Some(now);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()> {
+        let mut g = self.lock();
+        if !g.accounts.iter().any(|a| a.id == session.account_id) {
+            return Err(StoreError::Conflict("unknown account"));
+        }
+        if g.sessions.contains_key(&session.hash) {
+            return Err(StoreError::Conflict("session"));
+        }
+        g.sessions.insert(session.hash, session);
+        Ok(())
+    }
+
+    async fn session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<Option<SessionRecord>> {
+        Ok(self.lock().sessions.get(hash).filter(|s| s.live_at(now)).cloned())
+    }
+
+    async fn touch_session(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()> {
+        if let Some(s) = self.lock().sessions.get_mut(hash).filter(|s| s.live_at(now)) {
+            s.last_seen_at = s.last_seen_at.max(now);
+        }
+        Ok(())
+    }
+
+    async fn end_session(&self, hash: &[u8; 32]) -> StoreResult<bool> {
+        Ok(self.lock().sessions.remove(hash).is_some())
+    }
+
+    async fn end_sessions_of(&self, account: &AccountId) -> StoreResult<u64> {
+        let mut g = self.lock();
+        let before = g.sessions.len();
+        g.sessions.retain(|_, s| &s.account_id != account);
+        Ok((before - g.sessions.len()) as u64)
+    }
+
+    async fn sessions_of(&self, account: &AccountId, now: UnixTime) -> StoreResult<Vec<SessionRecord>> {
+        let g = self.lock();
+        let mut list: Vec<SessionRecord> =
+            g.sessions.values().filter(|s| &s.account_id == account && s.live_at(now)).cloned().collect();
+        list.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.hash)));
+        Ok(list)
+    }
+
+    async fn purge_sessions(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
+        let mut g = self.lock();
+        let dead: Vec<[u8; 32]> =
+            g.sessions.values().filter(|s| !s.live_at(now)).map(|s| s.hash).take(batch as usize).collect();
+        for h in &dead {
+            g.sessions.remove(h);
+        }
+        Ok(dead.len() as u64)
     }
 }
 
