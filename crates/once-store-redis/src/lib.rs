@@ -1271,6 +1271,17 @@ impl AccountStore for RedisStore {
         .await
         .map(drop)
     }
+
+    async fn use_totp_step(&self, account: &AccountId, step: u64) -> StoreResult<bool> {
+        if step == 0 {
+            return Ok(false);
+        }
+        let key = self.account_key(account);
+        let out: i64 = self
+            .run(|mut c| async move { scripts::USE_TOTP_STEP.key(key).arg(step).invoke_async(&mut c).await })
+            .await?;
+        Ok(out == 1)
+    }
 }
 
 impl RedisStore {

@@ -223,3 +223,17 @@ return 1
 ",
     )
 });
+
+/// KEYS: account. ARGV: TOTP step. Records the step if it is later than the last one accepted
+/// (field `ts`); returns 1 if it did, 0 for a replay or an unknown account.
+pub(crate) static USE_TOTP_STEP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last = tonumber(redis.call('HGET', KEYS[1], 'ts') or '0')
+if tonumber(ARGV[1]) <= last then return 0 end
+redis.call('HSET', KEYS[1], 'ts', ARGV[1])
+return 1
+",
+    )
+});

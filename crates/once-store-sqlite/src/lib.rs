@@ -575,6 +575,35 @@ impl AccountStore for SqliteStore {
             })
             .await
     }
+
+    async fn use_totp_step(&self, account: &AccountId, step: u64) -> StoreResult<bool> {
+        let account = account.0.clone();
+        // Steps are Unix seconds / 30: far below i64::MAX; one beyond it can never be fresh.
+        let Ok(step) = i64::try_from(step) else { return Ok(false) };
+        if step <= 0 {
+            return Ok(false);
+        }
+        self.writer
+            .write(move |conn| {
+                // One statement: insert the first step, or move it forward only. Inside the
+                // writer's transaction, so two instances on one file can't both see the old step.
+                let changed = conn
+                    .prepare_cached(
+                        "INSERT INTO totp_steps (account_id, last_step) VALUES (?1, ?2)
+                         ON CONFLICT (account_id) DO UPDATE SET last_step = excluded.last_step
+                         WHERE last_step < excluded.last_step",
+                    )
+                    .and_then(|mut st| st.execute(params![account, step]));
+                match changed {
+                    Ok(n) => Ok(n == 1),
+                    Err(e) if e.sqlite_extended_error_code() == Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                        Ok(false)
+                    }
+                    Err(e) => Err(backend(e)),
+                }
+            })
+            .await
+    }
 }
 
 /// Dead sessions (no longer live at `?1`), oldest deadline first, `?2` at most.

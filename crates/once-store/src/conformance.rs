@@ -821,6 +821,35 @@ pub async fn purge_removes_only_dead_sessions(store: Arc<dyn Store>) {
     assert_eq!(store.end_sessions_of(&alice.id).await.expect("none left"), 0);
 }
 
+pub async fn a_totp_step_is_accepted_once(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let bob = add(&store, "bob@example.com").await;
+    let step = 59_000_000;
+    assert!(store.use_totp_step(&alice.id, step).await.expect("first"));
+    assert!(!store.use_totp_step(&alice.id, step).await.expect("replay"));
+    assert!(!store.use_totp_step(&alice.id, step - 1).await.expect("older"));
+    assert!(store.use_totp_step(&bob.id, step).await.expect("another account's own"));
+    assert!(store.use_totp_step(&alice.id, step + 1).await.expect("next"));
+    assert!(!store.use_totp_step(&AccountId("acct-nobody".into()), step + 5).await.expect("unknown account"));
+
+    // The same fresh code submitted 50 times at once: one wins.
+    let wins: Vec<bool> = join_all((0..50).map(|_| {
+        let store = store.clone();
+        let id = alice.id.clone();
+        tokio::spawn(async move { store.use_totp_step(&id, step + 2).await.expect("use") })
+    }))
+    .await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "exactly one of 50 concurrent uses");
+}
+
+async fn join_all<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
 /// Expands to one `#[test]` per conformance case.
 ///
 /// `$make` is a future (usually an `async` block) whose output converts into a
@@ -860,6 +889,7 @@ macro_rules! conformance_suite {
             sessions_end_one_or_everywhere,
             session_conflicts,
             purge_removes_only_dead_sessions,
+            a_totp_step_is_accepted_once,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

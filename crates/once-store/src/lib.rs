@@ -366,6 +366,12 @@ pub trait AccountStore: Send + Sync {
 
     /// Records that a key was used.
     async fn touch_api_key(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()>;
+
+    /// Atomically accepts the TOTP time step `step` for an account: `true` if it is later than
+    /// every step accepted for it before (the code is fresh, and is now used up), `false` if not
+    /// (a replay, or an unknown account). Of any number of concurrent calls with one step, at most
+    /// one gets `true`: the same code can't sign in twice, even through two instances.
+    async fn use_totp_step(&self, account: &AccountId, step: u64) -> StoreResult<bool>;
 }
 
 /// Signed-in browser sessions, shared by every instance on the store.

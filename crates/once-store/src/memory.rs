@@ -20,6 +20,7 @@ struct Inner {
     api_keys: HashMap<[u8; 32], ApiKeyRecord>,
     master_keys: HashMap<String, [u8; 32]>,
     sessions: HashMap<[u8; 32], SessionRecord>,
+    totp_steps: HashMap<AccountId, u64>,
 }
 
 /// Everything in one mutex: operations are short and this makes each one trivially atomic.
@@ -248,6 +249,19 @@ impl AccountStore for MemoryStore {
             k.last_used_at = Some(now);
         }
         Ok(())
+    }
+
+    async fn use_totp_step(&self, account: &AccountId, step: u64) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if !g.accounts.iter().any(|a| &a.id == account) {
+            return Ok(false);
+        }
+        let last = g.totp_steps.entry(account.clone()).or_insert(0);
+        if step == 0 || step <= *last {
+            return Ok(false);
+        }
+        *last = step;
+        Ok(true)
     }
 }
 
