@@ -26,6 +26,7 @@
 mod envelope;
 mod keyring;
 mod token;
+pub mod totp;
 pub mod zk;
 
 pub use envelope::{Envelope, EnvelopeKind, Guard, OpenError, PassphraseParams, SealError};
