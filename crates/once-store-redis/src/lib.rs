@@ -1282,6 +1282,19 @@ impl AccountStore for RedisStore {
             .await?;
         Ok(out == 1)
     }
+
+    async fn set_password_hash(&self, account: &AccountId, phc: &str) -> StoreResult<bool> {
+        let (key, phc) = (self.account_key(account), phc.to_owned());
+        let out: i64 = self
+            .run(|mut c| async move { scripts::SET_PASSWORD.key(key).arg(phc).invoke_async(&mut c).await })
+            .await?;
+        Ok(out == 1)
+    }
+
+    async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>> {
+        let key = self.account_key(account);
+        self.run(|mut c| async move { c.hget(key, "pw").await }).await
+    }
 }
 
 impl RedisStore {

@@ -237,3 +237,15 @@ return 1
 ",
     )
 });
+
+/// KEYS: account. ARGV: PHC string. Sets the account's password hash (field `pw`); returns 1, or
+/// 0 if there is no such account.
+pub(crate) static SET_PASSWORD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'pw', ARGV[1])
+return 1
+",
+    )
+});

@@ -604,6 +604,37 @@ impl AccountStore for SqliteStore {
             })
             .await
     }
+
+    async fn set_password_hash(&self, account: &AccountId, phc: &str) -> StoreResult<bool> {
+        let (account, phc) = (account.0.clone(), phc.to_owned());
+        self.writer
+            .write(move |conn| {
+                let set = conn
+                    .prepare_cached(
+                        "INSERT INTO passwords (account_id, phc) VALUES (?1, ?2)
+                         ON CONFLICT (account_id) DO UPDATE SET phc = excluded.phc",
+                    )
+                    .and_then(|mut st| st.execute(params![account, phc]));
+                match set {
+                    Ok(n) => Ok(n == 1),
+                    Err(e) if e.sqlite_extended_error_code() == Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                        Ok(false)
+                    }
+                    Err(e) => Err(backend(e)),
+                }
+            })
+            .await
+    }
+
+    async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>> {
+        let account = account.0.clone();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT phc FROM passwords WHERE account_id = ?1")?
+                .query_row(params![account], |r| r.get(0))
+                .optional()
+        })
+        .await
+    }
 }
 
 /// Dead sessions (no longer live at `?1`), oldest deadline first, `?2` at most.

@@ -287,7 +287,7 @@ async fn an_older_schema_is_upgraded_in_place() {
     // Back to version 1, as a database from before the key registry and sessions.
     let conn = rusqlite::Connection::open(&path).expect("open");
     conn.execute_batch(
-        "DROP TABLE master_keys; DROP TABLE sessions; DROP TABLE totp_steps; PRAGMA user_version = 1;",
+        "DROP TABLE master_keys; DROP TABLE sessions; DROP TABLE totp_steps; DROP TABLE passwords;\n         PRAGMA user_version = 1;",
     )
     .expect("downgrade");
     drop(conn);

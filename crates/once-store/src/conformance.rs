@@ -842,6 +842,22 @@ pub async fn a_totp_step_is_accepted_once(store: Arc<dyn Store>) {
     assert_eq!(wins.iter().filter(|w| **w).count(), 1, "exactly one of 50 concurrent uses");
 }
 
+pub async fn password_hashes_are_kept_per_account(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let bob = add(&store, "bob@example.com").await;
+    assert_eq!(store.password_hash(&alice.id).await.expect("none yet"), None);
+    let first = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+    assert!(store.set_password_hash(&alice.id, first).await.expect("set"));
+    assert_eq!(store.password_hash(&alice.id).await.expect("get").as_deref(), Some(first));
+    let second = "$argon2id$v=19$m=65536,t=3,p=1$c2FsdDI$aGFzaDI";
+    assert!(store.set_password_hash(&alice.id, second).await.expect("replace"));
+    assert_eq!(store.password_hash(&alice.id).await.expect("get").as_deref(), Some(second));
+    assert_eq!(store.password_hash(&bob.id).await.expect("bob's"), None, "per account");
+    let nobody = AccountId("acct-nobody".into());
+    assert!(!store.set_password_hash(&nobody, first).await.expect("unknown account"));
+    assert_eq!(store.password_hash(&nobody).await.expect("get"), None);
+}
+
 async fn join_all<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles.collect::<Vec<_>>() {
@@ -890,6 +906,7 @@ macro_rules! conformance_suite {
             session_conflicts,
             purge_removes_only_dead_sessions,
             a_totp_step_is_accepted_once,
+            password_hashes_are_kept_per_account,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

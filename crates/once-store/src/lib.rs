@@ -372,6 +372,13 @@ pub trait AccountStore: Send + Sync {
     /// (a replay, or an unknown account). Of any number of concurrent calls with one step, at most
     /// one gets `true`: the same code can't sign in twice, even through two instances.
     async fn use_totp_step(&self, account: &AccountId, step: u64) -> StoreResult<bool>;
+
+    /// Sets (or replaces) an account's password hash, a PHC string. `false` if there is no such
+    /// account.
+    async fn set_password_hash(&self, account: &AccountId, phc: &str) -> StoreResult<bool>;
+
+    /// An account's password hash, if it has a password.
+    async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>>;
 }
 
 /// Signed-in browser sessions, shared by every instance on the store.

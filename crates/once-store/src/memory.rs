@@ -21,6 +21,7 @@ struct Inner {
     master_keys: HashMap<String, [u8; 32]>,
     sessions: HashMap<[u8; 32], SessionRecord>,
     totp_steps: HashMap<AccountId, u64>,
+    passwords: HashMap<AccountId, String>,
 }
 
 /// Everything in one mutex: operations are short and this makes each one trivially atomic.
@@ -262,6 +263,19 @@ impl AccountStore for MemoryStore {
         }
         *last = step;
         Ok(true)
+    }
+
+    async fn set_password_hash(&self, account: &AccountId, phc: &str) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if !g.accounts.iter().any(|a| &a.id == account) {
+            return Ok(false);
+        }
+        g.passwords.insert(account.clone(), phc.to_owned());
+        Ok(true)
+    }
+
+    async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>> {
+        Ok(self.lock().passwords.get(account).cloned())
     }
 }
 
