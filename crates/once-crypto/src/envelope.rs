@@ -211,27 +211,38 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// Argon2id working memory, reused across derivations. Allocating ~19 MiB per derivation from
-/// many threads fragments the allocator until the process holds gigabytes; a few reused buffers
-/// keep memory at (concurrent derivations × m_cost).
-#[derive(Default)]
-pub(crate) struct KdfMemory(std::sync::Mutex<Vec<Vec<Block>>>);
+/// Argon2 working memory, reused across derivations (passphrases here, account passwords in
+/// [`crate::password`]). Allocating tens of MiB per derivation from many threads fragments the
+/// allocator until the process holds gigabytes; a few reused buffers keep memory at (concurrent
+/// derivations × m_cost). Buffers are zeroized after every use.
+pub(crate) struct KdfMemory {
+    pool: std::sync::Mutex<Vec<Vec<Block>>>,
+    /// Buffers kept for reuse; more concurrent derivations allocate and free their own.
+    keep: usize,
+}
 
-/// Buffers kept for reuse; more concurrent derivations allocate and free their own.
-const POOLED_KDF_BUFFERS: usize = 8;
+impl Default for KdfMemory {
+    fn default() -> Self {
+        KdfMemory::new(8)
+    }
+}
 
 impl KdfMemory {
-    fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    pub(crate) const fn new(keep: usize) -> Self {
+        KdfMemory { pool: std::sync::Mutex::new(Vec::new()), keep }
+    }
+
+    pub(crate) fn with<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
         // A panic while holding the lock leaves only a Vec of plain buffers behind: still valid.
-        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
+        let mut buf = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
         if buf.len() < blocks {
             buf.resize(blocks, Block::default());
         }
         let out = f(&mut buf[..blocks]);
-        // The blocks hold values derived from the passphrase.
+        // The blocks hold values derived from the passphrase or password.
         buf[..blocks].iter_mut().for_each(zeroize::Zeroize::zeroize);
-        let mut pool = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOLED_KDF_BUFFERS {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < self.keep {
             pool.push(buf);
         }
         out

@@ -25,6 +25,7 @@
 
 mod envelope;
 mod keyring;
+pub mod password;
 mod token;
 pub mod totp;
 pub mod zk;

@@ -960,20 +960,7 @@ impl RedisStore {
         let mut deleted = 0u64;
         while deleted < u64::from(batch) {
             let want = u64::from(batch) - deleted;
-            let idx = index.clone();
-            let due: Vec<Vec<u8>> = self
-                .run(|mut c| async move {
-                    redis::cmd("ZRANGEBYSCORE")
-                        .arg(idx)
-                        .arg("-inf")
-                        .arg(now)
-                        .arg("LIMIT")
-                        .arg(0)
-                        .arg(want)
-                        .query_async(&mut c)
-                        .await
-                })
-                .await?;
+            let due = self.due(index.clone(), now, want).await?;
             if due.is_empty() {
                 break;
             }
@@ -1143,20 +1130,7 @@ impl SessionStore for RedisStore {
 
     async fn purge_sessions(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
         let ends = self.session_ends_key();
-        let idx = ends.clone();
-        let due: Vec<Vec<u8>> = self
-            .run(|mut c| async move {
-                redis::cmd("ZRANGEBYSCORE")
-                    .arg(idx)
-                    .arg("-inf")
-                    .arg(now)
-                    .arg("LIMIT")
-                    .arg(0)
-                    .arg(batch)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
+        let due = self.due(ends.clone(), now, u64::from(batch)).await?;
         let mut deleted = 0u64;
         for member in due {
             let Ok(hash) = <[u8; 32]>::try_from(member.as_slice()) else { continue };
@@ -1306,6 +1280,22 @@ impl RedisStore {
     }
 
     /// The hash at `key`, `None` if there is none; `what` names it in errors.
+    /// Up to `limit` members of an index (a sorted set scored by a time) due at `now`.
+    async fn due(&self, index: String, now: UnixTime, limit: u64) -> StoreResult<Vec<Vec<u8>>> {
+        self.run(|mut c| async move {
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(index)
+                .arg("-inf")
+                .arg(now)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit)
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+
     async fn hgetall(&self, key: String, what: &str) -> StoreResult<Option<Hash>> {
         let raw: Vec<Vec<u8>> =
             self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;
