@@ -2,15 +2,35 @@
 
 use std::sync::Arc;
 
-use once_crypto::{ApiKey, KeyRing, VaultKey};
-use once_store::{Account, AccountId, ApiKeyRecord, Role, Store};
+use once_crypto::password::{self, PasswordError};
+use once_crypto::{ApiKey, KeyRing, SessionToken, VaultKey};
+use once_store::{Account, AccountId, ApiKeyRecord, Role, SessionRecord, Store};
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
 
 use crate::audit;
 use crate::clock::Clock;
 use crate::error::CoreError;
+use crate::policy::AuthPolicy;
 
-/// How stale an API key's last-used time may get before a request updates it (seconds).
+/// How stale an API key's or a session's last-used time may get before a request updates it
+/// (seconds).
 const LAST_USED_GRANULARITY: i64 = 60;
+
+/// A password sign-in that succeeded: the new session's token (for the cookie; only its hash is
+/// stored) and the account.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: SessionToken,
+    pub account: Account,
+}
+
+/// A live browser session, as a request sees it.
+#[derive(Clone, Debug)]
+pub struct SignedInSession {
+    pub account: Account,
+    pub session: SessionRecord,
+}
 
 /// An authenticated caller: the account and its vault key (unsealed with the API key it used).
 #[derive(Clone, Debug)]
@@ -30,6 +50,9 @@ pub struct AccountService {
     store: Arc<dyn Store>,
     keys: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
+    auth: AuthPolicy,
+    /// Shared with the secret service: bounds all Argon2 work on the blocking pool.
+    kdf: Arc<Semaphore>,
 }
 
 /// Lower-cases and checks an e-mail address (shape only: something@domain, no spaces or controls).
@@ -46,8 +69,135 @@ pub fn normalize_email(email: &str) -> Result<String, CoreError> {
 }
 
 impl AccountService {
-    pub(crate) fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, clock: Arc<dyn Clock>) -> Self {
-        AccountService { store, keys, clock }
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<KeyRing>,
+        clock: Arc<dyn Clock>,
+        auth: AuthPolicy,
+        kdf: Arc<Semaphore>,
+    ) -> Self {
+        AccountService { store, keys, clock, auth, kdf }
+    }
+
+    /// Runs Argon2 work on the blocking pool, at most `kdf_concurrency` at a time.
+    async fn slow<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        // The semaphore is never closed, so acquire can't fail; if it ever did, running without
+        // the bound is still correct.
+        let permit = self.kdf.clone().acquire_owned().await.ok();
+        let out = tokio::task::spawn_blocking(f).await;
+        drop(permit);
+        match out {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Sets an account's password after checking it against the rules (the e-mail address is
+    /// context it must not contain).
+    pub async fn set_password(&self, email: &str, new_password: Zeroizing<String>) -> Result<(), CoreError> {
+        let email = normalize_email(email)?;
+        let account = self.store.account_by_email(&email).await?.ok_or(CoreError::NotFound)?;
+        self.auth.password_rules.check(&new_password, &[&email]).map_err(CoreError::WeakPassword)?;
+        let params = self.auth.password_params;
+        let phc = self
+            .slow(move || password::hash_password(&new_password, params))
+            .await
+            .map_err(|e| CoreError::Crypto(e.to_string()))?;
+        if !self.store.set_password_hash(&account.id, &phc).await? {
+            return Err(CoreError::NotFound);
+        }
+        audit::event("account.password_set", "ok", None, &account.id.0);
+        Ok(())
+    }
+
+    /// Signs in with e-mail and password and opens a new session (a fresh token every time).
+    /// Unknown e-mail, no password set, a wrong password and a disabled account are the same
+    /// [`CoreError::Unauthorized`], and cost the same Argon2 work.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        given: Zeroizing<String>,
+        client: &str,
+    ) -> Result<SignedIn, CoreError> {
+        let params = self.auth.password_params;
+        let denied = |reason: &'static str, actor: &str| {
+            audit::event("auth.password", reason, None, actor);
+            CoreError::Unauthorized
+        };
+        let found = match normalize_email(email) {
+            Ok(e) => self.store.account_by_email(&e).await?,
+            Err(_) => None,
+        };
+        let stored = match &found {
+            Some(a) => self.store.password_hash(&a.id).await?,
+            None => None,
+        };
+        let (Some(account), Some(phc)) = (found, stored) else {
+            self.slow(move || password::dummy_verify(&given, params)).await;
+            return Err(denied("denied:unknown_or_no_password", "anon"));
+        };
+        let pw = given.clone();
+        let checked = self.slow(move || password::verify_password(&pw, &phc, params)).await;
+        match checked {
+            Ok(v) if !account.disabled => {
+                if v.needs_rehash {
+                    let pw = given.clone();
+                    if let Ok(phc) = self.slow(move || password::hash_password(&pw, params)).await {
+                        self.store.set_password_hash(&account.id, &phc).await?;
+                    }
+                }
+            }
+            Ok(_) => return Err(denied("denied:disabled", &account.id.0)),
+            Err(PasswordError::Mismatch) => return Err(denied("denied:wrong_password", &account.id.0)),
+            Err(_) => return Err(denied("denied:unreadable_hash", &account.id.0)),
+        }
+        let now = self.clock.now();
+        let token = SessionToken::generate();
+        let session = SessionRecord {
+            hash: token.lookup_hash(),
+            account_id: account.id.clone(),
+            created_at: now,
+            last_seen_at: now,
+            idle_timeout: self.auth.session_idle_secs,
+            expires_at: now + self.auth.session_max_secs,
+            second_factor: false,
+            client: client.chars().take(120).collect(),
+        };
+        self.store.create_session(session).await?;
+        audit::event("auth.password", "ok", None, &account.id.0);
+        Ok(SignedIn { token, account })
+    }
+
+    /// The live session a cookie's token names, with its account; `None` for anything else
+    /// (malformed, unknown, ended, or the account was disabled since). Marks it used (at most
+    /// once a minute), so its idle timeout starts again.
+    pub async fn session(&self, token: &str) -> Result<Option<SignedInSession>, CoreError> {
+        let Some(token) = SessionToken::parse(token) else { return Ok(None) };
+        let now = self.clock.now();
+        let hash = token.lookup_hash();
+        let Some(session) = self.store.session(&hash, now).await? else { return Ok(None) };
+        let Some(account) = self.store.account(&session.account_id).await?.filter(|a| !a.disabled) else {
+            return Ok(None);
+        };
+        if now - session.last_seen_at >= LAST_USED_GRANULARITY {
+            self.store.touch_session(&hash, now).await?;
+        }
+        Ok(Some(SignedInSession { account, session }))
+    }
+
+    /// Ends the session a token names (sign out). Unknown tokens are fine.
+    pub async fn sign_out(&self, token: &str) -> Result<(), CoreError> {
+        if let Some(token) = SessionToken::parse(token) {
+            self.store.end_session(&token.lookup_hash()).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of an account ("sign out everywhere"); returns how many there were.
+    pub async fn sign_out_everywhere(&self, account: &AccountId) -> Result<u64, CoreError> {
+        let n = self.store.end_sessions_of(account).await?;
+        audit::event("auth.sign_out_everywhere", "ok", None, &account.0);
+        Ok(n)
     }
 
     fn wrap_vault(&self, key: &ApiKey, vault: &VaultKey) -> Result<Vec<u8>, CoreError> {

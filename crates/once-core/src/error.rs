@@ -14,6 +14,9 @@ pub enum CoreError {
     /// Credentials were given and are wrong (or the account is disabled).
     #[error("not authorized")]
     Unauthorized,
+    /// A new password does not meet the rules; the reason is for the user (and localisable).
+    #[error("{0}")]
+    WeakPassword(once_crypto::password::Weak),
     /// The e-mail address is already taken (admin CLI only).
     #[error("{0}")]
     Conflict(String),

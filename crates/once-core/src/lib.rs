@@ -18,11 +18,11 @@ mod error;
 mod policy;
 mod secrets;
 
-pub use accounts::{AccountService, NewUser, Principal};
+pub use accounts::{AccountService, NewUser, Principal, SignedIn, SignedInSession};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
 pub use once_crypto::EnvelopeKind;
-pub use policy::{Policy, TtlRequest, ViewLimit};
+pub use policy::{AuthPolicy, Policy, TtlRequest, ViewLimit};
 pub use secrets::{
     CreateSecret, Created, Generated, Preview, ReceiptView, RecentPage, Revealed, SecretService, SecretState,
     Unlock,
@@ -43,8 +43,14 @@ impl Core {
     ) -> Self {
         let kdf = std::sync::Arc::new(tokio::sync::Semaphore::new(policy.kdf_concurrency));
         Core {
-            secrets: SecretService::new(store.clone(), keys.clone(), clock.clone(), policy, kdf),
-            accounts: AccountService::new(store, keys, clock),
+            accounts: AccountService::new(
+                store.clone(),
+                keys.clone(),
+                clock.clone(),
+                policy.auth.clone(),
+                kdf.clone(),
+            ),
+            secrets: SecretService::new(store, keys, clock, policy, kdf),
         }
     }
 }

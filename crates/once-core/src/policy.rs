@@ -21,6 +21,30 @@ pub struct Policy {
     pub passphrase_params: PassphraseParams,
     /// Argon2id computations allowed at once (the rest wait).
     pub kdf_concurrency: usize,
+    /// Passwords and sessions.
+    pub auth: AuthPolicy,
+}
+
+/// Account passwords and browser sessions.
+#[derive(Clone, Debug)]
+pub struct AuthPolicy {
+    pub password_params: once_crypto::password::PasswordParams,
+    pub password_rules: once_crypto::password::PasswordRules,
+    /// A session ends after this many seconds without use.
+    pub session_idle_secs: i64,
+    /// A session ends this many seconds after sign-in, however much it is used.
+    pub session_max_secs: i64,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        AuthPolicy {
+            password_params: once_crypto::password::PasswordParams::default(),
+            password_rules: once_crypto::password::PasswordRules::default(),
+            session_idle_secs: 30 * 60,
+            session_max_secs: 12 * 3600,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -35,6 +59,7 @@ impl Default for Policy {
             max_views: 100,
             passphrase_params: PassphraseParams::default(),
             kdf_concurrency: 4,
+            auth: AuthPolicy::default(),
         }
     }
 }

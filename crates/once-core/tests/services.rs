@@ -3,19 +3,23 @@
 use std::sync::Arc;
 
 use once_core::{
-    Clock, Core, CoreError, CreateSecret, FakeClock, Policy, SecretState, TtlRequest, ViewLimit,
+    AuthPolicy, Clock, Core, CoreError, CreateSecret, FakeClock, Policy, SecretState, TtlRequest, ViewLimit,
 };
+use once_crypto::password::{PasswordParams, Weak};
 use once_crypto::{KeyRing, PassphraseParams};
 use once_store::memory::MemoryStore;
 use once_store::{BurnReason, Role};
 use zeroize::Zeroizing;
 
 const T0: i64 = 1_700_000_000;
+/// Argon2id cost for passwords in tests: the parameters, not the logic, make it slow.
+const CHEAP: PasswordParams = PasswordParams { m_cost_kib: 256, t_cost: 1, p_cost: 1 };
 
 fn setup() -> (Core, Arc<FakeClock>) {
     let clock = Arc::new(FakeClock::new(T0));
     let policy = Policy {
         passphrase_params: PassphraseParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 },
+        auth: AuthPolicy { password_params: CHEAP, ..AuthPolicy::default() },
         ..Policy::default()
     };
     let core = Core::new(
@@ -236,4 +240,97 @@ async fn api_key_last_use_is_recorded_to_the_minute() {
     clock.advance(1);
     core.accounts.authenticate("carol@example.com", u.api_key.expose()).await.expect("auth");
     assert_eq!(last_used().await, Some(T0 + 60));
+}
+
+fn password(p: &str) -> Zeroizing<String> {
+    Zeroizing::new(p.to_owned())
+}
+
+const GOOD: &str = "correct horse battery staple";
+
+#[tokio::test]
+async fn password_sign_in_opens_a_session_that_ends_when_idle_or_at_its_end() {
+    let (core, clock) = setup();
+    core.accounts.add_user("alice@example.com", Role::User).await.expect("add");
+    let weak = core.accounts.set_password("alice@example.com", password("alice-2026-password")).await;
+    assert!(matches!(weak, Err(CoreError::WeakPassword(Weak::ContainsContext))), "{weak:?}");
+    let short = core.accounts.set_password("alice@example.com", password("Tr0ub4dor&3")).await;
+    assert!(matches!(short, Err(CoreError::WeakPassword(Weak::TooShort { min: 12 }))), "{short:?}");
+    core.accounts.set_password("Alice@Example.com", password(GOOD)).await.expect("set");
+
+    for (email, given) in
+        [("alice@example.com", "wrong horse battery staple"), ("bob@example.com", GOOD), ("nope", GOOD)]
+    {
+        let r = core.accounts.sign_in(email, password(given), "test").await;
+        assert!(matches!(r, Err(CoreError::Unauthorized)), "{email}: {r:?}");
+    }
+    let signed = core
+        .accounts
+        .sign_in("ALICE@example.com", password(GOOD), "Firefox on Linux")
+        .await
+        .expect("sign in");
+    assert_eq!(signed.account.email, "alice@example.com");
+    let token = signed.token.expose().to_owned();
+    let s = core.accounts.session(&token).await.expect("session").expect("live");
+    assert_eq!(
+        (s.account.email.as_str(), s.session.client.as_str()),
+        ("alice@example.com", "Firefox on Linux")
+    );
+    assert!(!s.session.second_factor);
+
+    // Used every 20 minutes it lives (idle timeout 30 min) until its 12-hour end.
+    for _ in 0..35 {
+        clock.advance(20 * 60);
+        assert!(core.accounts.session(&token).await.expect("session").is_some());
+    }
+    clock.advance(20 * 60);
+    assert!(core.accounts.session(&token).await.expect("session").is_none(), "past 12 hours");
+
+    let again = core.accounts.sign_in("alice@example.com", password(GOOD), "x").await.expect("sign in");
+    assert_ne!(again.token.expose(), token.as_str(), "a fresh session id each time");
+    clock.advance(31 * 60);
+    assert!(core.accounts.session(again.token.expose()).await.expect("session").is_none(), "idle");
+
+    for bad in ["", "short", &"a".repeat(44), &token.to_uppercase()] {
+        assert!(core.accounts.session(bad).await.expect("session").is_none(), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn sign_out_here_and_everywhere() {
+    let (core, _clock) = setup();
+    let alice = core.accounts.add_user("alice@example.com", Role::User).await.expect("add");
+    core.accounts.set_password("alice@example.com", password(GOOD)).await.expect("set");
+    let a = core.accounts.sign_in("alice@example.com", password(GOOD), "a").await.expect("a");
+    let b = core.accounts.sign_in("alice@example.com", password(GOOD), "b").await.expect("b");
+    let c = core.accounts.sign_in("alice@example.com", password(GOOD), "c").await.expect("c");
+    core.accounts.sign_out(a.token.expose()).await.expect("sign out");
+    assert!(core.accounts.session(a.token.expose()).await.expect("a").is_none());
+    assert!(core.accounts.session(b.token.expose()).await.expect("b").is_some());
+    core.accounts.sign_out("not-a-token").await.expect("harmless");
+    assert_eq!(core.accounts.sign_out_everywhere(&alice.account.id).await.expect("everywhere"), 2);
+    assert!(core.accounts.session(c.token.expose()).await.expect("c").is_none());
+}
+
+#[tokio::test]
+async fn a_hash_under_weaker_parameters_is_upgraded_at_sign_in() {
+    let store = Arc::new(MemoryStore::new());
+    let keys = Arc::new(KeyRing::generate_new(T0));
+    let clock = Arc::new(FakeClock::new(T0)) as Arc<dyn Clock>;
+    let with = |m_cost_kib| Policy {
+        auth: AuthPolicy { password_params: PasswordParams { m_cost_kib, ..CHEAP }, ..AuthPolicy::default() },
+        ..Policy::default()
+    };
+    let old = Core::new(store.clone(), keys.clone(), clock.clone(), with(256));
+    let alice = old.accounts.add_user("alice@example.com", Role::User).await.expect("add");
+    old.accounts.set_password("alice@example.com", password(GOOD)).await.expect("set");
+    use once_store::AccountStore;
+    let before = store.password_hash(&alice.account.id).await.expect("get").expect("hash");
+    assert!(before.contains("m=256,"), "{before}");
+
+    let new = Core::new(store.clone(), keys, clock, with(512));
+    new.accounts.sign_in("alice@example.com", password(GOOD), "x").await.expect("sign in");
+    let after = store.password_hash(&alice.account.id).await.expect("get").expect("hash");
+    assert!(after.contains("m=512,"), "rehashed: {after}");
+    new.accounts.sign_in("alice@example.com", password(GOOD), "x").await.expect("the new hash works");
 }

@@ -32,4 +32,4 @@ pub mod zk;
 
 pub use envelope::{Envelope, EnvelopeKind, Guard, OpenError, PassphraseParams, SealError};
 pub use keyring::{KeyId, KeyInfo, KeyRing, KeyRingError, KeyState, MasterKey, RegistryError};
-pub use token::{ApiKey, Token, VaultKey, lookup_hash};
+pub use token::{ApiKey, SessionToken, Token, VaultKey, lookup_hash};

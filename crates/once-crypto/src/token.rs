@@ -160,6 +160,39 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// A browser session's token: 43 base36 characters (~222 bits), held only by the browser's
+/// cookie; the store keeps its [`lookup_hash`](SessionToken::lookup_hash).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(Zeroizing<String>);
+
+impl SessionToken {
+    pub const LEN: usize = 43;
+
+    pub fn generate() -> Self {
+        SessionToken(random_base36(Self::LEN))
+    }
+
+    /// Exactly [`LEN`](Self::LEN) lower-case base36 characters, or nothing.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == Self::LEN && s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()))
+            .then(|| SessionToken(Zeroizing::new(s.to_owned())))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn lookup_hash(&self) -> [u8; 32] {
+        lookup_hash("session", self.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
 /// An account's vault key: 32 random bytes that seal the account's receipt links for its recent
 /// list. Stored only sealed under each of the account's API keys.
 #[derive(Clone, PartialEq, Eq)]

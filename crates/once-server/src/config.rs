@@ -305,6 +305,7 @@ impl Config {
                 p_cost: 1,
             },
             kdf_concurrency: self.crypto.kdf_concurrency.max(1),
+            auth: once_core::AuthPolicy::default(),
         }
     }
 

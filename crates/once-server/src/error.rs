@@ -92,6 +92,7 @@ impl From<CoreError> for ApiError {
         match e {
             CoreError::NotFound => ApiError::UnknownSecret { secret_key: String::new() },
             CoreError::Invalid(m) => ApiError::BadRequest(m),
+            CoreError::WeakPassword(w) => ApiError::BadRequest(w.to_string()),
             CoreError::TooLarge { limit } => {
                 ApiError::TooLarge(format!("secret is larger than the limit of {limit} bytes"))
             }

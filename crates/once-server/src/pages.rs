@@ -564,7 +564,8 @@ fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreError) -> Respo
         CoreError::Invalid(_)
         | CoreError::TooLarge { .. }
         | CoreError::Unauthorized
-        | CoreError::Conflict(_) => (StatusCode::BAD_REQUEST, l.t("error-form")),
+        | CoreError::Conflict(_)
+        | CoreError::WeakPassword(_) => (StatusCode::BAD_REQUEST, l.t("error-form")),
     };
     let p = MessagePage {
         c: chrome(l, csrf, "/".into(), l.t("error-title")),

@@ -1193,6 +1193,13 @@ impl AccountStore for RedisStore {
         }
     }
 
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let Some(h) = self.hgetall(self.account_key(id), "account").await? else {
+            return Ok(None);
+        };
+        account_from(&h).map(Some).ok_or_else(|| malformed("account"))
+    }
+
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
         let key = self.email_key(email);
         let id: Option<String> = self.run(|mut c| async move { c.get(key).await }).await?;
@@ -1272,14 +1279,6 @@ impl AccountStore for RedisStore {
 }
 
 impl RedisStore {
-    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
-        let Some(h) = self.hgetall(self.account_key(id), "account").await? else {
-            return Ok(None);
-        };
-        account_from(&h).map(Some).ok_or_else(|| malformed("account"))
-    }
-
-    /// The hash at `key`, `None` if there is none; `what` names it in errors.
     /// Up to `limit` members of an index (a sorted set scored by a time) due at `now`.
     async fn due(&self, index: String, now: UnixTime, limit: u64) -> StoreResult<Vec<Vec<u8>>> {
         self.run(|mut c| async move {
@@ -1296,6 +1295,7 @@ impl RedisStore {
         .await
     }
 
+    /// The hash at `key`, `None` if there is none; `what` names it in errors.
     async fn hgetall(&self, key: String, what: &str) -> StoreResult<Option<Hash>> {
         let raw: Vec<Vec<u8>> =
             self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;

@@ -523,6 +523,16 @@ impl AccountStore for SqliteStore {
             .await
     }
 
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
+        let id = id.0.clone();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT id, email, role, created_at, disabled FROM accounts WHERE id = ?1")?
+                .query_row(params![id], |r| account_at(r, 0))
+                .optional()
+        })
+        .await
+    }
+
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
         let email = email.to_owned();
         self.read(move |conn| {

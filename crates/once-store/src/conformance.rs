@@ -658,6 +658,8 @@ pub async fn accounts_and_api_keys(store: Arc<dyn Store>) {
 
     assert_eq!(store.account_by_email("alice@example.com").await.expect("get"), Some(alice.clone()));
     assert_eq!(store.account_by_email("carol@example.com").await.expect("get"), None);
+    assert_eq!(store.account(&alice.id).await.expect("by id"), Some(alice.clone()));
+    assert_eq!(store.account(&AccountId("acct-carol".into())).await.expect("by id"), None);
     assert_eq!(store.accounts().await.expect("list"), vec![alice.clone(), bob.clone()], "oldest first");
 
     assert_eq!(store.api_key(&alice_key.hash).await.expect("key"), Some((alice_key.clone(), alice.clone())));

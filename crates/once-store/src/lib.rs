@@ -353,6 +353,8 @@ pub trait AccountStore: Send + Sync {
     /// Adds an account with its first API key. `Conflict("account")` if the e-mail is taken.
     async fn add_account(&self, account: Account, key: ApiKeyRecord) -> StoreResult<()>;
 
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>>;
+
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>>;
 
     /// All accounts, oldest first.

@@ -213,6 +213,10 @@ impl AccountStore for MemoryStore {
         Ok(())
     }
 
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
+        Ok(self.lock().accounts.iter().find(|a| &a.id == id).cloned())
+    }
+
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
         let g = self.lock();
         Ok(g.accounts.iter().find(|a| a.email == email).cloned())
