@@ -193,6 +193,16 @@ impl AccountService {
         Ok(())
     }
 
+    /// How long a session may live at most (seconds): the cookie's lifetime.
+    pub fn session_max_secs(&self) -> i64 {
+        self.auth.session_max_secs
+    }
+
+    /// An account's live sessions, newest first.
+    pub async fn sessions_of(&self, account: &AccountId) -> Result<Vec<SessionRecord>, CoreError> {
+        Ok(self.store.sessions_of(account, self.clock.now()).await?)
+    }
+
     /// Ends every session of an account ("sign out everywhere"); returns how many there were.
     pub async fn sign_out_everywhere(&self, account: &AccountId) -> Result<u64, CoreError> {
         let n = self.store.end_sessions_of(account).await?;

@@ -38,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/receipt/{key}/burn", axum::routing::post(burn))
         .route("/about", get(about))
         .route("/lang/{code}", get(switch_language))
+        .route("/signin", get(signin_form).post(signin))
+        .route("/signout", axum::routing::post(signout))
+        .route("/account", get(account))
+        .route("/account/signout-everywhere", axum::routing::post(signout_everywhere))
 }
 
 /// What every page's frame needs.
@@ -599,4 +603,241 @@ pub async fn not_found(
         back: Some("/".into()),
     };
     page(&state, StatusCode::NOT_FOUND, &csrf, l, p.render())
+}
+
+// ---------------------------------------------------------------- accounts: sign in, out
+
+/// The browser session's cookie: the session token (only its hash is stored).
+pub const SESSION_COOKIE: &str = "once_session";
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if state.base_url.starts_with("https://") { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+/// A coarse description of the client for the sessions list ("Firefox on Linux"), never the
+/// whole User-Agent.
+fn client_of(headers: &HeaderMap) -> String {
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map_or("Browser", |(_, name)| name);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match os {
+        Some(os) => format!("{browser} · {os}"),
+        None => browser.to_owned(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    c: Chrome,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: Zeroizing<String>,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(SESSION_COOKIE).and_then(|r| r.strip_prefix('=')))
+        .map(str::to_owned)
+}
+
+async fn signin_form(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers: HeaderMap) -> Response {
+    if let Some(t) = session_token(&headers)
+        && matches!(state.core.accounts.session(&t).await, Ok(Some(_)))
+    {
+        return Redirect::to("/account").into_response();
+    }
+    let p = SignInPage {
+        c: chrome(l, &csrf, "/signin".into(), l.t("signin-title")),
+        email: String::new(),
+        error: None,
+    };
+    page(&state, StatusCode::OK, &csrf, l, p.render())
+}
+
+async fn signin(
+    State(state): State<AppState>,
+    l: Loc,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let email: String = form.email.trim().chars().take(254).collect();
+    let again = |status: StatusCode, msg: String| {
+        let p = SignInPage {
+            c: chrome(l, &csrf, "/signin".into(), l.t("signin-title")),
+            email: email.clone(),
+            error: Some(msg),
+        };
+        page(&state, status, &csrf, l, p.render())
+    };
+    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
+        return again(StatusCode::FORBIDDEN, l.t("error-csrf"));
+    }
+    match state.core.accounts.sign_in(&email, form.password, &client_of(&headers)).await {
+        Ok(signed) => {
+            let mut resp = Redirect::to("/account").into_response();
+            let max_age = state.core.accounts.session_max_secs();
+            if let Some(c) = session_cookie(&state, signed.token.expose(), max_age) {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(CoreError::Unauthorized) => again(StatusCode::UNAUTHORIZED, l.t("signin-error")),
+        Err(e) => error_page(&state, l, &csrf, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    c: Chrome,
+    email: String,
+    role: &'static str,
+    /// (client, signed in, last used, this one)
+    sessions: Vec<(String, String, String, bool)>,
+}
+
+async fn account(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers: HeaderMap) -> Response {
+    let Some(token) = session_token(&headers) else {
+        return Redirect::to("/signin").into_response();
+    };
+    let who = match state.core.accounts.session(&token).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return Redirect::to("/signin").into_response(),
+        Err(e) => return error_page(&state, l, &csrf, e),
+    };
+    let sessions = match state.core.accounts.sessions_of(&who.account.id).await {
+        Ok(list) => list,
+        Err(e) => return error_page(&state, l, &csrf, e),
+    };
+    let p = AccountPage {
+        c: chrome(l, &csrf, "/account".into(), l.t("account-title")),
+        email: who.account.email.clone(),
+        role: who.account.role.as_str(),
+        sessions: sessions
+            .iter()
+            .map(|s| {
+                (
+                    s.client.clone(),
+                    l.datetime(s.created_at),
+                    l.datetime(s.last_seen_at),
+                    s.hash == who.session.hash,
+                )
+            })
+            .collect(),
+    };
+    page(&state, StatusCode::OK, &csrf, l, p.render())
+}
+
+#[derive(Deserialize, Default)]
+struct PlainForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// Clears the session cookie on a redirect.
+fn signed_out(state: &AppState, to: &str) -> Response {
+    let mut resp = Redirect::to(to).into_response();
+    if let Some(c) = session_cookie(state, "", 0) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+async fn signout(
+    State(state): State<AppState>,
+    l: Loc,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
+        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"));
+    }
+    if let Some(t) = session_token(&headers)
+        && let Err(e) = state.core.accounts.sign_out(&t).await
+    {
+        return error_page(&state, l, &csrf, e);
+    }
+    signed_out(&state, "/")
+}
+
+async fn signout_everywhere(
+    State(state): State<AppState>,
+    l: Loc,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
+        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"));
+    }
+    let who = match session_token(&headers) {
+        Some(t) => state.core.accounts.session(&t).await,
+        None => Ok(None),
+    };
+    match who {
+        Ok(Some(who)) => match state.core.accounts.sign_out_everywhere(&who.account.id).await {
+            Ok(_) => signed_out(&state, "/signin"),
+            Err(e) => error_page(&state, l, &csrf, e),
+        },
+        Ok(None) => Redirect::to("/signin").into_response(),
+        Err(e) => error_page(&state, l, &csrf, e),
+    }
+}
+
+fn error_message(
+    state: &AppState,
+    l: Loc,
+    csrf: &CsrfToken,
+    status: StatusCode,
+    message: String,
+) -> Response {
+    let p = MessagePage {
+        c: chrome(l, csrf, "/".into(), l.t("error-title")),
+        heading: l.t("error-title"),
+        message,
+        back: Some("/".into()),
+    };
+    page(state, status, csrf, l, p.render())
 }

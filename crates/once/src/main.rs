@@ -116,6 +116,29 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Set a user's password for signing in to the web UI. Read from a hidden prompt (asked twice),
+    /// or from the first line of standard input when it is not a terminal; never from arguments.
+    Password { email: String },
+}
+
+/// A new password from a hidden prompt (twice) or the first line of a non-terminal stdin.
+fn read_new_password() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = zeroize::Zeroizing::new(rpassword::prompt_password("New password: ")?);
+        let again = zeroize::Zeroizing::new(rpassword::prompt_password("Again: ")?);
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        return Ok(first);
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let trimmed = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    if trimmed.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(trimmed)
 }
 
 fn load_config(common: &CommonArgs, extra: FlagOverrides) -> anyhow::Result<Config> {
@@ -246,6 +269,17 @@ async fn user(common: &CommonArgs, command: UserCommand) -> anyhow::Result<()> {
                 new.account.role.as_str(),
                 new.account.email
             );
+        }
+        UserCommand::Password { email } => {
+            let password = read_new_password()?;
+            match core.accounts.set_password(&email, password).await {
+                Ok(()) => eprintln!("password set for {email}"),
+                Err(once_core::CoreError::NotFound) => {
+                    bail!("no user {email} (add one with `once user add`)")
+                }
+                Err(once_core::CoreError::WeakPassword(why)) => bail!("password refused: {why}"),
+                Err(e) => return Err(e.into()),
+            }
         }
         UserCommand::List => {
             println!("{:<40} {:<6} {:<8} CREATED", "EMAIL", "ROLE", "STATUS");

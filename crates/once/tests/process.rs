@@ -7,7 +7,7 @@ use once_client::ShareOptions;
 
 mod common;
 
-use common::{BIN, Server, once, reveal_race};
+use common::{BIN, Server, once, once_with_input, reveal_race};
 
 #[tokio::test]
 async fn first_run_generates_a_0600_key_and_says_where() {
@@ -244,6 +244,27 @@ async fn user_add_prints_a_key_that_authenticates() {
     let wrong =
         server.client().with_auth("bob@example.com", "once_wrong").authcheck().await.expect_err("wrong");
     assert_eq!(wrong.status(), Some(401));
+}
+
+#[test]
+fn user_password_reads_stdin_and_applies_the_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, _, err) = once(&["user", "add", "carol@example.com"], dir.path());
+    assert!(ok, "{err}");
+    let (ok, _, err) =
+        once_with_input(&["user", "password", "carol@example.com"], dir.path(), "carol-1234-5678\n");
+    assert!(!ok && err.contains("password refused") && err.contains("e-mail"), "{err}");
+    let (ok, _, err) = once_with_input(&["user", "password", "dave@example.com"], dir.path(), "x\n");
+    assert!(!ok, "{err}");
+    let (ok, _, err) = once_with_input(&["user", "password", "carol@example.com"], dir.path(), "");
+    assert!(!ok && err.contains("no password"), "{err}");
+    let (ok, out, err) = once_with_input(
+        &["user", "password", "carol@example.com"],
+        dir.path(),
+        "correct horse battery staple\n",
+    );
+    assert!(ok && err.contains("password set"), "{err}");
+    assert!(!out.contains("correct horse") && !err.contains("correct horse"));
 }
 
 fn rss_mib(pid: u32) -> f64 {

@@ -70,6 +70,19 @@ impl TestApp {
         user.api_key.expose().to_owned()
     }
 
+    /// Sets a user's password straight through the core (as `once user password` does).
+    pub async fn set_password(&self, email: &str, password: &str) {
+        let store =
+            once_server::open_store(&self.config.store_url(), &self.config.redis).await.expect("store");
+        let keys = KeyRing::load(&self.config.keyring_path()).expect("keyring");
+        let core =
+            Core::new(store, Arc::new(keys), Arc::new(SystemClock) as Arc<dyn Clock>, self.config.policy());
+        core.accounts
+            .set_password(email, zeroize::Zeroizing::new(password.to_owned()))
+            .await
+            .expect("set password");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -311,6 +311,131 @@ async fn zero_knowledge_links_need_the_script_and_a_form_post_burns_nothing() {
     assert_eq!(v["mode"], "zero_knowledge");
 }
 
+fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let value = c.strip_prefix(name)?.strip_prefix('=')?.split(';').next()?.to_owned();
+        Some((value, c.to_owned()))
+    })
+}
+
+#[tokio::test]
+async fn sign_in_sign_out_and_sign_out_everywhere() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.add_user("alice@example.com").await;
+    app.set_password("alice@example.com", "correct horse battery staple").await;
+    let http = client();
+
+    let resp = http.get(app.url("/account")).send().await.expect("account");
+    assert_eq!(
+        (resp.status(), resp.headers()["location"].to_str().ok()),
+        (StatusCode::SEE_OTHER, Some("/signin"))
+    );
+    let resp = http.get(app.url("/signin")).send().await.expect("form");
+    let token = csrf(&resp);
+    html(resp, StatusCode::OK).await;
+    let csrf_cookie = format!("once_csrf={token}");
+
+    let sign_in = |password: &'static str| {
+        http.post(app.url("/signin"))
+            .header("cookie", &csrf_cookie)
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0")
+            .form(&[("email", "Alice@Example.com"), ("password", password), ("_csrf", token.as_str())])
+            .send()
+    };
+    for (who, password) in
+        [("alice", "wrong horse battery staple"), ("nobody", "correct horse battery staple")]
+    {
+        let resp = if who == "alice" {
+            sign_in(password).await.expect("sign in")
+        } else {
+            http.post(app.url("/signin"))
+                .header("cookie", &csrf_cookie)
+                .form(&[("email", "nobody@example.com"), ("password", password), ("_csrf", token.as_str())])
+                .send()
+                .await
+                .expect("sign in")
+        };
+        assert!(cookie_value(&resp, "once_session").is_none());
+        let body = html(resp, StatusCode::UNAUTHORIZED).await;
+        assert!(body.contains("The e-mail address or the password is wrong."), "{who}: the same answer");
+        assert!(!body.contains(password));
+    }
+
+    let resp = sign_in("correct horse battery staple").await.expect("sign in");
+    assert_eq!(
+        (resp.status(), resp.headers()["location"].to_str().ok()),
+        (StatusCode::SEE_OTHER, Some("/account"))
+    );
+    let (session, set) = cookie_value(&resp, "once_session").expect("session cookie");
+    assert_eq!(session.len(), 43);
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
+    let cookies = format!("{csrf_cookie}; once_session={session}");
+    let body = html(
+        http.get(app.url("/account")).header("cookie", &cookies).send().await.expect("account"),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        body.contains("alice@example.com")
+            && body.contains("Firefox · Linux")
+            && body.contains("this browser")
+    );
+    // Signed in, the sign-in page goes to the account.
+    let resp = http.get(app.url("/signin")).header("cookie", &cookies).send().await.expect("signin");
+    assert_eq!(resp.headers()["location"], "/account");
+
+    // Sign out: the cookie is cleared and the session is over, even if the cookie is replayed.
+    let resp = http
+        .post(app.url("/signout"))
+        .header("cookie", &cookies)
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .expect("out");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (cleared, set) = cookie_value(&resp, "once_session").expect("cleared");
+    assert!(cleared.is_empty() && set.contains("Max-Age=0"), "{set}");
+    let resp = http.get(app.url("/account")).header("cookie", &cookies).send().await.expect("account");
+    assert_eq!(resp.headers()["location"], "/signin", "the old cookie is worth nothing");
+
+    // Two browsers; signing out everywhere from one ends both.
+    let a = cookie_value(&sign_in("correct horse battery staple").await.expect("a"), "once_session")
+        .expect("a")
+        .0;
+    let b = cookie_value(&sign_in("correct horse battery staple").await.expect("b"), "once_session")
+        .expect("b")
+        .0;
+    assert_ne!(a, b);
+    let with = |s: &str| format!("{csrf_cookie}; once_session={s}");
+    let body = html(
+        http.get(app.url("/account")).header("cookie", with(&a)).send().await.expect("a"),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(body.matches("<li>").count(), 2, "both sessions listed");
+    let refused = http
+        .post(app.url("/account/signout-everywhere"))
+        .header("cookie", with(&a))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .expect("cross-site");
+    html(refused, StatusCode::FORBIDDEN).await;
+    let resp = http
+        .post(app.url("/account/signout-everywhere"))
+        .header("cookie", with(&a))
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .expect("everywhere");
+    assert_eq!(resp.headers()["location"], "/signin");
+    for s in [&a, &b] {
+        let resp = http.get(app.url("/account")).header("cookie", with(s)).send().await.expect("account");
+        assert_eq!(resp.headers()["location"], "/signin");
+    }
+}
+
 #[test]
 fn every_message_exists_in_english_and_korean() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

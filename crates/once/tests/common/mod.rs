@@ -106,6 +106,27 @@ pub fn once(args: &[&str], data_dir: &Path) -> (bool, String, String) {
     )
 }
 
+/// `once ARGS --data-dir DIR` with `input` on standard input (not a terminal).
+pub fn once_with_input(args: &[&str], data_dir: &Path, input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run once");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `callers` concurrent `POST /api/v1/secret/{key}`, released together, alternating between the
 /// `bases` (instances). Asserts no server error and that every 200 carries `expected`; returns
 /// how many got the secret.
