@@ -345,15 +345,19 @@ async fn bearer_api_keys_own_secrets_and_list_them() {
     };
     let first = body(page(None).await.expect("page 1")).await;
     let second = body(page(first["next"].as_str().map(str::to_owned)).await.expect("page 2")).await;
-    let keys: Vec<&str> = first["items"]
+    let items: Vec<&Value> = first["items"]
         .as_array()
         .expect("items")
         .iter()
         .chain(second["items"].as_array().expect("items"))
-        .map(|r| r["receipt_key"].as_str().expect("rk"))
         .collect();
-    made.reverse();
-    assert_eq!(keys, made, "newest first, all of them, only the owner's");
+    // Newest first by creation time (secrets made within one second come in id order).
+    let times: Vec<i64> = items.iter().map(|r| r["created_at"].as_i64().expect("created_at")).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    let mut keys: Vec<&str> = items.iter().map(|r| r["receipt_key"].as_str().expect("rk")).collect();
+    keys.sort_unstable();
+    made.sort_unstable();
+    assert_eq!(keys, made, "all of them, each once, only the owner's");
     assert!(second.get("next").is_none());
     let resp = app
         .http
