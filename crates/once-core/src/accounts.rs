@@ -5,12 +5,12 @@ use std::sync::Arc;
 use once_crypto::password::{self, PasswordError};
 use once_crypto::{ApiKey, KeyRing, SessionToken, VaultKey};
 use once_store::{Account, AccountId, ApiKeyRecord, Role, SessionRecord, Store};
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::audit;
 use crate::clock::Clock;
 use crate::error::CoreError;
+use crate::kdf::KdfPool;
 use crate::policy::AuthPolicy;
 
 /// How stale an API key's or a session's last-used time may get before a request updates it
@@ -52,7 +52,7 @@ pub struct AccountService {
     clock: Arc<dyn Clock>,
     auth: AuthPolicy,
     /// Shared with the secret service: bounds all Argon2 work on the blocking pool.
-    kdf: Arc<Semaphore>,
+    kdf: KdfPool,
 }
 
 /// Lower-cases and checks an e-mail address (shape only: something@domain, no spaces or controls).
@@ -74,22 +74,9 @@ impl AccountService {
         keys: Arc<KeyRing>,
         clock: Arc<dyn Clock>,
         auth: AuthPolicy,
-        kdf: Arc<Semaphore>,
+        kdf: KdfPool,
     ) -> Self {
         AccountService { store, keys, clock, auth, kdf }
-    }
-
-    /// Runs Argon2 work on the blocking pool, at most `kdf_concurrency` at a time.
-    async fn slow<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        // The semaphore is never closed, so acquire can't fail; if it ever did, running without
-        // the bound is still correct.
-        let permit = self.kdf.clone().acquire_owned().await.ok();
-        let out = tokio::task::spawn_blocking(f).await;
-        drop(permit);
-        match out {
-            Ok(v) => v,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
     }
 
     /// Sets an account's password after checking it against the rules (the e-mail address is
@@ -100,7 +87,8 @@ impl AccountService {
         self.auth.password_rules.check(&new_password, &[&email]).map_err(CoreError::WeakPassword)?;
         let params = self.auth.password_params;
         let phc = self
-            .slow(move || password::hash_password(&new_password, params))
+            .kdf
+            .run(move || password::hash_password(&new_password, params))
             .await
             .map_err(|e| CoreError::Crypto(e.to_string()))?;
         if !self.store.set_password_hash(&account.id, &phc).await? {
@@ -133,16 +121,16 @@ impl AccountService {
             None => None,
         };
         let (Some(account), Some(phc)) = (found, stored) else {
-            self.slow(move || password::dummy_verify(&given, params)).await;
+            self.kdf.run(move || password::dummy_verify(&given, params)).await;
             return Err(denied("denied:unknown_or_no_password", "anon"));
         };
         let pw = given.clone();
-        let checked = self.slow(move || password::verify_password(&pw, &phc, params)).await;
+        let checked = self.kdf.run(move || password::verify_password(&pw, &phc, params)).await;
         match checked {
             Ok(v) if !account.disabled => {
                 if v.needs_rehash {
                     let pw = given.clone();
-                    if let Ok(phc) = self.slow(move || password::hash_password(&pw, params)).await {
+                    if let Ok(phc) = self.kdf.run(move || password::hash_password(&pw, params)).await {
                         self.store.set_password_hash(&account.id, &phc).await?;
                     }
                 }

@@ -15,6 +15,7 @@ mod accounts;
 pub mod audit;
 mod clock;
 mod error;
+mod kdf;
 mod policy;
 mod secrets;
 
@@ -41,7 +42,7 @@ impl Core {
         clock: std::sync::Arc<dyn Clock>,
         policy: Policy,
     ) -> Self {
-        let kdf = std::sync::Arc::new(tokio::sync::Semaphore::new(policy.kdf_concurrency));
+        let kdf = kdf::KdfPool::new(policy.kdf_concurrency);
         Core {
             accounts: AccountService::new(
                 store.clone(),

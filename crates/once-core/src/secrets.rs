@@ -9,13 +9,13 @@ use once_store::{
 };
 use rand::Rng;
 use rand::rngs::OsRng;
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::accounts::Principal;
 use crate::audit;
 use crate::clock::Clock;
 use crate::error::CoreError;
+use crate::kdf::KdfPool;
 use crate::policy::{Policy, TtlRequest, ViewLimit};
 
 const SECRET: &str = "secret";
@@ -192,7 +192,7 @@ pub struct SecretService {
     keys: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
     policy: Policy,
-    kdf: Arc<Semaphore>,
+    kdf: KdfPool,
 }
 
 fn view(r: Receipt, now: UnixTime, secret_key: Option<Token>, receipt_key: Option<Token>) -> ReceiptView {
@@ -245,7 +245,7 @@ impl SecretService {
         keys: Arc<KeyRing>,
         clock: Arc<dyn Clock>,
         policy: Policy,
-        kdf: Arc<Semaphore>,
+        kdf: KdfPool,
     ) -> Self {
         SecretService { store, keys, clock, policy, kdf }
     }
@@ -258,29 +258,17 @@ impl SecretService {
         self.clock.now()
     }
 
-    /// Runs a slow key derivation on the blocking pool, at most `kdf_concurrency` at a time.
-    async fn slow<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        // The semaphore is never closed, so acquire can't fail; if it ever did, running without
-        // the bound is still correct.
-        let permit = self.kdf.clone().acquire_owned().await.ok();
-        let out = tokio::task::spawn_blocking(f).await;
-        drop(permit);
-        match out {
-            Ok(v) => v,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    }
-
     /// Spends the same Argon2id work a real passphrase check would, so that "no such secret"
     /// answers a passphrase-carrying request no faster than "wrong passphrase".
     async fn dummy_kdf(&self, passphrase: &Zeroizing<String>) {
         let keys = self.keys.clone();
         let params = self.policy.passphrase_params;
         let pw = passphrase.clone();
-        self.slow(move || {
-            let _ = keys.seal(&[0u8; 32], b"", Some(Guard::Passphrase(pw.as_bytes(), params)), b"");
-        })
-        .await;
+        self.kdf
+            .run(move || {
+                let _ = keys.seal(&[0u8; 32], b"", Some(Guard::Passphrase(pw.as_bytes(), params)), b"");
+            })
+            .await;
     }
 
     pub async fn create(&self, req: CreateSecret) -> Result<Created, CoreError> {
@@ -328,15 +316,16 @@ impl SecretService {
                 }
                 (Some(pw), _) => {
                     let params: PassphraseParams = self.policy.passphrase_params;
-                    self.slow(move || {
-                        keys.seal(
-                            &secret_id.0,
-                            token.expose().as_bytes(),
-                            Some(Guard::Passphrase(pw.as_bytes(), params)),
-                            &plaintext,
-                        )
-                    })
-                    .await
+                    self.kdf
+                        .run(move || {
+                            keys.seal(
+                                &secret_id.0,
+                                token.expose().as_bytes(),
+                                Some(Guard::Passphrase(pw.as_bytes(), params)),
+                                &plaintext,
+                            )
+                        })
+                        .await
                 }
             }
         }
@@ -504,7 +493,7 @@ impl SecretService {
             let keys = self.keys.clone();
             let token = token.clone();
             let envelope = record.envelope;
-            self.slow(move || keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &envelope)).await
+            self.kdf.run(move || keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &envelope)).await
         } else {
             self.keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &record.envelope)
         };

@@ -212,7 +212,7 @@ async fn create(
         let p = home_page(&state, l, &csrf, &form, Some(msg));
         page(&state, status, &csrf, l, p.render())
     };
-    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
+    if !csrf.accepts(&headers, &form.csrf) {
         return fail(StatusCode::FORBIDDEN, l.t("error-csrf"));
     }
     if form.secret.trim().is_empty() {
@@ -330,7 +330,7 @@ async fn reveal(
         return gone_page(&state, l, &csrf);
     };
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
+    if !csrf.accepts(&headers, &form.csrf) {
         // Nothing consumed: show the preview again with the reason.
         return match state.core.secrets.preview(key).await {
             Ok(p) => page(
@@ -456,32 +456,21 @@ async fn receipt(
     }
 }
 
-#[derive(Deserialize, Default)]
-struct BurnForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
-}
-
 async fn burn(
     State(state): State<AppState>,
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
     Path(key): Path<String>,
-    form: Result<Form<BurnForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Some(key) = link_key(&key) else {
         return gone_page(&state, l, &csrf);
     };
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
-        let p = MessagePage {
-            c: chrome(l, &csrf, format!("/receipt/{key}"), l.t("error-title")),
-            heading: l.t("error-title"),
-            message: l.t("error-csrf"),
-            back: Some(format!("/receipt/{key}")),
-        };
-        return page(&state, StatusCode::FORBIDDEN, &csrf, l, p.render());
+    if !csrf.accepts(&headers, &form.csrf) {
+        let back = format!("/receipt/{key}");
+        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), back);
     }
     match state.core.secrets.burn(key).await {
         Ok(_) => Redirect::to(&format!("/receipt/{key}")).into_response(),
@@ -708,7 +697,7 @@ async fn signin(
         };
         page(&state, status, &csrf, l, p.render())
     };
-    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
+    if !csrf.accepts(&headers, &form.csrf) {
         return again(StatusCode::FORBIDDEN, l.t("error-csrf"));
     }
     match state.core.accounts.sign_in(&email, form.password, &client_of(&headers)).await {
@@ -790,8 +779,8 @@ async fn signout(
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"));
+    if !csrf.accepts(&headers, &form.csrf) {
+        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/".into());
     }
     if let Some(t) = session_token(&headers)
         && let Err(e) = state.core.accounts.sign_out(&t).await
@@ -809,8 +798,8 @@ async fn signout_everywhere(
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    if csrf::cross_site(&headers) || !csrf.matches(&form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"));
+    if !csrf.accepts(&headers, &form.csrf) {
+        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/".into());
     }
     let who = match session_token(&headers) {
         Some(t) => state.core.accounts.session(&t).await,
@@ -826,18 +815,20 @@ async fn signout_everywhere(
     }
 }
 
+/// An error page with a message and a way back to `back`.
 fn error_message(
     state: &AppState,
     l: Loc,
     csrf: &CsrfToken,
     status: StatusCode,
     message: String,
+    back: String,
 ) -> Response {
     let p = MessagePage {
-        c: chrome(l, csrf, "/".into(), l.t("error-title")),
+        c: chrome(l, csrf, back.clone(), l.t("error-title")),
         heading: l.t("error-title"),
         message,
-        back: Some("/".into()),
+        back: Some(back),
     };
     page(state, status, csrf, l, p.render())
 }

@@ -46,6 +46,12 @@ impl CsrfToken {
     pub fn matches(&self, submitted: &str) -> bool {
         !self.fresh && bool::from(self.value.as_bytes().ct_eq(submitted.as_bytes()))
     }
+
+    /// Is a form post acceptable: not from another site by the browser's account, and carrying
+    /// this request's token?
+    pub fn accepts(&self, headers: &axum::http::HeaderMap, submitted: &str) -> bool {
+        !cross_site(headers) && self.matches(submitted)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
