@@ -42,11 +42,14 @@ pub struct CreateSecret {
     /// Server-side mode only: a passphrase the recipient must give.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passphrase: Option<String>,
-    /// Lifetime in seconds (default: the server's). Must be within the server's bounds.
+    /// Lifetime in seconds (default: the server's). Must be within the server's bounds
+    /// (by default 60 s to 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub ttl: Option<i64>,
-    /// How many times it can be revealed (default 1).
+    /// How many times it can be revealed (default 1; at most the server's limit, by default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub max_views: Option<u32>,
 }
 

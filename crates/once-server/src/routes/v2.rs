@@ -230,15 +230,18 @@ async fn preview(
     request_body(content = Option<v2::Reveal>, description = "May be empty for a secret without passphrase"),
     responses(
         (status = 200, description = "The secret (now consumed)", body = v2::Revealed),
+        (status = 400, description = "Malformed body or key proof; both a passphrase and a key proof", body = v2::Error),
         (status = 404, description = "Unknown, gone, or wrong passphrase / key proof", body = v2::Error),
+        (status = 415, description = "A body that is not JSON", body = v2::Error),
     )
 )]
 async fn reveal(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    body: Option<V2Json<v2::Reveal>>,
+    body: Option<V2Json<Option<v2::Reveal>>>,
 ) -> Result<Json<v2::Revealed>, V2Error> {
-    let body = body.map(|V2Json(b)| b).unwrap_or_default();
+    // No body, an empty one and JSON `null` all mean "nothing to present".
+    let body = body.and_then(|V2Json(b)| b).unwrap_or_default();
     let unlock = match (body.passphrase.filter(|p| !p.is_empty()), body.key_proof) {
         (None, None) => Unlock::Nothing,
         (Some(p), None) => Unlock::Passphrase(Zeroizing::new(p)),

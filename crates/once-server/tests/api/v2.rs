@@ -74,6 +74,18 @@ async fn server_side_secret_previews_without_being_consumed_then_reveals_once() 
     assert!(v.get("ciphertext").is_none());
 
     error(reveal(&app, key, None).await, StatusCode::NOT_FOUND, "not_found").await;
+    // A JSON `null` body is "nothing to present", like no body.
+    let other = create(&app, json!({"secret": "null body"})).await;
+    let null = app
+        .http
+        .post(app.url(&format!("/api/v2/secrets/{}/reveal", other["secret_key"].as_str().expect("key"))))
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .expect("null body");
+    assert_eq!(null.status(), StatusCode::OK);
+    assert_eq!(body(null).await["value"], "null body");
     let resp = app.http.get(app.url(&format!("/api/v2/secrets/{key}"))).send().await.expect("preview");
     error(resp, StatusCode::NOT_FOUND, "not_found").await;
     let r = receipt(&app, c["receipt_key"].as_str().expect("receipt key")).await;
