@@ -657,13 +657,7 @@ struct SignInForm {
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(SESSION_COOKIE).and_then(|r| r.strip_prefix('=')))
-        .map(str::to_owned)
+    i18n::request_cookie(headers, SESSION_COOKIE).map(str::to_owned)
 }
 
 async fn signin_form(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers: HeaderMap) -> Response {

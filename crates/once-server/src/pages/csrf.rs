@@ -58,7 +58,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(match request_cookie(parts, CSRF_COOKIE).filter(|v| well_formed(v)) {
+        Ok(match request_cookie(&parts.headers, CSRF_COOKIE).filter(|v| well_formed(v)) {
             Some(v) => CsrfToken { value: v.to_owned(), fresh: false },
             None => CsrfToken::generate(),
         })

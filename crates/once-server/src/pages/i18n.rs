@@ -176,9 +176,9 @@ impl Loc {
 const MONTHS_EN: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+/// The value of the cookie `name` in a request's `Cookie` headers.
+pub(crate) fn request_cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -186,15 +186,11 @@ fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .find_map(|c| c.trim().strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
 }
 
-pub(crate) fn request_cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    cookie(parts, name)
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for Loc {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let lang = cookie(parts, LANG_COOKIE)
+        let lang = request_cookie(&parts.headers, LANG_COOKIE)
             .and_then(Lang::from_code)
             .or_else(|| {
                 parts
