@@ -181,6 +181,76 @@ pub struct ReceiptPage {
     pub next: Option<String>,
 }
 
+/// What an API key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Create secrets.
+    Share,
+    /// Read receipts and the recent list.
+    Read,
+    /// Burn secrets.
+    Burn,
+    /// Instance administration (admins only).
+    Admin,
+}
+
+/// `POST /api/v2/keys`: a new API key for the caller's account. Its scopes must be among the
+/// calling key's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// A name to recognise it by (1–64 characters), e.g. "CI deploy job".
+    pub name: String,
+    /// At least one scope.
+    pub scopes: Vec<Scope>,
+    /// Seconds until the key stops working (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub expires_in: Option<i64>,
+}
+
+/// An API key as listed: never the key itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiKeyInfo {
+    /// Names the key for revocation (a hash of the key, not the key).
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+}
+
+/// The answer to `POST /api/v2/keys`: the key, shown this once.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreatedApiKey {
+    /// The key (`once_…`). Only a hash of it is stored: it can't be shown again.
+    pub key: String,
+    pub info: ApiKeyInfo,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// `GET /api/v2/keys`: the caller's account's keys, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKeyInfo>,
+}
+
 /// Machine-readable error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -190,6 +260,8 @@ pub enum ErrorCode {
     NotFound,
     BadRequest,
     Unauthorized,
+    /// The API key works but lacks the scope this route needs.
+    Forbidden,
     /// The secret can no longer be burned (already revealed, burned or expired).
     Conflict,
     PayloadTooLarge,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use once_crypto::password::{self, PasswordError};
 use once_crypto::{ApiKey, KeyRing, SessionToken, VaultKey};
-use once_store::{Account, AccountId, ApiKeyRecord, Role, SessionRecord, Store};
+use once_store::{Account, AccountId, ApiKeyRecord, Role, Scope, Scopes, SessionRecord, Store, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::audit;
@@ -25,6 +25,27 @@ pub struct SignedIn {
     pub account: Account,
 }
 
+/// The password step's outcome: signed in, or the second factor is next.
+#[derive(Debug)]
+pub enum SignInStep {
+    Done(SignedIn),
+    /// The password was right and the account has two-factor sign-in: show the code form with
+    /// this ticket (sealed; it names the account and expires in a few minutes).
+    SecondFactor {
+        ticket: String,
+    },
+}
+
+impl SignInStep {
+    /// The session, when no second step is needed.
+    pub fn signed_in(self) -> Option<SignedIn> {
+        match self {
+            SignInStep::Done(s) => Some(s),
+            SignInStep::SecondFactor { .. } => None,
+        }
+    }
+}
+
 /// A live browser session, as a request sees it.
 #[derive(Clone, Debug)]
 pub struct SignedInSession {
@@ -32,11 +53,27 @@ pub struct SignedInSession {
     pub session: SessionRecord,
 }
 
-/// An authenticated caller: the account and its vault key (unsealed with the API key it used).
+/// An authenticated caller: the account, its vault key (unsealed with the API key it used) and
+/// what that key may do.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub account: Account,
     pub vault: VaultKey,
+    pub scopes: Scopes,
+}
+
+impl Principal {
+    /// Whether the key used may do `scope`.
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.contains(scope)
+    }
+}
+
+/// A new API key for an account, shown this once (only its hash is stored).
+#[derive(Debug)]
+pub struct NewApiKey {
+    pub key: ApiKey,
+    pub record: ApiKeyRecord,
 }
 
 /// A user just added, with the API key shown to the admin this once.
@@ -47,10 +84,10 @@ pub struct NewUser {
 }
 
 pub struct AccountService {
-    store: Arc<dyn Store>,
-    keys: Arc<KeyRing>,
-    clock: Arc<dyn Clock>,
-    auth: AuthPolicy,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: Arc<KeyRing>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) auth: AuthPolicy,
     /// Shared with the secret service: bounds all Argon2 work on the blocking pool.
     kdf: KdfPool,
 }
@@ -84,13 +121,7 @@ impl AccountService {
     pub async fn set_password(&self, email: &str, new_password: Zeroizing<String>) -> Result<(), CoreError> {
         let email = normalize_email(email)?;
         let account = self.store.account_by_email(&email).await?.ok_or(CoreError::NotFound)?;
-        self.auth.password_rules.check(&new_password, &[&email]).map_err(CoreError::WeakPassword)?;
-        let params = self.auth.password_params;
-        let phc = self
-            .kdf
-            .run(move || password::hash_password(&new_password, params))
-            .await
-            .map_err(|e| CoreError::Crypto(e.to_string()))?;
+        let phc = self.checked_password_hash(&email, new_password).await?;
         if !self.store.set_password_hash(&account.id, &phc).await? {
             return Err(CoreError::NotFound);
         }
@@ -98,15 +129,87 @@ impl AccountService {
         Ok(())
     }
 
-    /// Signs in with e-mail and password and opens a new session (a fresh token every time).
-    /// Unknown e-mail, no password set, a wrong password and a disabled account are the same
+    /// Checks a new password against the rules (the e-mail address is context it must not
+    /// contain) and hashes it on the KDF pool.
+    async fn checked_password_hash(
+        &self,
+        email: &str,
+        new_password: Zeroizing<String>,
+    ) -> Result<String, CoreError> {
+        self.auth.password_rules.check(&new_password, &[email]).map_err(CoreError::WeakPassword)?;
+        let params = self.auth.password_params;
+        self.kdf
+            .run(move || password::hash_password(&new_password, params))
+            .await
+            .map_err(|e| CoreError::Crypto(e.to_string()))
+    }
+
+    /// Creates an account on the sign-up page (when the sign-up mode admits the address) and
+    /// signs it in. The account has no API key yet; it makes its own.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        new_password: Zeroizing<String>,
+        client: &str,
+    ) -> Result<SignedIn, CoreError> {
+        let email = normalize_email(email)?;
+        if !self.auth.signup.admits(&email) {
+            audit::event("account.signup", "denied:mode", None, "anon");
+            return Err(CoreError::SignupRefused);
+        }
+        let phc = self.checked_password_hash(&email, new_password).await?;
+        let now = self.clock.now();
+        let account = Account {
+            id: AccountId(email.clone()),
+            email,
+            role: Role::User,
+            created_at: now,
+            disabled: false,
+        };
+        self.store.add_account(account.clone(), None).await.map_err(|e| match e {
+            once_store::StoreError::Conflict(_) => {
+                CoreError::Conflict(format!("{} already has an account", account.email))
+            }
+            other => CoreError::Unavailable(other),
+        })?;
+        self.store.set_password_hash(&account.id, &phc).await?;
+        audit::event("account.signup", "ok", None, &account.id.0);
+        self.open_session(account, false, client).await
+    }
+
+    /// Opens a new session for an account (a fresh token every time).
+    pub(crate) async fn open_session(
+        &self,
+        account: Account,
+        second_factor: bool,
+        client: &str,
+    ) -> Result<SignedIn, CoreError> {
+        let now = self.clock.now();
+        let token = SessionToken::generate();
+        let session = SessionRecord {
+            hash: token.lookup_hash(),
+            account_id: account.id.clone(),
+            created_at: now,
+            last_seen_at: now,
+            idle_timeout: self.auth.session_idle_secs,
+            expires_at: now + self.auth.session_max_secs,
+            second_factor,
+            client: client.chars().take(120).collect(),
+        };
+        self.store.create_session(session).await?;
+        Ok(SignedIn { token, account })
+    }
+
+    /// The password step of signing in. Without two-factor sign-in it opens a new session;
+    /// with it, it hands out a ticket for [`AccountService::second_factor`]. Unknown e-mail, no
+    /// password set, a wrong password and a disabled account are the same
     /// [`CoreError::Unauthorized`], and cost the same Argon2 work.
     pub async fn sign_in(
         &self,
         email: &str,
         given: Zeroizing<String>,
         client: &str,
-    ) -> Result<SignedIn, CoreError> {
+    ) -> Result<SignInStep, CoreError> {
         let params = self.auth.password_params;
         let denied = |reason: &'static str, actor: &str| {
             audit::event("auth.password", reason, None, actor);
@@ -139,21 +242,13 @@ impl AccountService {
             Err(PasswordError::Mismatch) => return Err(denied("denied:wrong_password", &account.id.0)),
             Err(_) => return Err(denied("denied:unreadable_hash", &account.id.0)),
         }
-        let now = self.clock.now();
-        let token = SessionToken::generate();
-        let session = SessionRecord {
-            hash: token.lookup_hash(),
-            account_id: account.id.clone(),
-            created_at: now,
-            last_seen_at: now,
-            idle_timeout: self.auth.session_idle_secs,
-            expires_at: now + self.auth.session_max_secs,
-            second_factor: false,
-            client: client.chars().take(120).collect(),
-        };
-        self.store.create_session(session).await?;
+        if self.store.totp(&account.id).await?.is_some() {
+            audit::event("auth.password", "ok:second_factor_next", None, &account.id.0);
+            let ticket = self.second_factor_ticket(&account.id)?;
+            return Ok(SignInStep::SecondFactor { ticket });
+        }
         audit::event("auth.password", "ok", None, &account.id.0);
-        Ok(SignedIn { token, account })
+        Ok(SignInStep::Done(self.open_session(account, false, client).await?))
     }
 
     /// The live session a cookie's token names, with its account; `None` for anything else
@@ -181,6 +276,33 @@ impl AccountService {
         Ok(())
     }
 
+    /// The service clock's current time (for callers turning a lifetime into an expiry).
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Who may sign up.
+    pub fn signup_mode(&self) -> &crate::policy::SignupMode {
+        &self.auth.signup
+    }
+
+    /// Checks a signed-in account's password again (before turning off two-factor sign-in, say).
+    /// A wrong password is [`CoreError::Unauthorized`].
+    pub async fn check_password(&self, account: &Account, given: Zeroizing<String>) -> Result<(), CoreError> {
+        let params = self.auth.password_params;
+        let Some(phc) = self.store.password_hash(&account.id).await? else {
+            self.kdf.run(move || password::dummy_verify(&given, params)).await;
+            return Err(CoreError::Unauthorized);
+        };
+        match self.kdf.run(move || password::verify_password(&given, &phc, params)).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                audit::event("auth.password_recheck", "denied:wrong_password", None, &account.id.0);
+                Err(CoreError::Unauthorized)
+            }
+        }
+    }
+
     /// How long a session may live at most (seconds): the cookie's lifetime.
     pub fn session_max_secs(&self) -> i64 {
         self.auth.session_max_secs
@@ -204,7 +326,8 @@ impl AccountService {
             .map_err(|e| CoreError::Crypto(e.to_string()))
     }
 
-    /// Adds a user with a first API key (returned once; only its hash is stored).
+    /// Adds a user with a first API key (returned once; only its hash is stored). An admin's
+    /// first key has every scope; a user's has `share`, `read` and `burn`.
     pub async fn add_user(&self, email: &str, role: Role) -> Result<NewUser, CoreError> {
         let email = normalize_email(email)?;
         let now = self.clock.now();
@@ -218,8 +341,11 @@ impl AccountService {
             created_at: now,
             last_used_at: None,
             wrapped_vault_key: self.wrap_vault(&api_key, &vault)?,
+            scopes: if role == Role::Admin { Scopes::ALL } else { Scopes::USER },
+            expires_at: None,
+            revoked_at: None,
         };
-        self.store.add_account(account.clone(), record).await.map_err(|e| match e {
+        self.store.add_account(account.clone(), Some(record)).await.map_err(|e| match e {
             once_store::StoreError::Conflict(_) => {
                 CoreError::Conflict(format!("{} already has an account", account.email))
             }
@@ -231,6 +357,106 @@ impl AccountService {
 
     pub async fn users(&self) -> Result<Vec<Account>, CoreError> {
         Ok(self.store.accounts().await?)
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Account, CoreError> {
+        let email = normalize_email(email)?;
+        self.store
+            .account_by_email(&email)
+            .await?
+            .ok_or_else(|| CoreError::Invalid(format!("no user {email}")))
+    }
+
+    /// Disables (and signs out everywhere) or re-enables a user. Disabled users can't sign in or
+    /// use their API keys; their secrets stay as they are.
+    pub async fn set_disabled(&self, email: &str, disabled: bool) -> Result<Account, CoreError> {
+        let account = self.account_by_email(email).await?;
+        self.store.set_disabled(&account.id, disabled).await?;
+        if disabled {
+            self.store.end_sessions_of(&account.id).await?;
+        }
+        audit::event(
+            if disabled { "account.disabled" } else { "account.enabled" },
+            "ok",
+            None,
+            &account.id.0,
+        );
+        Ok(Account { disabled, ..account })
+    }
+
+    /// Turns off a user's two-factor sign-in (an admin's action, for a lost phone and lost
+    /// recovery codes) and clears its lock.
+    pub async fn reset_second_factor(&self, email: &str) -> Result<Account, CoreError> {
+        let account = self.account_by_email(email).await?;
+        self.disable_totp(&account.id).await?;
+        self.store.clear_lockout(&crate::second_factor::lock_subject(&account.id)).await?;
+        audit::event("account.2fa_reset", "ok", None, &account.id.0);
+        Ok(account)
+    }
+
+    /// Gives a user a role.
+    pub async fn set_role(&self, email: &str, role: Role) -> Result<Account, CoreError> {
+        let account = self.account_by_email(email).await?;
+        self.store.set_role(&account.id, role).await?;
+        audit::event("account.role_set", role.as_str(), None, &account.id.0);
+        Ok(Account { role, ..account })
+    }
+
+    /// Creates another API key for a caller who holds one already (the new key gets the same
+    /// vault key, so it sees the same recent secrets). `scopes` must be a subset of the caller's,
+    /// and `admin` needs the admin role.
+    pub async fn create_api_key(
+        &self,
+        who: &Principal,
+        name: &str,
+        scopes: Scopes,
+        expires_at: Option<UnixTime>,
+    ) -> Result<NewApiKey, CoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(CoreError::Invalid("a key's name is 1 to 64 characters".into()));
+        }
+        if scopes.is_empty() {
+            return Err(CoreError::Invalid("a key needs at least one scope".into()));
+        }
+        if scopes.iter().any(|s| !who.may(s))
+            || (scopes.contains(Scope::Admin) && who.account.role != Role::Admin)
+        {
+            return Err(CoreError::Invalid("a key can't have scopes its creator lacks".into()));
+        }
+        let now = self.clock.now();
+        if expires_at.is_some_and(|t| t <= now) {
+            return Err(CoreError::Invalid("the expiry must be in the future".into()));
+        }
+        let key = ApiKey::generate();
+        let record = ApiKeyRecord {
+            hash: key.lookup_hash(),
+            account_id: who.account.id.clone(),
+            name: name.to_owned(),
+            created_at: now,
+            last_used_at: None,
+            wrapped_vault_key: self.wrap_vault(&key, &who.vault)?,
+            scopes,
+            expires_at,
+            revoked_at: None,
+        };
+        self.store.add_api_key(record.clone()).await?;
+        audit::event("apikey.created", "ok", None, &who.account.id.0);
+        Ok(NewApiKey { key, record })
+    }
+
+    /// An account's API keys (hashes and metadata only), newest first.
+    pub async fn api_keys_of(&self, account: &AccountId) -> Result<Vec<ApiKeyRecord>, CoreError> {
+        Ok(self.store.api_keys_of(account).await?)
+    }
+
+    /// Revokes one of an account's keys, named by its hash; `false` if it has no such live key.
+    pub async fn revoke_api_key(&self, account: &AccountId, hash: &[u8; 32]) -> Result<bool, CoreError> {
+        let done = self.store.revoke_api_key(account, hash, self.clock.now()).await?;
+        if done {
+            audit::event("apikey.revoked", "ok", None, &account.0);
+        }
+        Ok(done)
     }
 
     /// Removes sessions that have ended (idle or past their end), in batches, until none are
@@ -272,6 +498,13 @@ impl AccountService {
         if account.disabled {
             return Err(denied("denied:disabled"));
         }
+        let now = self.clock.now();
+        if record.revoked_at.is_some() {
+            return Err(denied("denied:revoked"));
+        }
+        if !record.usable_at(now) {
+            return Err(denied("denied:expired"));
+        }
         let vault = self
             .keys
             .open(&hash, key.expose().as_bytes(), None, &record.wrapped_vault_key)
@@ -279,11 +512,10 @@ impl AccountService {
             .and_then(|b| VaultKey::from_bytes(&b))
             .ok_or_else(|| denied("denied:vault_unopenable"))?;
         // Last-used time to the minute: a busy key does not cost a write on every request.
-        let now = self.clock.now();
         if record.last_used_at.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
             self.store.touch_api_key(&hash, now).await?;
         }
-        Ok(Principal { account, vault })
+        Ok(Principal { account, vault, scopes: record.scopes })
     }
 }
 

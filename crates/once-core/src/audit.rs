@@ -9,3 +9,16 @@ pub fn event(event: &'static str, outcome: &'static str, record: Option<&RecordI
     let record = record.map(RecordId::short).unwrap_or_default();
     tracing::info!(target: "once::audit", event, outcome, record = %record, actor = %actor);
 }
+
+/// Records one security event with a detail (e.g. the observed TOTP clock drift). The detail is
+/// made by the caller from non-secret facts only.
+pub fn event_with(
+    event: &'static str,
+    outcome: &'static str,
+    record: Option<&RecordId>,
+    actor: &str,
+    detail: &str,
+) {
+    let record = record.map(RecordId::short).unwrap_or_default();
+    tracing::info!(target: "once::audit", event, outcome, record = %record, actor = %actor, detail = %detail);
+}

@@ -17,7 +17,13 @@ pub enum CoreError {
     /// A new password does not meet the rules; the reason is for the user (and localisable).
     #[error("{0}")]
     WeakPassword(once_crypto::password::Weak),
-    /// The e-mail address is already taken (admin CLI only).
+    /// Too many wrong second-factor codes: the account's second factor is locked until then.
+    #[error("too many wrong codes; try again later")]
+    Locked { until: i64 },
+    /// Sign-up is closed, or not open to this address's domain.
+    #[error("sign-up is not open to this address")]
+    SignupRefused,
+    /// The e-mail address is already taken.
     #[error("{0}")]
     Conflict(String),
     /// The store is unreachable or failing; the request can be retried.

@@ -17,13 +17,16 @@ mod clock;
 mod error;
 mod kdf;
 mod policy;
+mod second_factor;
 mod secrets;
+mod tickets;
 
-pub use accounts::{AccountService, NewUser, Principal, SignedIn, SignedInSession};
+pub use accounts::{AccountService, NewApiKey, NewUser, Principal, SignInStep, SignedIn, SignedInSession};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
 pub use once_crypto::EnvelopeKind;
-pub use policy::{AuthPolicy, Policy, TtlRequest, ViewLimit};
+pub use policy::{AuthPolicy, Policy, SignupMode, TtlRequest, ViewLimit};
+pub use second_factor::{SecondFactorStatus, TotpEnrolment};
 pub use secrets::{
     CreateSecret, Created, Generated, Preview, ReceiptView, RecentPage, Revealed, SecretService, SecretState,
     Unlock,

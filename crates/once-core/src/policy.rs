@@ -34,6 +34,44 @@ pub struct AuthPolicy {
     pub session_idle_secs: i64,
     /// A session ends this many seconds after sign-in, however much it is used.
     pub session_max_secs: i64,
+    /// Who may create an account on the sign-up page.
+    pub signup: SignupMode,
+    /// TOTP parameters (apps expect the default: SHA-1, 6 digits, 30 s).
+    pub totp: once_crypto::totp::TotpPolicy,
+    /// The issuer name authenticator apps show next to the account.
+    pub totp_issuer: String,
+    /// Wrong second-factor codes in a row that lock an account's second factor.
+    pub second_factor_max_failures: u32,
+    /// How long that lock lasts (seconds); also how long failures are remembered.
+    pub second_factor_lock_secs: i64,
+    /// Every account must set up two-factor sign-in before using the web UI.
+    pub require_second_factor: bool,
+}
+
+/// Who may sign up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignupMode {
+    /// Nobody: accounts are added by an admin (`once user add`). The default.
+    Closed,
+    /// Anyone with an e-mail address.
+    Open,
+    /// Addresses in these domains (lower-case; `example.com` also admits `dept.example.com`).
+    Domains(Vec<String>),
+}
+
+impl SignupMode {
+    /// Whether a normalized (lower-case) address may sign up.
+    pub fn admits(&self, email: &str) -> bool {
+        match self {
+            SignupMode::Closed => false,
+            SignupMode::Open => true,
+            SignupMode::Domains(domains) => email.rsplit_once('@').is_some_and(|(_, d)| {
+                domains.iter().any(|allowed| {
+                    d == allowed || d.strip_suffix(allowed.as_str()).is_some_and(|rest| rest.ends_with('.'))
+                })
+            }),
+        }
+    }
 }
 
 impl Default for AuthPolicy {
@@ -43,6 +81,12 @@ impl Default for AuthPolicy {
             password_rules: once_crypto::password::PasswordRules::default(),
             session_idle_secs: 30 * 60,
             session_max_secs: 12 * 3600,
+            signup: SignupMode::Closed,
+            totp: once_crypto::totp::TotpPolicy::default(),
+            totp_issuer: "Once".into(),
+            second_factor_max_failures: 5,
+            second_factor_lock_secs: 15 * 60,
+            require_second_factor: false,
         }
     }
 }
@@ -155,6 +199,17 @@ mod tests {
         assert_eq!(p.ttl(TtlRequest::Seconds(3600)), 3600);
         assert_eq!(p.ttl(TtlRequest::Seconds(i64::MAX)), p.max_ttl);
         assert_eq!(p.ttl(TtlRequest::Default), p.default_ttl);
+    }
+
+    #[test]
+    fn signup_modes() {
+        let domains = SignupMode::Domains(vec!["example.com".into()]);
+        assert!(domains.admits("a@example.com"));
+        assert!(domains.admits("a@dept.example.com"));
+        assert!(!domains.admits("a@badexample.com"));
+        assert!(!domains.admits("a@example.com.evil.org"));
+        assert!(SignupMode::Open.admits("a@anything.org"));
+        assert!(!SignupMode::Closed.admits("a@example.com"));
     }
 
     #[test]

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use once_core::{
-    AuthPolicy, Clock, Core, CoreError, CreateSecret, FakeClock, Policy, SecretState, TtlRequest, ViewLimit,
+    AuthPolicy, Clock, Core, CoreError, CreateSecret, FakeClock, Policy, SecretState, SignInStep, SignedIn,
+    SignupMode, TtlRequest, ViewLimit,
 };
 use once_crypto::password::{PasswordParams, Weak};
+use once_crypto::totp::{TotpPolicy, TotpSecret};
 use once_crypto::{KeyRing, PassphraseParams};
 use once_store::memory::MemoryStore;
-use once_store::{BurnReason, Role};
+use once_store::{BurnReason, Role, Scope, Scopes};
 use zeroize::Zeroizing;
 
 const T0: i64 = 1_700_000_000;
@@ -242,6 +244,10 @@ async fn api_key_last_use_is_recorded_to_the_minute() {
     assert_eq!(last_used().await, Some(T0 + 60));
 }
 
+fn signed_in(step: Result<SignInStep, CoreError>) -> SignedIn {
+    step.expect("sign in").signed_in().expect("no second factor")
+}
+
 fn password(p: &str) -> Zeroizing<String> {
     Zeroizing::new(p.to_owned())
 }
@@ -268,7 +274,9 @@ async fn password_sign_in_opens_a_session_that_ends_when_idle_or_at_its_end() {
         .accounts
         .sign_in("ALICE@example.com", password(GOOD), "Firefox on Linux")
         .await
-        .expect("sign in");
+        .expect("sign in")
+        .signed_in()
+        .expect("no second factor");
     assert_eq!(signed.account.email, "alice@example.com");
     let token = signed.token.expose().to_owned();
     let s = core.accounts.session(&token).await.expect("session").expect("live");
@@ -286,7 +294,7 @@ async fn password_sign_in_opens_a_session_that_ends_when_idle_or_at_its_end() {
     clock.advance(20 * 60);
     assert!(core.accounts.session(&token).await.expect("session").is_none(), "past 12 hours");
 
-    let again = core.accounts.sign_in("alice@example.com", password(GOOD), "x").await.expect("sign in");
+    let again = signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
     assert_ne!(again.token.expose(), token.as_str(), "a fresh session id each time");
     clock.advance(31 * 60);
     assert!(core.accounts.session(again.token.expose()).await.expect("session").is_none(), "idle");
@@ -301,9 +309,9 @@ async fn sign_out_here_and_everywhere() {
     let (core, _clock) = setup();
     let alice = core.accounts.add_user("alice@example.com", Role::User).await.expect("add");
     core.accounts.set_password("alice@example.com", password(GOOD)).await.expect("set");
-    let a = core.accounts.sign_in("alice@example.com", password(GOOD), "a").await.expect("a");
-    let b = core.accounts.sign_in("alice@example.com", password(GOOD), "b").await.expect("b");
-    let c = core.accounts.sign_in("alice@example.com", password(GOOD), "c").await.expect("c");
+    let a = signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "a").await);
+    let b = signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "b").await);
+    let c = signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "c").await);
     core.accounts.sign_out(a.token.expose()).await.expect("sign out");
     assert!(core.accounts.session(a.token.expose()).await.expect("a").is_none());
     assert!(core.accounts.session(b.token.expose()).await.expect("b").is_some());
@@ -333,4 +341,208 @@ async fn a_hash_under_weaker_parameters_is_upgraded_at_sign_in() {
     let after = store.password_hash(&alice.account.id).await.expect("get").expect("hash");
     assert!(after.contains("m=512,"), "rehashed: {after}");
     new.accounts.sign_in("alice@example.com", password(GOOD), "x").await.expect("the new hash works");
+}
+
+fn setup_with(auth: AuthPolicy) -> (Core, Arc<FakeClock>) {
+    let clock = Arc::new(FakeClock::new(T0));
+    let policy = Policy {
+        passphrase_params: PassphraseParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 },
+        auth: AuthPolicy { password_params: CHEAP, ..auth },
+        ..Policy::default()
+    };
+    let core = Core::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(KeyRing::generate_new(T0)),
+        clock.clone() as Arc<dyn Clock>,
+        policy,
+    );
+    (core, clock)
+}
+
+#[tokio::test]
+async fn sign_up_follows_the_mode() {
+    let (closed, _) = setup_with(AuthPolicy::default());
+    let r = closed.accounts.sign_up("alice@example.com", password(GOOD), "x").await;
+    assert!(matches!(r, Err(CoreError::SignupRefused)), "closed by default: {r:?}");
+
+    let domains =
+        AuthPolicy { signup: SignupMode::Domains(vec!["example.com".into()]), ..AuthPolicy::default() };
+    let (core, _) = setup_with(domains);
+    let r = core.accounts.sign_up("mallory@evil.org", password(GOOD), "x").await;
+    assert!(matches!(r, Err(CoreError::SignupRefused)), "{r:?}");
+    let r = core.accounts.sign_up("alice@example.com", password("password1234"), "x").await;
+    assert!(matches!(r, Err(CoreError::WeakPassword(_))), "{r:?}");
+    let s = core.accounts.sign_up("Alice@Example.com", password(GOOD), "x").await.expect("sign up");
+    assert_eq!((s.account.email.as_str(), s.account.role), ("alice@example.com", Role::User));
+    assert!(core.accounts.session(s.token.expose()).await.expect("session").is_some(), "signed in");
+    let r = core.accounts.sign_up("alice@example.com", password(GOOD), "x").await;
+    assert!(matches!(r, Err(CoreError::Conflict(_))), "{r:?}");
+    signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
+}
+
+/// Signs alice up and enrols TOTP; returns the secret and the recovery codes.
+async fn enrolled(core: &Core, clock: &FakeClock) -> (TotpSecret, Vec<Zeroizing<String>>) {
+    let s = core.accounts.sign_up("alice@example.com", password(GOOD), "x").await.expect("sign up");
+    let e = core.accounts.begin_totp(&s.account.id, &s.account.email).expect("begin");
+    assert!(
+        e.otpauth_uri.starts_with("otpauth://totp/Once:alice%40example.com?secret="),
+        "{}",
+        &*e.otpauth_uri
+    );
+    let secret = TotpSecret::from_base32(&e.secret_base32).expect("base32");
+    let policy = TotpPolicy::default();
+    let wrong = core.accounts.confirm_totp(&s.account.id, &e.ticket, "000000").await;
+    let right = policy.code_at(&secret, clock.now() as u64).expect("code");
+    if right != "000000" {
+        assert!(matches!(wrong, Err(CoreError::Invalid(_))), "{wrong:?}");
+    }
+    let codes = core.accounts.confirm_totp(&s.account.id, &e.ticket, &right).await.expect("confirm");
+    assert_eq!(codes.len(), 10);
+    let st = core.accounts.second_factor_status(&s.account.id).await.expect("status").expect("enabled");
+    assert_eq!(st.recovery_codes_left, 10);
+    (secret, codes)
+}
+
+fn ticket(step: Result<SignInStep, CoreError>) -> String {
+    match step.expect("password step") {
+        SignInStep::SecondFactor { ticket } => ticket,
+        SignInStep::Done(_) => panic!("the second factor was skipped"),
+    }
+}
+
+#[tokio::test]
+async fn totp_sign_in_accepts_each_code_once_and_recovery_codes_once() {
+    let (core, clock) = setup_with(AuthPolicy { signup: SignupMode::Open, ..AuthPolicy::default() });
+    let (secret, codes) = enrolled(&core, &clock).await;
+    let policy = TotpPolicy::default();
+
+    // The code that confirmed enrolment can't sign in.
+    let confirming = policy.code_at(&secret, clock.now() as u64).expect("code");
+    let t = ticket(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
+    let r = core.accounts.second_factor(&t, &confirming, "x").await;
+    assert!(matches!(r, Err(CoreError::Unauthorized)), "{r:?}");
+
+    clock.advance(30);
+    let code = policy.code_at(&secret, clock.now() as u64).expect("code");
+    let s = core.accounts.second_factor(&t, &code, "x").await.expect("code accepted");
+    let live = core.accounts.session(s.token.expose()).await.expect("session").expect("live");
+    assert!(live.session.second_factor);
+    let again = core.accounts.second_factor(&t, &code, "x").await;
+    assert!(matches!(again, Err(CoreError::Unauthorized)), "the same code twice: {again:?}");
+
+    // A recovery code works once, typed any way.
+    let typed = codes[0].to_uppercase().replace('-', " ");
+    core.accounts.second_factor(&t, &typed, "x").await.expect("recovery code");
+    let r = core.accounts.second_factor(&t, &codes[0], "x").await;
+    assert!(matches!(r, Err(CoreError::Unauthorized)), "{r:?}");
+    let id = s.account.id.clone();
+    assert_eq!(core.accounts.second_factor_status(&id).await.expect("s").expect("on").recovery_codes_left, 9);
+
+    // The ticket from the password step expires.
+    clock.advance(5 * 60);
+    let next = policy.code_at(&secret, clock.now() as u64).expect("code");
+    let r = core.accounts.second_factor(&t, &next, "x").await;
+    assert!(matches!(r, Err(CoreError::Unauthorized)), "expired ticket: {r:?}");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_submissions_of_one_code_sign_in_once() {
+    let (core, clock) = setup_with(AuthPolicy { signup: SignupMode::Open, ..AuthPolicy::default() });
+    let (secret, _) = enrolled(&core, &clock).await;
+    clock.advance(30);
+    let code = TotpPolicy::default().code_at(&secret, clock.now() as u64).expect("code");
+    let t = ticket(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
+    let core = Arc::new(core);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (core, t, code) = (core.clone(), t.clone(), code.clone());
+            tokio::spawn(async move { core.accounts.second_factor(&t, &code, "x").await.is_ok() })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        ok += usize::from(task.await.expect("join"));
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn five_wrong_codes_lock_the_second_factor_for_fifteen_minutes() {
+    let (core, clock) = setup_with(AuthPolicy { signup: SignupMode::Open, ..AuthPolicy::default() });
+    let (secret, codes) = enrolled(&core, &clock).await;
+    let policy = TotpPolicy::default();
+    let t = ticket(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
+    let right = |clock: &FakeClock| policy.code_at(&secret, clock.now() as u64).expect("code");
+    let wrong = |clock: &FakeClock| {
+        let r = right(clock);
+        (0..1_000_000u32).map(|n| format!("{n:06}")).find(|c| *c != r).expect("another code")
+    };
+    for i in 1..=4 {
+        let r = core.accounts.second_factor(&t, &wrong(&clock), "x").await;
+        assert!(matches!(r, Err(CoreError::Unauthorized)), "{i}: {r:?}");
+    }
+    let r = core.accounts.second_factor(&t, &wrong(&clock), "x").await;
+    assert!(matches!(r, Err(CoreError::Locked { until }) if until == clock.now() + 900), "{r:?}");
+    clock.advance(30);
+    let r = core.accounts.second_factor(&t, &right(&clock), "x").await;
+    assert!(matches!(r, Err(CoreError::Locked { .. })), "right code while locked: {r:?}");
+    let r = core.accounts.second_factor(&t, &codes[1], "x").await;
+    assert!(matches!(r, Err(CoreError::Locked { .. })), "recovery code while locked: {r:?}");
+
+    clock.advance(15 * 60);
+    let t = ticket(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
+    core.accounts.second_factor(&t, &right(&clock), "x").await.expect("after the lock");
+}
+
+#[tokio::test]
+async fn api_keys_carry_scopes_expiry_and_revocation() {
+    let (core, clock) = setup();
+    let alice = core.accounts.add_user("alice@example.com", Role::User).await.expect("add");
+    let p = core.accounts.authenticate("alice@example.com", alice.api_key.expose()).await.expect("auth");
+    assert_eq!(p.scopes, Scopes::USER);
+    let read_only = core
+        .accounts
+        .create_api_key(&p, "ci reader", Scopes::of(&[Scope::Read]), Some(clock.now() + 3600))
+        .await
+        .expect("create");
+    let r = core.accounts.create_api_key(&p, "boss", Scopes::ALL, None).await;
+    assert!(matches!(r, Err(CoreError::Invalid(_))), "no admin scope for a user: {r:?}");
+    let r = core.accounts.create_api_key(&p, "none", Scopes::default(), None).await;
+    assert!(matches!(r, Err(CoreError::Invalid(_))), "{r:?}");
+
+    let q = core.accounts.authenticate_key(None, read_only.key.expose()).await.expect("auth");
+    assert!(q.may(Scope::Read) && !q.may(Scope::Share));
+    // The new key opens the same vault: the same recent list.
+    assert_eq!(q.vault.expose(), p.vault.expose());
+    let r = core.accounts.create_api_key(&q, "escalate", Scopes::of(&[Scope::Share]), None).await;
+    assert!(matches!(r, Err(CoreError::Invalid(_))), "a key can't mint wider keys: {r:?}");
+
+    clock.advance(3600);
+    let r = core.accounts.authenticate_key(None, read_only.key.expose()).await;
+    assert!(matches!(r, Err(CoreError::Unauthorized)), "expired: {r:?}");
+
+    let keys = core.accounts.api_keys_of(&alice.account.id).await.expect("list");
+    assert_eq!(keys.len(), 2);
+    assert!(
+        core.accounts.revoke_api_key(&alice.account.id, &alice.api_key.lookup_hash()).await.expect("revoke")
+    );
+    let r = core.accounts.authenticate("alice@example.com", alice.api_key.expose()).await;
+    assert!(matches!(r, Err(CoreError::Unauthorized)), "revoked: {r:?}");
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions() {
+    let (core, _) = setup();
+    core.accounts.add_user("alice@example.com", Role::User).await.expect("add");
+    core.accounts.set_password("alice@example.com", password(GOOD)).await.expect("set");
+    let s = signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
+    let a = core.accounts.set_disabled("alice@example.com", true).await.expect("disable");
+    assert!(a.disabled);
+    assert!(core.accounts.session(s.token.expose()).await.expect("session").is_none());
+    let r = core.accounts.sign_in("alice@example.com", password(GOOD), "x").await;
+    assert!(matches!(r, Err(CoreError::Unauthorized)), "{r:?}");
+    core.accounts.set_disabled("alice@example.com", false).await.expect("enable");
+    let a = core.accounts.set_role("alice@example.com", Role::Admin).await.expect("role");
+    assert_eq!(a.role, Role::Admin);
+    signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
 }

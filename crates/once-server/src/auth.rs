@@ -6,6 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use data_encoding::BASE64;
 use once_core::Principal;
+use once_store::Scope;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, V2Error};
@@ -27,9 +28,27 @@ impl Caller {
         }
     }
 
+    /// Refuses an authenticated caller whose key lacks `scope` ([`ApiError::Forbidden`]).
+    /// Anonymous callers pass: routes that allow them decide for themselves.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        match self {
+            Caller::Account(p) => require(p, scope),
+            Caller::Anonymous => Ok(()),
+        }
+    }
+
     /// `custid` as OTS shows it.
     pub fn custid(&self) -> String {
         self.principal().map_or_else(|| "anon".to_owned(), |p| p.account.email.clone())
+    }
+}
+
+/// Refuses a principal whose key lacks `scope`.
+pub fn require(p: &Principal, scope: Scope) -> Result<(), ApiError> {
+    if p.may(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("this API key does not have the {} scope", scope.as_str())))
     }
 }
 

@@ -121,6 +121,58 @@ impl Default for MetricsConfig {
     }
 }
 
+/// Who may sign up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signup {
+    /// Only admins add accounts (`once user add`).
+    Closed,
+    /// Anyone.
+    Open,
+    /// Addresses in `auth.signup_domains`.
+    Domains,
+}
+
+/// Accounts, sign-in and two-factor sign-in (docs/CONFIG.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Who may create an account on the sign-up page.
+    pub signup: Signup,
+    /// With `signup = "domains"`: the e-mail domains that may sign up (subdomains included).
+    pub signup_domains: Vec<String>,
+    /// Shortest password, in characters.
+    pub password_min_length: usize,
+    /// A browser session ends after this many minutes without use.
+    pub session_idle_minutes: i64,
+    /// A browser session ends this many hours after sign-in.
+    pub session_max_hours: i64,
+    /// Every account must set up two-factor sign-in before using its account pages.
+    pub require_two_factor: bool,
+    /// Wrong two-factor codes in a row that lock an account's two-factor sign-in.
+    pub two_factor_max_failures: u32,
+    /// How long that lock lasts, in minutes.
+    pub two_factor_lock_minutes: i64,
+    /// The name authenticator apps show for this instance.
+    pub totp_issuer: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            signup: Signup::Closed,
+            signup_domains: Vec::new(),
+            password_min_length: 12,
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            require_two_factor: false,
+            two_factor_max_failures: 5,
+            two_factor_lock_minutes: 15,
+            totp_issuer: "Once".into(),
+        }
+    }
+}
+
 /// Settings for `redis://` and `rediss://` stores (docs/DEPLOY.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +232,7 @@ pub struct Config {
     pub crypto: CryptoConfig,
     pub metrics: MetricsConfig,
     pub redis: RedisConfig,
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -197,6 +250,7 @@ impl Default for Config {
             crypto: CryptoConfig::default(),
             metrics: MetricsConfig::default(),
             redis: RedisConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -267,6 +321,30 @@ impl Config {
         if self.redis.key_prefix.contains(['{', '}', '*', '?', '[']) {
             return Err("redis.key_prefix must not contain '{', '}', '*', '?' or '['".into());
         }
+        let a = &self.auth;
+        if !(8..=256).contains(&a.password_min_length) {
+            return Err("auth.password_min_length must be between 8 and 256".into());
+        }
+        if a.session_idle_minutes < 1 || a.session_max_hours < 1 || a.session_max_hours > 24 * 90 {
+            return Err(
+                "auth.session_idle_minutes must be at least 1 and auth.session_max_hours 1 to 2160".into()
+            );
+        }
+        if a.two_factor_max_failures == 0 || a.two_factor_lock_minutes < 1 {
+            return Err(
+                "auth.two_factor_max_failures and auth.two_factor_lock_minutes must be at least 1".into()
+            );
+        }
+        if a.totp_issuer.trim().is_empty() || a.totp_issuer.contains(':') || a.totp_issuer.len() > 64 {
+            return Err("auth.totp_issuer must be 1 to 64 characters without ':'".into());
+        }
+        if a.signup == Signup::Domains && a.signup_domains.is_empty() {
+            return Err("auth.signup = \"domains\" needs at least one entry in auth.signup_domains".into());
+        }
+        if a.signup_domains.iter().any(|d| d.trim().is_empty() || d.contains(['@', ' ']) || !d.contains('.'))
+        {
+            return Err("auth.signup_domains must be domain names like \"example.com\"".into());
+        }
         if self.http.request_timeout_secs == 0 {
             return Err("http.request_timeout_secs must be at least 1".into());
         }
@@ -305,7 +383,35 @@ impl Config {
                 p_cost: 1,
             },
             kdf_concurrency: self.crypto.kdf_concurrency.max(1),
-            auth: once_core::AuthPolicy::default(),
+            auth: self.auth_policy(),
+        }
+    }
+
+    fn auth_policy(&self) -> once_core::AuthPolicy {
+        let a = &self.auth;
+        let defaults = once_core::AuthPolicy::default();
+        once_core::AuthPolicy {
+            password_rules: once_crypto::password::PasswordRules {
+                min_chars: a.password_min_length,
+                ..defaults.password_rules
+            },
+            session_idle_secs: a.session_idle_minutes * 60,
+            session_max_secs: a.session_max_hours * 3600,
+            signup: match a.signup {
+                Signup::Closed => once_core::SignupMode::Closed,
+                Signup::Open => once_core::SignupMode::Open,
+                Signup::Domains => once_core::SignupMode::Domains(
+                    a.signup_domains
+                        .iter()
+                        .map(|d| d.trim().trim_start_matches('.').to_lowercase())
+                        .collect(),
+                ),
+            },
+            totp_issuer: a.totp_issuer.trim().to_owned(),
+            second_factor_max_failures: a.two_factor_max_failures,
+            second_factor_lock_secs: a.two_factor_lock_minutes * 60,
+            require_second_factor: a.require_two_factor,
+            ..defaults
         }
     }
 

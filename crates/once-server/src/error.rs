@@ -26,6 +26,8 @@ pub enum ApiError {
     },
     BadRequest(String),
     Unauthorized,
+    /// Authenticated, but not allowed to do this (an API key without the route's scope).
+    Forbidden(String),
     TooLarge(String),
     UnsupportedMediaType,
     /// The store failed (`StoreError::Backend`): 503, retryable.
@@ -61,6 +63,7 @@ impl ApiError {
             ApiError::UnknownSecret { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -97,6 +100,8 @@ impl From<CoreError> for ApiError {
                 ApiError::TooLarge(format!("secret is larger than the limit of {limit} bytes"))
             }
             CoreError::Unauthorized => ApiError::Unauthorized,
+            CoreError::Locked { .. } => ApiError::Forbidden("too many wrong codes; try again later".into()),
+            CoreError::SignupRefused => ApiError::Forbidden("sign-up is not open to this address".into()),
             CoreError::Conflict(m) => ApiError::BadRequest(m),
             CoreError::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");
@@ -120,6 +125,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(m) => (StatusCode::NOT_FOUND, json!({ "message": m })),
             ApiError::Unauthorized => (StatusCode::NOT_FOUND, json!({ "message": "Not authorized" })),
+            ApiError::Forbidden(m) => (StatusCode::NOT_FOUND, json!({ "message": m })),
             ApiError::UnsupportedMediaType => (
                 StatusCode::NOT_FOUND,
                 json!({ "message": "Unsupported Content-Type: send application/x-www-form-urlencoded, multipart/form-data or application/json" }),
@@ -158,6 +164,10 @@ impl V2Error {
         V2Error { status: StatusCode::BAD_REQUEST, code: ErrorCode::BadRequest, message: message.into() }
     }
 
+    pub fn not_found(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        V2Error { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: message.into() }
+    }
+
     pub fn conflict(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         V2Error { status: StatusCode::CONFLICT, code: ErrorCode::Conflict, message: message.into() }
     }
@@ -176,6 +186,7 @@ impl From<ApiError> for V2Error {
             ApiError::Unauthorized => {
                 (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "the API key is not valid".into())
             }
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, m.into()),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, m.into()),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -5,6 +5,7 @@
 //! Page rules: a GET never consumes a secret (the preview only peeks); every form POST carries a
 //! CSRF token; pages get a CSP with no inline script or style.
 
+mod account;
 mod csrf;
 mod i18n;
 
@@ -38,10 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/receipt/{key}/burn", axum::routing::post(burn))
         .route("/about", get(about))
         .route("/lang/{code}", get(switch_language))
-        .route("/signin", get(signin_form).post(signin))
-        .route("/signout", axum::routing::post(signout))
-        .route("/account", get(account))
-        .route("/account/signout-everywhere", axum::routing::post(signout_everywhere))
+        .merge(account::router())
 }
 
 /// What every page's frame needs.
@@ -60,7 +58,7 @@ impl Chrome {
 }
 
 /// Renders a page with the page headers (and the CSRF cookie when it is new).
-fn page(
+pub(crate) fn page(
     state: &AppState,
     status: StatusCode,
     csrf: &CsrfToken,
@@ -87,7 +85,7 @@ fn page(
     (status, headers, body).into_response()
 }
 
-fn chrome(l: Loc, csrf: &CsrfToken, path: String, title: String) -> Chrome {
+pub(crate) fn chrome(l: Loc, csrf: &CsrfToken, path: String, title: String) -> Chrome {
     Chrome { l, csrf: csrf.value.clone(), path, title }
 }
 
@@ -525,7 +523,7 @@ async fn switch_language(
 
 #[derive(Template)]
 #[template(path = "message.html")]
-struct MessagePage {
+pub(crate) struct MessagePage {
     c: Chrome,
     heading: String,
     message: String,
@@ -543,7 +541,7 @@ fn gone_page(state: &AppState, l: Loc, csrf: &CsrfToken) -> Response {
     page(state, StatusCode::NOT_FOUND, csrf, l, p.render())
 }
 
-fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreError) -> Response {
+pub(crate) fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreError) -> Response {
     let (status, message) = match e {
         CoreError::NotFound => return gone_page(state, l, csrf),
         CoreError::Unavailable(source) => {
@@ -554,6 +552,10 @@ fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreError) -> Respo
             tracing::error!(error = %m, "encryption unavailable");
             (StatusCode::INTERNAL_SERVER_ERROR, l.t("error-internal"))
         }
+        CoreError::Locked { until } => {
+            (StatusCode::TOO_MANY_REQUESTS, l.t_s("code-locked", "time", &l.datetime(until)))
+        }
+        CoreError::SignupRefused => (StatusCode::FORBIDDEN, l.t("signup-refused")),
         CoreError::Invalid(_)
         | CoreError::TooLarge { .. }
         | CoreError::Unauthorized
@@ -594,223 +596,27 @@ pub async fn not_found(
     page(&state, StatusCode::NOT_FOUND, &csrf, l, p.render())
 }
 
-// ---------------------------------------------------------------- accounts: sign in, out
-
-/// The browser session's cookie: the session token (only its hash is stored).
-pub const SESSION_COOKIE: &str = "once_session";
-
-fn session_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = if state.base_url.starts_with("https://") { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .ok()
-}
-
-/// A coarse description of the client for the sessions list ("Firefox on Linux"), never the
-/// whole User-Agent.
-fn client_of(headers: &HeaderMap) -> String {
-    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let browser = [
-        ("Edg/", "Edge"),
-        ("Firefox/", "Firefox"),
-        ("Chrome/", "Chrome"),
-        ("Safari/", "Safari"),
-        ("curl/", "curl"),
-    ]
-    .iter()
-    .find(|(needle, _)| ua.contains(needle))
-    .map_or("Browser", |(_, name)| name);
-    let os = [
-        ("Android", "Android"),
-        ("iPhone", "iOS"),
-        ("iPad", "iOS"),
-        ("Windows", "Windows"),
-        ("Mac OS X", "macOS"),
-        ("Linux", "Linux"),
-    ]
-    .iter()
-    .find(|(needle, _)| ua.contains(needle))
-    .map(|(_, name)| *name);
-    match os {
-        Some(os) => format!("{browser} · {os}"),
-        None => browser.to_owned(),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "signin.html")]
-struct SignInPage {
-    c: Chrome,
-    email: String,
-    error: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct SignInForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: Zeroizing<String>,
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
-}
-
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    i18n::request_cookie(headers, SESSION_COOKIE).map(str::to_owned)
-}
-
-async fn signin_form(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers: HeaderMap) -> Response {
-    if let Some(t) = session_token(&headers)
-        && matches!(state.core.accounts.session(&t).await, Ok(Some(_)))
-    {
-        return Redirect::to("/account").into_response();
-    }
-    let p = SignInPage {
-        c: chrome(l, &csrf, "/signin".into(), l.t("signin-title")),
-        email: String::new(),
-        error: None,
-    };
-    page(&state, StatusCode::OK, &csrf, l, p.render())
-}
-
-async fn signin(
-    State(state): State<AppState>,
-    l: Loc,
-    csrf: CsrfToken,
-    headers: HeaderMap,
-    form: Result<Form<SignInForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    let email: String = form.email.trim().chars().take(254).collect();
-    let again = |status: StatusCode, msg: String| {
-        let p = SignInPage {
-            c: chrome(l, &csrf, "/signin".into(), l.t("signin-title")),
-            email: email.clone(),
-            error: Some(msg),
-        };
-        page(&state, status, &csrf, l, p.render())
-    };
-    if !csrf.accepts(&headers, &form.csrf) {
-        return again(StatusCode::FORBIDDEN, l.t("error-csrf"));
-    }
-    match state.core.accounts.sign_in(&email, form.password, &client_of(&headers)).await {
-        Ok(signed) => {
-            let mut resp = Redirect::to("/account").into_response();
-            let max_age = state.core.accounts.session_max_secs();
-            if let Some(c) = session_cookie(&state, signed.token.expose(), max_age) {
-                resp.headers_mut().append(header::SET_COOKIE, c);
-            }
-            resp
-        }
-        Err(CoreError::Unauthorized) => again(StatusCode::UNAUTHORIZED, l.t("signin-error")),
-        Err(e) => error_page(&state, l, &csrf, e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "account.html")]
-struct AccountPage {
-    c: Chrome,
-    email: String,
-    role: &'static str,
-    /// (client, signed in, last used, this one)
-    sessions: Vec<(String, String, String, bool)>,
-}
-
-async fn account(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers: HeaderMap) -> Response {
-    let Some(token) = session_token(&headers) else {
-        return Redirect::to("/signin").into_response();
-    };
-    let who = match state.core.accounts.session(&token).await {
-        Ok(Some(who)) => who,
-        Ok(None) => return Redirect::to("/signin").into_response(),
-        Err(e) => return error_page(&state, l, &csrf, e),
-    };
-    let sessions = match state.core.accounts.sessions_of(&who.account.id).await {
-        Ok(list) => list,
-        Err(e) => return error_page(&state, l, &csrf, e),
-    };
-    let p = AccountPage {
-        c: chrome(l, &csrf, "/account".into(), l.t("account-title")),
-        email: who.account.email.clone(),
-        role: who.account.role.as_str(),
-        sessions: sessions
-            .iter()
-            .map(|s| {
-                (
-                    s.client.clone(),
-                    l.datetime(s.created_at),
-                    l.datetime(s.last_seen_at),
-                    s.hash == who.session.hash,
-                )
-            })
-            .collect(),
-    };
-    page(&state, StatusCode::OK, &csrf, l, p.render())
-}
-
+/// A form with nothing but its CSRF token.
 #[derive(Deserialize, Default)]
 struct PlainForm {
     #[serde(default, rename = "_csrf")]
     csrf: String,
 }
 
-/// Clears the session cookie on a redirect.
-fn signed_out(state: &AppState, to: &str) -> Response {
-    let mut resp = Redirect::to(to).into_response();
-    if let Some(c) = session_cookie(state, "", 0) {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
-}
-
-async fn signout(
-    State(state): State<AppState>,
-    l: Loc,
-    csrf: CsrfToken,
-    headers: HeaderMap,
-    form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/".into());
-    }
-    if let Some(t) = session_token(&headers)
-        && let Err(e) = state.core.accounts.sign_out(&t).await
-    {
-        return error_page(&state, l, &csrf, e);
-    }
-    signed_out(&state, "/")
-}
-
-async fn signout_everywhere(
-    State(state): State<AppState>,
-    l: Loc,
-    csrf: CsrfToken,
-    headers: HeaderMap,
-    form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/".into());
-    }
-    let who = match session_token(&headers) {
-        Some(t) => state.core.accounts.session(&t).await,
-        None => Ok(None),
-    };
-    match who {
-        Ok(Some(who)) => match state.core.accounts.sign_out_everywhere(&who.account.id).await {
-            Ok(_) => signed_out(&state, "/signin"),
-            Err(e) => error_page(&state, l, &csrf, e),
-        },
-        Ok(None) => Redirect::to("/signin").into_response(),
-        Err(e) => error_page(&state, l, &csrf, e),
+/// Why a new password was refused, in the page's language.
+fn weak_password_message(l: Loc, w: &once_crypto::password::Weak) -> String {
+    use once_crypto::password::Weak;
+    match w {
+        Weak::TooShort { min } => l.t_n("password-too-short", "min", *min as i64),
+        Weak::TooLong { max } => l.t_n("password-too-long", "max", *max as i64),
+        Weak::ContainsContext => l.t("password-context"),
+        Weak::Repetitive => l.t("password-repetitive"),
+        Weak::Common => l.t("password-common"),
     }
 }
 
 /// An error page with a message and a way back to `back`.
-fn error_message(
+pub(crate) fn error_message(
     state: &AppState,
     l: Loc,
     csrf: &CsrfToken,

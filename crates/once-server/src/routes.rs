@@ -2,6 +2,7 @@
 
 mod assets;
 mod health;
+mod keys;
 mod metrics;
 mod v1;
 mod v2;

@@ -13,9 +13,17 @@
 //! | `Pexp:s`, `Pexp:r` | sorted sets | expiry indexes for the sweeper (score: expires_at) |
 //! | `Powner:ID` | sorted set | an account's receipts, for the recent list (score: created_at) |
 //! | `P{acct}:…` | hashes, strings, sorted sets | accounts, e-mail index, API keys, sessions (`s:HASH`), each account's sessions (`ss:ID`) and the sessions' end index (`sx`): one slot |
+//! | `P{acct}:k:HASH` | hash | an API key: account `a`, name `n`, created `c`, last use `lu`, wrapped vault key `w`, scopes `sc`, and only when set: expiry `x`, revocation `rv` (a key written before scopes existed has no `sc`: it reads as `share read burn`) |
+//! | `P{acct}:ks:ID` | sorted set | an account's API keys (member: key hash, score: created_at) |
+//! | `P{acct}:t:ID` | hash | an account's second factor: sealed TOTP secret `s`, enabled `e` (the last accepted TOTP step is the account's field `ts`) |
+//! | `P{acct}:rc:ID` | set | hashes of an account's unused recovery codes (`SREM` uses one up) |
+//! | `P{acct}:layout` | string | the version of the `{acct}` layout (2: the `ks:ID` indexes exist; [`RedisStore::open`] builds them for keys written before) |
+//! | `P{lock}:l:SUBJECT` | hash | a lockout counter: failures `f`, last failure `t`, lock end `u` (absent unless the round locked); Redis TTL: the longer of window and lock, plus [`EXPIRY_GRACE`] |
+//! | `P{lock}:locked` | sorted set | locked subjects (member: subject, score: locked_until); locks that ended over [`EXPIRY_GRACE`] ago are dropped by `locked` |
 //!
-//! Ids appear in key names as lower-case hex and inside hashes and sorted-set members as raw
-//! bytes, so Redis's member order (score, then bytes) is the traits' `(created_at, id)` order.
+//! Ids, hashes and lockout subjects appear in key names as lower-case hex and inside hashes and
+//! sorted-set members as raw bytes, so Redis's member order (score, then bytes) is the traits'
+//! `(created_at, id)` order.
 //!
 //! # Expiry
 //! Every check uses the caller's `now` against the stored expiry time, exactly as the other
@@ -41,8 +49,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
-    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
-    StoreError, StoreResult, Taken, UnixTime,
+    Lockout, LockoutStore, Receipt, ReceiptState, RecordId, Role, Scopes, SecretRecord, SecretStore,
+    SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -50,6 +58,10 @@ use redis::{AsyncCommands, Script, Value};
 /// How long past its expiry a record may stay in Redis before Redis's own TTL removes it. The
 /// sweeper (every minute by default) deletes expired records well before that.
 pub const EXPIRY_GRACE: Duration = Duration::from_secs(3600);
+
+/// The version of the `{acct}` key layout this build writes: 2 added each account's API-key index
+/// (`ks:ID`), which [`RedisStore::open`] builds for keys written under version 1.
+const ACCOUNT_LAYOUT: i64 = 2;
 
 /// Settings of a [`RedisStore`].
 #[derive(Clone, Debug)]
@@ -171,6 +183,11 @@ impl RedisStore {
         if report.maxmemory_policy != "noeviction" && !options.danger_allow_eviction {
             return Err(OpenError::Evicting { addr, policy: report.maxmemory_policy });
         }
+        store.upgrade_layout().await.map_err(|e| OpenError::Unreachable {
+            addr,
+            secs: options.connect_wait.as_secs(),
+            source: e,
+        })?;
         Ok((store, report))
     }
 
@@ -190,6 +207,69 @@ impl RedisStore {
             aof_enabled: field("aof_enabled").as_deref() == Some("1"),
             maxmemory_policy: field("maxmemory_policy").unwrap_or_else(|| "noeviction".into()),
         })
+    }
+
+    /// Brings the `{acct}` keys to [`ACCOUNT_LAYOUT`]: indexes the API keys written before each
+    /// account had a key index. Idempotent (several instances may run it at once); a store with
+    /// no accounts has nothing to index.
+    async fn upgrade_layout(&self) -> redis::RedisResult<()> {
+        let mut c = self.conn.clone();
+        let layout = self.layout_key();
+        let version: Option<i64> = c.get(&layout).await?;
+        if version.unwrap_or(1) >= ACCOUNT_LAYOUT {
+            return Ok(());
+        }
+        let has_accounts: bool = c.exists(self.accounts_key()).await?;
+        if has_accounts {
+            let key_prefix = self.api_key_prefix();
+            let key_prefix = key_prefix.as_str();
+            let pattern = format!("{}*", glob_escape(key_prefix));
+            let mut cursor = 0u64;
+            let mut indexed = 0usize;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut c)
+                    .await?;
+                let keys: Vec<(String, [u8; 32])> = keys
+                    .into_iter()
+                    .filter_map(|k| {
+                        let hash =
+                            data_encoding::HEXLOWER.decode(k.strip_prefix(key_prefix)?.as_bytes()).ok()?;
+                        Some((k, <[u8; 32]>::try_from(hash).ok()?))
+                    })
+                    .collect();
+                if !keys.is_empty() {
+                    let mut read = redis::pipe();
+                    for (k, _) in &keys {
+                        read.cmd("HMGET").arg(k).arg("a").arg("c");
+                    }
+                    let owners: Vec<(Option<String>, Option<i64>)> = read.query_async(&mut c).await?;
+                    let mut index = redis::pipe();
+                    for ((_, hash), (account, created_at)) in keys.iter().zip(owners) {
+                        let (Some(account), Some(created_at)) = (account, created_at) else { continue };
+                        index
+                            .cmd("ZADD")
+                            .arg(self.account_keys_key(&AccountId(account)))
+                            .arg(created_at)
+                            .arg(&hash[..])
+                            .ignore();
+                        indexed += 1;
+                    }
+                    index.query_async::<()>(&mut c).await?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            tracing::info!(keys = indexed, "indexed API keys by account (Redis layout 2)");
+        }
+        c.set(&layout, ACCOUNT_LAYOUT).await
     }
 
     /// Runs `op` on a connection, bounded by the operation timeout.
@@ -239,8 +319,13 @@ impl RedisStore {
         format!("{}{{acct}}:e:{}", self.prefix, hex(email.as_bytes()))
     }
 
+    /// What every API key's key starts with (the key hash in hex follows).
+    fn api_key_prefix(&self) -> String {
+        format!("{}{{acct}}:k:", self.prefix)
+    }
+
     fn api_key_key(&self, hash: &[u8; 32]) -> String {
-        format!("{}{{acct}}:k:{}", self.prefix, hex(hash))
+        format!("{}{}", self.api_key_prefix(), hex(hash))
     }
 
     fn session_key(&self, hash: &[u8; 32]) -> String {
@@ -257,6 +342,30 @@ impl RedisStore {
 
     fn accounts_key(&self) -> String {
         format!("{}{{acct}}:all", self.prefix)
+    }
+
+    fn account_keys_key(&self, id: &AccountId) -> String {
+        format!("{}{{acct}}:ks:{}", self.prefix, hex(id.0.as_bytes()))
+    }
+
+    fn totp_key(&self, id: &AccountId) -> String {
+        format!("{}{{acct}}:t:{}", self.prefix, hex(id.0.as_bytes()))
+    }
+
+    fn recovery_key(&self, id: &AccountId) -> String {
+        format!("{}{{acct}}:rc:{}", self.prefix, hex(id.0.as_bytes()))
+    }
+
+    fn layout_key(&self) -> String {
+        format!("{}{{acct}}:layout", self.prefix)
+    }
+
+    fn lockout_key(&self, subject: &str) -> String {
+        format!("{}{{lock}}:l:{}", self.prefix, hex(subject.as_bytes()))
+    }
+
+    fn locked_key(&self) -> String {
+        format!("{}{{lock}}:locked", self.prefix)
     }
 
     /// The secret id a receipt id points to.
@@ -425,6 +534,14 @@ impl Hash {
         self.text(name).and_then(|t| t.parse().ok())
     }
 
+    /// An optional number field: `Some(None)` when absent, `None` only if it is malformed.
+    fn opt_num<T: std::str::FromStr>(&self, name: &str) -> Option<Option<T>> {
+        match self.text(name) {
+            None => Some(None),
+            Some(t) => t.parse().ok().map(Some),
+        }
+    }
+
     /// A number field, or `default` when the field is absent (`None` only if it is malformed).
     fn num_or<T: std::str::FromStr>(&self, name: &str, default: T) -> Option<T> {
         match self.text(name) {
@@ -534,21 +651,38 @@ fn api_key_from(hash: [u8; 32], h: &Hash) -> Option<ApiKeyRecord> {
         account_id: AccountId(h.text("a")?.to_owned()),
         name: h.text("n")?.to_owned(),
         created_at: h.num("c")?,
-        last_used_at: match h.text("lu") {
-            Some(t) => Some(t.parse().ok()?),
-            None => None,
-        },
+        last_used_at: h.opt_num("lu")?,
         wrapped_vault_key: h.bytes("w")?.to_vec(),
+        // Keys written before scopes existed could do everything but administration.
+        scopes: Scopes::from_bits(h.num_or("sc", Scopes::USER.bits())?),
+        expires_at: h.opt_num("x")?,
+        revoked_at: h.opt_num("rv")?,
     })
 }
 
 fn api_key_fields(k: &ApiKeyRecord) -> Fields {
+    let text = |t: Option<UnixTime>| t.map(|t| t.to_string());
     Fields::default()
         .bytes("a", k.account_id.0.as_bytes())
         .bytes("n", k.name.as_bytes())
         .num("c", k.created_at)
-        .opt_bytes("lu", k.last_used_at.map(|t| t.to_string()).as_deref().map(str::as_bytes))
+        .opt_bytes("lu", text(k.last_used_at).as_deref().map(str::as_bytes))
         .bytes("w", &k.wrapped_vault_key)
+        .num("sc", k.scopes.bits())
+        .opt_bytes("x", text(k.expires_at).as_deref().map(str::as_bytes))
+        .opt_bytes("rv", text(k.revoked_at).as_deref().map(str::as_bytes))
+}
+
+/// A pattern for `SCAN MATCH` that matches `literal` exactly.
+fn glob_escape(literal: &str) -> String {
+    let mut out = String::with_capacity(literal.len());
+    for ch in literal.chars() {
+        if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// Redis TTL in milliseconds for a record living from `from` to `until` (logical seconds).
@@ -1170,18 +1304,26 @@ fn account_fields(a: &Account) -> Fields {
 
 #[async_trait]
 impl AccountStore for RedisStore {
-    async fn add_account(&self, account: Account, key: ApiKeyRecord) -> StoreResult<()> {
+    async fn add_account(&self, account: Account, key: Option<ApiKeyRecord>) -> StoreResult<()> {
         let a_fields = account_fields(&account).flat();
-        let k_fields = api_key_fields(&key).flat();
+        let k_fields = key.as_ref().map(|k| api_key_fields(k).flat()).unwrap_or_default();
         let mut invocation = scripts::ADD_ACCOUNT.prepare_invoke();
         invocation
             .key(self.account_key(&account.id))
             .key(self.email_key(&account.email))
-            .key(self.api_key_key(&key.hash))
             .key(self.accounts_key())
             .arg(account.id.0.as_bytes())
             .arg(account.created_at)
             .arg(a_fields.len());
+        match &key {
+            Some(k) => {
+                invocation.key(self.api_key_key(&k.hash)).key(self.account_keys_key(&account.id));
+                invocation.arg(&k.hash[..]).arg(k.created_at);
+            }
+            None => {
+                invocation.arg("").arg("");
+            }
+        }
         for a in a_fields.iter().chain(k_fields.iter()) {
             invocation.arg(a.as_slice());
         }
@@ -1191,6 +1333,14 @@ impl AccountStore for RedisStore {
             0 => Err(StoreError::Conflict("account")),
             _ => Err(StoreError::Conflict("api key")),
         }
+    }
+
+    async fn set_disabled(&self, account: &AccountId, disabled: bool) -> StoreResult<bool> {
+        self.set_account_field(account, "d", if disabled { "1" } else { "0" }).await
+    }
+
+    async fn set_role(&self, account: &AccountId, role: Role) -> StoreResult<bool> {
+        self.set_account_field(account, "role", role.as_str()).await
     }
 
     async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
@@ -1224,7 +1374,12 @@ impl AccountStore for RedisStore {
     async fn add_api_key(&self, key: ApiKeyRecord) -> StoreResult<()> {
         let fields = api_key_fields(&key).flat();
         let mut invocation = scripts::ADD_API_KEY.prepare_invoke();
-        invocation.key(self.account_key(&key.account_id)).key(self.api_key_key(&key.hash));
+        invocation
+            .key(self.account_key(&key.account_id))
+            .key(self.api_key_key(&key.hash))
+            .key(self.account_keys_key(&key.account_id))
+            .arg(&key.hash[..])
+            .arg(key.created_at);
         for a in &fields {
             invocation.arg(a.as_slice());
         }
@@ -1253,6 +1408,86 @@ impl AccountStore for RedisStore {
         .map(drop)
     }
 
+    async fn api_keys_of(&self, account: &AccountId) -> StoreResult<Vec<ApiKeyRecord>> {
+        let index = self.account_keys_key(account);
+        let members: Vec<Vec<u8>> = self.run(|mut c| async move { c.zrevrange(index, 0, -1).await }).await?;
+        let hashes: Vec<[u8; 32]> =
+            members.iter().filter_map(|m| <[u8; 32]>::try_from(m.as_slice()).ok()).collect();
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for h in &hashes {
+            pipe.cmd("HGETALL").arg(self.api_key_key(h));
+        }
+        let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let mut out = Vec::with_capacity(hashes.len());
+        for (hash, r) in hashes.into_iter().zip(raw) {
+            let h = Hash::from_flat(r).ok_or_else(|| malformed("api key"))?;
+            // Keys are never deleted; an index entry without its key is skipped all the same.
+            if h.is_empty() {
+                continue;
+            }
+            out.push(api_key_from(hash, &h).ok_or_else(|| malformed("api key"))?);
+        }
+        Ok(out)
+    }
+
+    async fn revoke_api_key(&self, account: &AccountId, hash: &[u8; 32], now: UnixTime) -> StoreResult<bool> {
+        let (key, account) = (self.api_key_key(hash), account.0.clone());
+        let out: i64 = self
+            .run(|mut c| async move {
+                scripts::REVOKE_API_KEY.key(key).arg(account).arg(now).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(out == 1)
+    }
+
+    async fn set_totp(
+        &self,
+        account: &AccountId,
+        totp: Option<TotpRecord>,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<bool> {
+        let mut invocation = scripts::SET_TOTP.prepare_invoke();
+        invocation.key(self.account_key(account)).key(self.totp_key(account)).key(self.recovery_key(account));
+        if let Some(t) = &totp {
+            invocation.arg(t.sealed_secret.as_slice()).arg(t.enabled_at);
+            for h in recovery_hashes {
+                invocation.arg(&h[..]);
+            }
+        }
+        let out: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        Ok(out == 1)
+    }
+
+    async fn totp(&self, account: &AccountId) -> StoreResult<Option<TotpRecord>> {
+        let mut pipe = redis::pipe();
+        // MULTI/EXEC: the secret and the count of codes from one moment (both keys share a slot).
+        pipe.atomic().cmd("HGETALL").arg(self.totp_key(account)).cmd("SCARD").arg(self.recovery_key(account));
+        let (raw, left): (Vec<Vec<u8>>, u32) =
+            self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let h = Hash::from_flat(raw).ok_or_else(|| malformed("second factor"))?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        let record = (|| {
+            Some(TotpRecord {
+                sealed_secret: h.bytes("s")?.to_vec(),
+                enabled_at: h.num("e")?,
+                recovery_codes_left: left,
+            })
+        })();
+        record.map(Some).ok_or_else(|| malformed("second factor"))
+    }
+
+    async fn use_recovery_code(&self, account: &AccountId, hash: &[u8; 32]) -> StoreResult<bool> {
+        // One SREM: of any number of concurrent calls, exactly one removes the member.
+        let (key, member) = (self.recovery_key(account), hash.to_vec());
+        let removed: i64 = self.run(|mut c| async move { c.srem(key, member).await }).await?;
+        Ok(removed == 1)
+    }
+
     async fn use_totp_step(&self, account: &AccountId, step: u64) -> StoreResult<bool> {
         if step == 0 {
             return Ok(false);
@@ -1265,11 +1500,7 @@ impl AccountStore for RedisStore {
     }
 
     async fn set_password_hash(&self, account: &AccountId, phc: &str) -> StoreResult<bool> {
-        let (key, phc) = (self.account_key(account), phc.to_owned());
-        let out: i64 = self
-            .run(|mut c| async move { scripts::SET_PASSWORD.key(key).arg(phc).invoke_async(&mut c).await })
-            .await?;
-        Ok(out == 1)
+        self.set_account_field(account, "pw", phc).await
     }
 
     async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>> {
@@ -1278,7 +1509,120 @@ impl AccountStore for RedisStore {
     }
 }
 
+/// The lockout state at `now` of a counter (failures, last failure, lock end or 0); the same rule
+/// as the `at` function of the lockout scripts.
+fn lockout_at(
+    failures: u32,
+    last_failure: UnixTime,
+    locked_until: UnixTime,
+    window: i64,
+    now: UnixTime,
+) -> Lockout {
+    if locked_until > now {
+        Lockout { failures, locked_until: Some(locked_until) }
+    } else if locked_until != 0 || now.saturating_sub(last_failure) >= window {
+        Lockout::default()
+    } else {
+        Lockout { failures, locked_until: None }
+    }
+}
+
+#[async_trait]
+impl LockoutStore for RedisStore {
+    async fn lockout_failure(
+        &self,
+        subject: &str,
+        limit: u32,
+        window: i64,
+        lock_secs: i64,
+        now: UnixTime,
+    ) -> StoreResult<Lockout> {
+        let (key, locked) = (self.lockout_key(subject), self.locked_key());
+        let subject = subject.as_bytes().to_vec();
+        let (failures, until): (i64, i64) = self
+            .run(|mut c| async move {
+                scripts::LOCKOUT_FAILURE
+                    .key(key)
+                    .key(locked)
+                    .arg(subject)
+                    .arg(limit)
+                    .arg(window)
+                    .arg(lock_secs)
+                    .arg(now)
+                    .arg(EXPIRY_GRACE.as_secs())
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(Lockout {
+            failures: u32::try_from(failures).map_err(|_| malformed("lockout"))?,
+            locked_until: (until != 0).then_some(until),
+        })
+    }
+
+    async fn lockout(&self, subject: &str, window: i64, now: UnixTime) -> StoreResult<Lockout> {
+        let key = self.lockout_key(subject);
+        let (f, t, u): (Option<u32>, Option<i64>, Option<i64>) = self
+            .run(|mut c| async move {
+                redis::cmd("HMGET").arg(key).arg("f").arg("t").arg("u").query_async(&mut c).await
+            })
+            .await?;
+        Ok(lockout_at(f.unwrap_or(0), t.unwrap_or(0), u.unwrap_or(0), window, now))
+    }
+
+    async fn clear_lockout(&self, subject: &str) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        // MULTI/EXEC: the counter and its index entry go together (one slot, `{lock}`).
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(self.lockout_key(subject))
+            .ignore()
+            .cmd("ZREM")
+            .arg(self.locked_key())
+            .arg(subject.as_bytes())
+            .ignore();
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+    }
+
+    async fn locked(&self, now: UnixTime, limit: u32) -> StoreResult<Vec<(String, UnixTime)>> {
+        let key = self.locked_key();
+        let pairs: Vec<(Vec<u8>, i64)> = self
+            .run(|mut c| async move {
+                scripts::LOCKED
+                    .key(key)
+                    .arg(now)
+                    .arg(limit)
+                    .arg(EXPIRY_GRACE.as_secs())
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        pairs
+            .into_iter()
+            .map(|(subject, until)| {
+                Ok((String::from_utf8(subject).map_err(|_| malformed("lockout"))?, until))
+            })
+            .collect()
+    }
+}
+
 impl RedisStore {
+    /// Sets one field of an existing account; `false` if there is no such account.
+    async fn set_account_field(
+        &self,
+        account: &AccountId,
+        field: &'static str,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let (key, value) = (self.account_key(account), value.to_owned());
+        let out: i64 = self
+            .run(|mut c| async move {
+                scripts::SET_ACCOUNT_FIELD.key(key).arg(field).arg(value).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(out == 1)
+    }
+
     /// Up to `limit` members of an index (a sorted set scored by a time) due at `now`.
     async fn due(&self, index: String, now: UnixTime, limit: u64) -> StoreResult<Vec<Vec<u8>>> {
         self.run(|mut c| async move {

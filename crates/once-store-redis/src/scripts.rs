@@ -1,6 +1,6 @@
 //! The Lua scripts that make each operation atomic. Every script touches the keys of one hash tag
 //! only (one secret's `{sid}` keys, or the accounts' `{acct}` keys), so each runs inside one Redis
-//! Cluster slot as well as on a single server.
+//! Cluster slot as well as on a single server. Lockouts share the `{lock}` tag.
 //!
 //! Times are the caller's (`ARGV`), never Redis's clock: the store traits take `now` from the
 //! core's clock, and records stay logically expired by their stored `x` (expires_at) field even
@@ -140,32 +140,51 @@ return 0
     )
 });
 
-/// KEYS: account, e-mail index, API key, account list. ARGV: account id, created_at, n, n account
-/// field/value arguments, then the key's field/value arguments.
+/// KEYS: account, e-mail index, account list, and with a first API key: the key, the account's
+/// key index. ARGV: account id, created_at, n, the key's hash and created_at (empty without a
+/// key), n account field/value arguments, then the key's field/value arguments.
 /// Returns 1, 0 if the account or e-mail exists, -1 if the key exists.
 pub(crate) static ADD_ACCOUNT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-if redis.call('EXISTS', KEYS[3]) > 0 then return -1 end
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) > 0 then return -1 end
 local n = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + n))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + n))
 redis.call('SET', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[3], unpack(ARGV, 4 + n, #ARGV))
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+if KEYS[4] then
+  redis.call('HSET', KEYS[4], unpack(ARGV, 6 + n, #ARGV))
+  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
+end
 return 1
 ",
     )
 });
 
-/// KEYS: account, API key. ARGV: the key's field/value arguments.
+/// KEYS: account, API key, the account's key index. ARGV: the key's hash, created_at, then its
+/// field/value arguments.
 /// Returns 1, 0 if the account does not exist, -1 if the key exists.
 pub(crate) static ADD_API_KEY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[2]) > 0 then return -1 end
-redis.call('HSET', KEYS[2], unpack(ARGV))
+redis.call('HSET', KEYS[2], unpack(ARGV, 3, #ARGV))
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+",
+    )
+});
+
+/// KEYS: API key. ARGV: account id, now. Revokes the key (field `rv`) if it belongs to that
+/// account and is not revoked yet; returns 1 if it did.
+pub(crate) static REVOKE_API_KEY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local k = redis.call('HMGET', KEYS[1], 'a', 'rv')
+if k[1] ~= ARGV[1] or k[2] then return 0 end
+redis.call('HSET', KEYS[1], 'rv', ARGV[2])
 return 1
 ",
     )
@@ -238,14 +257,86 @@ return 1
     )
 });
 
-/// KEYS: account. ARGV: PHC string. Sets the account's password hash (field `pw`); returns 1, or
-/// 0 if there is no such account.
-pub(crate) static SET_PASSWORD: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: account. ARGV: field, value. Sets one field of an existing account (`pw` the password
+/// hash, `d` disabled, `role`); returns 1, or 0 if there is no such account.
+pub(crate) static SET_ACCOUNT_FIELD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'pw', ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
+",
+    )
+});
+
+/// KEYS: account, its second factor, its recovery codes. ARGV: sealed secret, enabled_at, then
+/// the recovery code hashes; or nothing at all to remove both. The account's last TOTP step (on
+/// the account) is left alone. Returns 1, or 0 if there is no such account.
+pub(crate) static SET_TOTP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+if #ARGV == 0 then return 1 end
+redis.call('HSET', KEYS[2], 's', ARGV[1], 'e', ARGV[2])
+for i = 3, #ARGV, 1000 do
+  redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return 1
+",
+    )
+});
+
+/// The lockout state at `now` of a counter (failures `f`, last failure `t`, lock end `u`, 0 if
+/// the round has not locked): {failures, locked_until or 0}. A lock that has ended, or a round
+/// whose last failure is `window` old, counts as nothing.
+const LOCKOUT_AT: &str = r"
+local function at(f, t, u, window, now)
+  if u > now then return {f, u} end
+  if u ~= 0 or now - t >= window then return {0, 0} end
+  return {f, 0}
+end
+";
+
+/// KEYS: the subject's counter, the locked index. ARGV: subject, limit, window, lock seconds,
+/// now, grace seconds (added to the counter's Redis TTL, a backstop only).
+/// Counts one failure and returns the state after it ({failures, locked_until or 0}).
+pub(crate) static LOCKOUT_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{LOCKOUT_AT}{}",
+        r"
+local limit, window, lock, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local c = redis.call('HMGET', KEYS[1], 'f', 't', 'u')
+local f, t, u = tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0')
+local state = at(f, t, u, window, now)
+if state[2] ~= 0 then return state end
+f = state[1] + 1
+if f >= limit then
+  u = now + lock
+  redis.call('HSET', KEYS[1], 'f', f, 't', now, 'u', u)
+  redis.call('ZADD', KEYS[2], u, ARGV[1])
+else
+  if u ~= 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+  u = 0
+  redis.call('HSET', KEYS[1], 'f', f, 't', now)
+  redis.call('HDEL', KEYS[1], 'u')
+end
+-- At most ten years, so that an absurd window or lock still makes a valid EXPIRE.
+local ttl = math.min(math.max(window, u - now, 0), 315360000) + tonumber(ARGV[6])
+redis.call('EXPIRE', KEYS[1], ttl)
+return at(f, now, u, window, now)
+"
+    ))
+});
+
+/// KEYS: the locked index. ARGV: now, limit, grace seconds. Returns up to `limit` locks that have
+/// not ended at `now`, soonest end first, as member/score pairs, and drops those that ended more
+/// than `grace` ago (not at once: another instance's clock may be a little behind).
+pub(crate) static LOCKED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, ARGV[2])
 ",
     )
 });

@@ -81,3 +81,28 @@ fn records_in_the_earlier_layout_still_read() {
     assert_eq!(implied, r);
     assert_eq!(explicit, r);
 }
+
+/// A key hash from before scopes, expiry and revocation reads as a `share read burn` key that
+/// never expires and is not revoked; malformed new fields are refused.
+#[test]
+fn api_keys_without_the_newer_fields_read_with_defaults() {
+    let (_, k) = once_store::conformance::account("alice@example.com", NOW);
+    let old = hash(&[
+        ("a", k.account_id.0.as_bytes().to_vec()),
+        ("n", k.name.as_bytes().to_vec()),
+        ("c", NOW.to_string().into_bytes()),
+        ("w", k.wrapped_vault_key.clone()),
+    ]);
+    let read = crate::api_key_from(k.hash, &old).expect("reads");
+    assert_eq!(read, k);
+    assert_eq!((read.scopes, read.expires_at, read.revoked_at), (once_store::Scopes::USER, None, None));
+    let mut bad = old.0.clone();
+    bad.insert("rv".into(), b"soon".to_vec());
+    assert!(crate::api_key_from(k.hash, &crate::Hash(bad)).is_none());
+}
+
+#[test]
+fn scan_patterns_match_the_prefix_literally() {
+    assert_eq!(crate::glob_escape("once:{acct}:k:"), "once:{acct}:k:");
+    assert_eq!(crate::glob_escape(r"a\b]c"), r"a\\b\]c");
+}

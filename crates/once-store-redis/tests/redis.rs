@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use once_store::conformance::{NOW, account, pair};
-use once_store::{AccountStore, SecretStore};
+use once_store::{AccountStore, LockoutStore, Scopes, SecretStore};
 use once_store_redis::testing::{Cleanup, OwnedRedis, fresh_prefix};
 use once_store_redis::{OpenError, RedisOptions, RedisStore};
 
@@ -112,7 +112,7 @@ async fn each_secret_lives_in_one_cluster_slot_and_carries_a_ttl() {
     let (secret, receipt) = pair(2, 600, Some("owner-1"), NOW);
     store.create(secret.clone(), receipt.clone()).await.expect("create");
     let (a, k) = account("alice@example.com", NOW);
-    store.add_account(a, k).await.expect("account");
+    store.add_account(a, Some(k)).await.expect("account");
 
     let client = redis::Client::open(url.as_str()).expect("client");
     let mut conn = client.get_connection().expect("connection");
@@ -143,6 +143,98 @@ async fn each_secret_lives_in_one_cluster_slot_and_carries_a_ttl() {
         .query(&mut conn)
         .expect("hget");
     assert_eq!(envelope, secret.envelope);
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// API keys written before scopes, expiry and revocation (and before each account had a key
+/// index) read as `share read burn` keys that never expire, and are listed once a store opens.
+#[tokio::test]
+async fn api_keys_from_the_earlier_layout_read_with_defaults_and_are_indexed() {
+    let url = once_store_redis::testing::shared_redis_url();
+    let opts = options();
+    let prefix = opts.key_prefix.clone();
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+    let layout = format!("{prefix}{{acct}}:layout");
+
+    let (store, _) = RedisStore::open(&url, opts.clone()).await.expect("open");
+    let marker: Option<i64> = redis::cmd("GET").arg(&layout).query(&mut conn).expect("get");
+    assert_eq!(marker, Some(2), "a new store starts at the current layout");
+    let (alice, first) = account("alice@example.com", NOW);
+    store.add_account(alice.clone(), Some(first.clone())).await.expect("account");
+    let (_, second) = account("alice@example.com", NOW + 1);
+    store.add_api_key(second.clone()).await.expect("key");
+    let (bob, bobs) = account("bob@example.com", NOW + 2);
+    store.add_account(bob.clone(), Some(bobs.clone())).await.expect("account");
+    drop(store);
+
+    // Back to the earlier layout: no new fields, no key index, no layout marker.
+    for k in [&first, &second, &bobs] {
+        let key = format!("{prefix}{{acct}}:k:{}", hex(&k.hash));
+        let _: () = redis::cmd("HDEL").arg(&key).arg("sc").query(&mut conn).expect("hdel");
+        let fields: Vec<String> = redis::cmd("HKEYS").arg(&key).query(&mut conn).expect("hkeys");
+        assert!(fields.iter().all(|f| ["a", "n", "c", "w"].contains(&f.as_str())), "{fields:?}");
+    }
+    for a in [&alice, &bob] {
+        let _: () = redis::cmd("DEL")
+            .arg(format!("{prefix}{{acct}}:ks:{}", hex(a.id.0.as_bytes())))
+            .query(&mut conn)
+            .expect("del");
+    }
+    let _: () = redis::cmd("DEL").arg(&layout).query(&mut conn).expect("del");
+
+    let (store, _) = RedisStore::open(&url, opts).await.expect("reopen");
+    let marker: Option<i64> = redis::cmd("GET").arg(&layout).query(&mut conn).expect("get");
+    assert_eq!(marker, Some(2));
+    let (k, a) = store.api_key(&first.hash).await.expect("key").expect("exists");
+    assert_eq!((k.scopes, k.expires_at, k.revoked_at), (Scopes::USER, None, None));
+    assert_eq!((k, a), (first.clone(), alice.clone()));
+    assert_eq!(store.api_keys_of(&alice.id).await.expect("list"), vec![second, first.clone()]);
+    assert_eq!(store.api_keys_of(&bob.id).await.expect("list"), vec![bobs]);
+    assert!(store.revoke_api_key(&alice.id, &first.hash, NOW + 5).await.expect("revoke"));
+    let (k, _) = store.api_key(&first.hash).await.expect("key").expect("exists");
+    assert_eq!((k.scopes, k.revoked_at), (Scopes::USER, Some(NOW + 5)));
+}
+
+#[tokio::test]
+async fn lockouts_live_in_one_slot_and_carry_a_ttl() {
+    let url = once_store_redis::testing::shared_redis_url();
+    let opts = options();
+    let prefix = opts.key_prefix.clone();
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let (store, _) = RedisStore::open(&url, opts).await.expect("open");
+    store.lockout_failure("2fa:alice", 5, 600, 900, NOW).await.expect("counted");
+    store.lockout_failure("2fa:bob", 1, 600, 7200, NOW).await.expect("locked");
+
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+    let mut keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}{{lock}}*")).query(&mut conn).expect("keys");
+    keys.sort();
+    let counter = |s: &str| format!("{prefix}{{lock}}:l:{}", hex(s.as_bytes()));
+    assert_eq!(keys, vec![counter("2fa:alice"), counter("2fa:bob"), format!("{prefix}{{lock}}:locked")]);
+    let ttl = |key: String, conn: &mut redis::Connection| -> i64 {
+        redis::cmd("PTTL").arg(key).query(conn).expect("pttl")
+    };
+    // The longer of window and lock, plus an hour's grace: a backstop, not the lock itself.
+    let alice = ttl(counter("2fa:alice"), &mut conn);
+    assert!(((600 + 3590) * 1000..=(600 + 3600) * 1000).contains(&alice), "{alice}");
+    let bob = ttl(counter("2fa:bob"), &mut conn);
+    assert!(((7200 + 3590) * 1000..=(7200 + 3600) * 1000).contains(&bob), "{bob}");
+
+    // An ended lock leaves the index once it is older than the grace period.
+    assert_eq!(store.locked(NOW + 7200, 10).await.expect("locked"), vec![]);
+    let indexed: i64 =
+        redis::cmd("ZCARD").arg(format!("{prefix}{{lock}}:locked")).query(&mut conn).expect("zcard");
+    assert_eq!(indexed, 1, "kept a while: another instance's clock may be behind");
+    assert_eq!(store.locked(NOW + 7200 + 3600, 10).await.expect("locked"), vec![]);
+    let indexed: i64 =
+        redis::cmd("ZCARD").arg(format!("{prefix}{{lock}}:locked")).query(&mut conn).expect("zcard");
+    assert_eq!(indexed, 0);
 }
 
 #[tokio::test]

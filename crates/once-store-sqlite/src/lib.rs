@@ -3,17 +3,17 @@
 //! # Design
 //! - **One writer thread, group commit.** A dedicated thread owns the only write connection.
 //!   Every write (`create`, `take`, `record_failure`, `burn`, `open_receipt`, `purge_expired`,
-//!   account and API-key writes, `touch_api_key`) is queued to it as a closure. The thread drains
-//!   whatever is queued (up to 256 operations) and runs it all in **one**
-//!   `BEGIN IMMEDIATE … COMMIT`; each caller is answered through a oneshot only after the commit
-//!   that holds its write. Many small writes thus share one commit, which is what lets a 2-core
-//!   box do tens of thousands of writes a second. If one operation of a group fails, the group is
-//!   rolled back and each operation re-runs alone, so a bad one fails only itself. See the
-//!   `writer` module.
-//! - **Reads** (`peek`, `receipt`, `recent`, account and key lookups, `ping`) go to a small pool
-//!   of `query_only` connections (4 by default) run on tokio's blocking pool, bounded by a
-//!   semaphore. In WAL mode they never wait for the writer, and each sees every write
-//!   acknowledged before it started.
+//!   account, API-key and second-factor writes, `touch_api_key`, lockout counting) is queued to it
+//!   as a closure. The thread drains whatever is queued (up to 256 operations) and runs it all in
+//!   **one** `BEGIN IMMEDIATE … COMMIT`; each caller is answered through a oneshot only after the
+//!   commit that holds its write. Many small writes thus share one commit, which is what lets a
+//!   2-core box do tens of thousands of writes a second. If one operation of a group fails, the
+//!   group is rolled back and each operation re-runs alone, so a bad one fails only itself. See
+//!   the `writer` module.
+//! - **Reads** (`peek`, `receipt`, `recent`, account, key and second-factor lookups, lockout
+//!   states, `ping`) go to a small pool of `query_only` connections (4 by default) run on tokio's
+//!   blocking pool, bounded by a semaphore. In WAL mode they never wait for the writer, and each
+//!   sees every write acknowledged before it started.
 //! - **The one-time claim** is a conditional `UPDATE secrets SET views_left = views_left - 1
 //!   WHERE id = ? AND views_left > 0 AND expires_at > ? RETURNING …` inside the write
 //!   transaction, followed (on the last view) by deleting the row and marking the receipt, all in
@@ -54,16 +54,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
-    Receipt, ReceiptState, RecordId, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError,
-    StoreResult, Taken, UnixTime,
+    Lockout, LockoutStore, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord,
+    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
 use crate::checkpoint::Checkpointer;
 use crate::readers::Readers;
 use crate::rows::{
-    RECEIPT_COLUMNS, SESSION_COLUMNS, account_at, api_key_from_row, receipt_from_row, secret_from_row,
-    session_from_row,
+    API_KEY_COLUMN_COUNT, API_KEY_COLUMNS, RECEIPT_COLUMNS, SESSION_COLUMNS, account_at, api_key_from_row,
+    receipt_from_row, secret_from_row, session_from_row,
 };
 use crate::writer::Writer;
 
@@ -502,7 +502,7 @@ fn take_in(
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn add_account(&self, account: Account, key: ApiKeyRecord) -> StoreResult<()> {
+    async fn add_account(&self, account: Account, key: Option<ApiKeyRecord>) -> StoreResult<()> {
         self.writer
             .write(move |conn| {
                 conn.prepare_cached(
@@ -518,7 +518,36 @@ impl AccountStore for SqliteStore {
                     ])
                 })
                 .map_err(on_insert("account"))?;
-                insert_api_key(conn, &key)
+                match &key {
+                    Some(key) => insert_api_key(conn, key),
+                    None => Ok(()),
+                }
+            })
+            .await
+    }
+
+    async fn set_disabled(&self, account: &AccountId, disabled: bool) -> StoreResult<bool> {
+        let account = account.0.clone();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached("UPDATE accounts SET disabled = ?2 WHERE id = ?1")
+                    .and_then(|mut st| st.execute(params![account, b(disabled)]))
+                    .map_err(backend)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn set_role(&self, account: &AccountId, role: Role) -> StoreResult<bool> {
+        let account = account.0.clone();
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached("UPDATE accounts SET role = ?2 WHERE id = ?1")
+                    .and_then(|mut st| st.execute(params![account, role.as_str()]))
+                    .map_err(backend)?;
+                Ok(n == 1)
             })
             .await
     }
@@ -565,10 +594,13 @@ impl AccountStore for SqliteStore {
         self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT k.hash, k.account_id, k.name, k.created_at, k.last_used_at, k.wrapped_vault_key,
+                        k.scopes, k.expires_at, k.revoked_at,
                         a.id, a.email, a.role, a.created_at, a.disabled
                  FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?1",
             )?
-            .query_row(params![&hash[..]], |r| Ok((api_key_from_row(r)?, account_at(r, 6)?)))
+            .query_row(params![&hash[..]], |r| {
+                Ok((api_key_from_row(r)?, account_at(r, API_KEY_COLUMN_COUNT)?))
+            })
             .optional()
         })
         .await
@@ -582,6 +614,116 @@ impl AccountStore for SqliteStore {
                     .and_then(|mut st| st.execute(params![&hash[..], now]))
                     .map_err(backend)?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn api_keys_of(&self, account: &AccountId) -> StoreResult<Vec<ApiKeyRecord>> {
+        let account = account.0.clone();
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(&api_keys_of_sql())?;
+            let rows = st.query_map(params![account], api_key_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, account: &AccountId, hash: &[u8; 32], now: UnixTime) -> StoreResult<bool> {
+        let (account, hash) = (account.0.clone(), *hash);
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached(
+                        "UPDATE api_keys SET revoked_at = ?3
+                         WHERE hash = ?1 AND account_id = ?2 AND revoked_at IS NULL",
+                    )
+                    .and_then(|mut st| st.execute(params![&hash[..], account, now]))
+                    .map_err(backend)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn set_totp(
+        &self,
+        account: &AccountId,
+        totp: Option<TotpRecord>,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<bool> {
+        let account = account.0.clone();
+        let hashes = recovery_hashes.to_vec();
+        self.writer
+            .write(move |conn| {
+                let exists = conn
+                    .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")
+                    .and_then(|mut st| st.exists(params![account]))
+                    .map_err(backend)?;
+                if !exists {
+                    return Ok(false);
+                }
+                // The last accepted step (`totp_steps`) stays: a code used before re-enrolment
+                // can't be replayed after it.
+                conn.prepare_cached("DELETE FROM recovery_codes WHERE account_id = ?1")
+                    .and_then(|mut st| st.execute(params![account]))
+                    .map_err(backend)?;
+                match &totp {
+                    Some(t) => {
+                        conn.prepare_cached(
+                            "INSERT INTO totp (account_id, sealed_secret, enabled_at) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (account_id) DO UPDATE
+                             SET sealed_secret = excluded.sealed_secret, enabled_at = excluded.enabled_at",
+                        )
+                        .and_then(|mut st| st.execute(params![account, t.sealed_secret, t.enabled_at]))
+                        .map_err(backend)?;
+                        let mut insert = conn
+                            .prepare_cached(
+                                "INSERT OR IGNORE INTO recovery_codes (account_id, hash) VALUES (?1, ?2)",
+                            )
+                            .map_err(backend)?;
+                        for h in &hashes {
+                            insert.execute(params![account, &h[..]]).map_err(backend)?;
+                        }
+                    }
+                    None => {
+                        conn.prepare_cached("DELETE FROM totp WHERE account_id = ?1")
+                            .and_then(|mut st| st.execute(params![account]))
+                            .map_err(backend)?;
+                    }
+                }
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn totp(&self, account: &AccountId) -> StoreResult<Option<TotpRecord>> {
+        let account = account.0.clone();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT sealed_secret, enabled_at,
+                        (SELECT count(*) FROM recovery_codes WHERE account_id = ?1)
+                 FROM totp WHERE account_id = ?1",
+            )?
+            .query_row(params![account], |r| {
+                Ok(TotpRecord {
+                    sealed_secret: r.get(0)?,
+                    enabled_at: r.get(1)?,
+                    recovery_codes_left: r.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn use_recovery_code(&self, account: &AccountId, hash: &[u8; 32]) -> StoreResult<bool> {
+        let (account, hash) = (account.0.clone(), *hash);
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached("DELETE FROM recovery_codes WHERE account_id = ?1 AND hash = ?2")
+                    .and_then(|mut st| st.execute(params![account, &hash[..]]))
+                    .map_err(backend)?;
+                Ok(n == 1)
             })
             .await
     }
@@ -762,11 +904,120 @@ impl SessionStore for SqliteStore {
     }
 }
 
-fn insert_api_key(conn: &Connection, key: &ApiKeyRecord) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO api_keys (hash, account_id, name, created_at, last_used_at, wrapped_vault_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+/// An account's keys, newest first (`api_keys_account` index; an account has a few keys, so they
+/// are sorted after the lookup).
+fn api_keys_of_sql() -> String {
+    format!(
+        "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 ORDER BY created_at DESC, hash DESC"
     )
+}
+
+/// Subjects locked at `?1`, soonest end first, `?2` at most (`lockouts_locked_until` index).
+const LOCKED: &str = "SELECT subject, locked_until FROM lockouts WHERE locked_until > ?1
+     ORDER BY locked_until, subject LIMIT ?2";
+
+/// A lockout row: failures in the round, the last failure's time, the lock's end (if it locked).
+#[derive(Clone, Copy, Default)]
+struct Counter {
+    failures: u32,
+    last_failure: UnixTime,
+    locked_until: Option<UnixTime>,
+}
+
+impl Counter {
+    fn read(conn: &Connection, subject: &str) -> rusqlite::Result<Option<Counter>> {
+        conn.prepare_cached("SELECT failures, last_failure, locked_until FROM lockouts WHERE subject = ?1")?
+            .query_row(params![subject], |r| {
+                Ok(Counter { failures: r.get(0)?, last_failure: r.get(1)?, locked_until: r.get(2)? })
+            })
+            .optional()
+    }
+
+    /// The state at `now`: a lock that has ended, or a round whose last failure is `window`
+    /// seconds old, counts as nothing.
+    fn at(self, window: i64, now: UnixTime) -> Lockout {
+        match self.locked_until {
+            Some(until) if until > now => Lockout { failures: self.failures, locked_until: Some(until) },
+            Some(_) => Lockout::default(),
+            None if now.saturating_sub(self.last_failure) >= window => Lockout::default(),
+            None => Lockout { failures: self.failures, locked_until: None },
+        }
+    }
+}
+
+#[async_trait]
+impl LockoutStore for SqliteStore {
+    async fn lockout_failure(
+        &self,
+        subject: &str,
+        limit: u32,
+        window: i64,
+        lock_secs: i64,
+        now: UnixTime,
+    ) -> StoreResult<Lockout> {
+        let subject = subject.to_owned();
+        self.writer
+            .write(move |conn| {
+                // Read and write inside the writer's transaction (`BEGIN IMMEDIATE`): no other
+                // connection or process can count in between.
+                let state = Counter::read(conn, &subject).map_err(backend)?.unwrap_or_default().at(window, now);
+                if state.locked_until.is_some() {
+                    return Ok(state);
+                }
+                let failures = state.failures.saturating_add(1);
+                let counter = Counter {
+                    failures,
+                    last_failure: now,
+                    locked_until: (failures >= limit).then(|| now.saturating_add(lock_secs)),
+                };
+                conn.prepare_cached(
+                    "INSERT INTO lockouts (subject, failures, last_failure, locked_until) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (subject) DO UPDATE SET failures = excluded.failures,
+                         last_failure = excluded.last_failure, locked_until = excluded.locked_until",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![subject, counter.failures, counter.last_failure, counter.locked_until])
+                })
+                .map_err(backend)?;
+                Ok(counter.at(window, now))
+            })
+            .await
+    }
+
+    async fn lockout(&self, subject: &str, window: i64, now: UnixTime) -> StoreResult<Lockout> {
+        let subject = subject.to_owned();
+        self.read(move |conn| {
+            Ok(Counter::read(conn, &subject)?.map_or_else(Lockout::default, |c| c.at(window, now)))
+        })
+        .await
+    }
+
+    async fn clear_lockout(&self, subject: &str) -> StoreResult<()> {
+        let subject = subject.to_owned();
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached("DELETE FROM lockouts WHERE subject = ?1")
+                    .and_then(|mut st| st.execute(params![subject]))
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn locked(&self, now: UnixTime, limit: u32) -> StoreResult<Vec<(String, UnixTime)>> {
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(LOCKED)?;
+            let rows = st.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+fn insert_api_key(conn: &Connection, key: &ApiKeyRecord) -> StoreResult<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))
     .and_then(|mut st| {
         st.execute(params![
             &key.hash[..],
@@ -774,7 +1025,10 @@ fn insert_api_key(conn: &Connection, key: &ApiKeyRecord) -> StoreResult<()> {
             key.name,
             key.created_at,
             key.last_used_at,
-            key.wrapped_vault_key
+            key.wrapped_vault_key,
+            key.scopes.bits(),
+            key.expires_at,
+            key.revoked_at
         ])
     })
     .map_err(|e| match e.sqlite_extended_error_code() {
@@ -837,6 +1091,18 @@ mod tests {
             "seeks past the cursor: {after}"
         );
         assert!(!after.contains("TEMP B-TREE"), "no sort: {after}");
+    }
+
+    #[test]
+    fn locks_and_keys_are_found_by_index() {
+        let (_dir, conn) = schema_only();
+        let locked = plan(&conn, LOCKED);
+        assert!(locked.contains("USING COVERING INDEX lockouts_locked_until (locked_until>?)"), "{locked}");
+        assert!(!locked.contains("TEMP B-TREE"), "no sort: {locked}");
+        let keys = plan(&conn, &api_keys_of_sql());
+        assert!(keys.contains("USING INDEX api_keys_account (account_id=?)"), "{keys}");
+        let codes = plan(&conn, "DELETE FROM recovery_codes WHERE account_id = ?1 AND hash = ?2");
+        assert!(codes.contains("USING PRIMARY KEY (account_id=? AND hash=?)"), "{codes}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Row ↔ record mapping.
 
 use once_store::{
-    Account, AccountId, ApiKeyRecord, BurnReason, Receipt, ReceiptState, RecordId, Role, SecretRecord,
-    SessionRecord,
+    Account, AccountId, ApiKeyRecord, BurnReason, Receipt, ReceiptState, RecordId, Role, Scopes,
+    SecretRecord, SessionRecord,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
@@ -78,7 +78,13 @@ pub(crate) fn account_at(r: &Row, at: usize) -> rusqlite::Result<Account> {
     })
 }
 
+/// The columns [`api_key_from_row`] reads, in order ([`API_KEY_COLUMN_COUNT`] of them).
+pub(crate) const API_KEY_COLUMNS: &str =
+    "hash, account_id, name, created_at, last_used_at, wrapped_vault_key, scopes, expires_at, revoked_at";
+pub(crate) const API_KEY_COLUMN_COUNT: usize = 9;
+
 pub(crate) fn api_key_from_row(r: &Row) -> rusqlite::Result<ApiKeyRecord> {
+    let scopes: i64 = r.get(6)?;
     Ok(ApiKeyRecord {
         hash: hash(r, 0)?,
         account_id: AccountId(r.get(1)?),
@@ -86,6 +92,9 @@ pub(crate) fn api_key_from_row(r: &Row) -> rusqlite::Result<ApiKeyRecord> {
         created_at: r.get(3)?,
         last_used_at: r.get(4)?,
         wrapped_vault_key: r.get(5)?,
+        scopes: Scopes::from_bits(u8::try_from(scopes).map_err(|_| bad(6, "scopes"))?),
+        expires_at: r.get(7)?,
+        revoked_at: r.get(8)?,
     })
 }
 

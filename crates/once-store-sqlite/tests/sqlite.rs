@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use once_store::conformance::{NOW, account, fresh_id, pair};
 use once_store::{
-    AccountStore, BurnOutcome, FailureOutcome, ReceiptState, RecordId, SecretStore, Store, StoreError,
+    AccountStore, BurnOutcome, FailureOutcome, LockoutStore, ReceiptState, RecordId, Scopes, SecretStore,
+    Store, StoreError,
 };
 use once_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -217,7 +218,7 @@ async fn acknowledged_writes_survive_reopening() {
             store.burn(&burnt_r.id, NOW + 1).await.expect("burn"),
             Some(BurnOutcome::Burned(_))
         ));
-        store.add_account(alice.clone(), alice_key.clone()).await.expect("account");
+        store.add_account(alice.clone(), Some(alice_key.clone())).await.expect("account");
         store.touch_api_key(&alice_key.hash, NOW + 2).await.expect("touch");
     }
     let store = SqliteStore::open(&path).expect("reopen");
@@ -280,14 +281,20 @@ fn concurrent_opens_of_a_new_file_migrate_once() {
 async fn an_older_schema_is_upgraded_in_place() {
     let (_dir, path) = db();
     let (secret, receipt) = pair(1, 600, None, NOW);
+    let (alice, alice_key) = account("alice@example.com", NOW);
     {
         let store = SqliteStore::open(&path).expect("create");
         store.create(secret.clone(), receipt).await.expect("create");
+        store.add_account(alice.clone(), Some(alice_key.clone())).await.expect("account");
     }
-    // Back to version 1, as a database from before the key registry and sessions.
+    // Back to version 1, as a database from before the key registry, sessions, and key scopes.
     let conn = rusqlite::Connection::open(&path).expect("open");
     conn.execute_batch(
-        "DROP TABLE master_keys; DROP TABLE sessions; DROP TABLE totp_steps; DROP TABLE passwords;\n         PRAGMA user_version = 1;",
+        "DROP TABLE master_keys; DROP TABLE sessions; DROP TABLE totp_steps; DROP TABLE passwords;
+         DROP TABLE totp; DROP TABLE recovery_codes; DROP TABLE lockouts;
+         ALTER TABLE api_keys DROP COLUMN scopes; ALTER TABLE api_keys DROP COLUMN expires_at;
+         ALTER TABLE api_keys DROP COLUMN revoked_at;
+         PRAGMA user_version = 1;",
     )
     .expect("downgrade");
     drop(conn);
@@ -296,6 +303,14 @@ async fn an_older_schema_is_upgraded_in_place() {
     assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret), "data kept");
     let keys = vec![("k".to_owned(), [1u8; 32])];
     assert_eq!(store.register_keys(&keys).await.expect("the new table works"), keys);
+    // A key from before scopes can do what every key could then (share, read, burn), for ever.
+    assert_eq!(store.api_key(&alice_key.hash).await.expect("key"), Some((alice_key.clone(), alice.clone())));
+    assert_eq!(alice_key.scopes, Scopes::USER);
+    assert_eq!((alice_key.expires_at, alice_key.revoked_at), (None, None));
+    assert!(store.revoke_api_key(&alice.id, &alice_key.hash, NOW + 1).await.expect("the new columns work"));
+    assert!(store.set_totp(&alice.id, None, &[]).await.expect("the new tables work"));
+    let lockout = store.lockout_failure("s", 3, 60, 60, NOW).await.expect("the new tables work");
+    assert_eq!(lockout.failures, 1);
     let conn = rusqlite::Connection::open(&path).expect("open");
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
     assert_eq!(version, once_store_sqlite::SCHEMA_VERSION);

@@ -38,8 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use tokio;
 
 use crate::{
-    Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Receipt,
-    ReceiptState, RecordId, Role, SecretRecord, SessionRecord, Store, StoreError,
+    Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Lockout,
+    Receipt, ReceiptState, RecordId, Role, Scope, Scopes, SecretRecord, SessionRecord, Store, StoreError,
+    TotpRecord,
 };
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
@@ -145,7 +146,7 @@ pub fn pair(views: u32, ttl: i64, owner: Option<&str>, created_at: i64) -> (Secr
     (secret, receipt)
 }
 
-/// An account and its first API key.
+/// An account and its first API key (scopes `USER`, no expiry, not revoked).
 pub fn account(email: &str, created_at: i64) -> (Account, ApiKeyRecord) {
     let a = Account {
         id: AccountId(format!("acct-{email}")),
@@ -161,6 +162,9 @@ pub fn account(email: &str, created_at: i64) -> (Account, ApiKeyRecord) {
         created_at,
         last_used_at: None,
         wrapped_vault_key: vec![9; 48],
+        scopes: Scopes::USER,
+        expires_at: None,
+        revoked_at: None,
     };
     (a, k)
 }
@@ -182,7 +186,7 @@ pub fn session(account: &Account, created_at: i64, client: &str) -> SessionRecor
 /// Adds an account (with its first API key) and returns it.
 async fn add(store: &Arc<dyn Store>, email: &str) -> Account {
     let (a, k) = account(email, NOW);
-    store.add_account(a.clone(), k).await.expect("add account");
+    store.add_account(a.clone(), Some(k)).await.expect("add account");
     a
 }
 
@@ -653,8 +657,8 @@ pub async fn purge_removes_only_expired_rows_in_batches(store: Arc<dyn Store>) {
 pub async fn accounts_and_api_keys(store: Arc<dyn Store>) {
     let (alice, alice_key) = account("alice@example.com", NOW);
     let (bob, bob_key) = account("bob@example.com", NOW + 1);
-    store.add_account(bob.clone(), bob_key.clone()).await.expect("bob");
-    store.add_account(alice.clone(), alice_key.clone()).await.expect("alice");
+    store.add_account(bob.clone(), Some(bob_key.clone())).await.expect("bob");
+    store.add_account(alice.clone(), Some(alice_key.clone())).await.expect("alice");
 
     assert_eq!(store.account_by_email("alice@example.com").await.expect("get"), Some(alice.clone()));
     assert_eq!(store.account_by_email("carol@example.com").await.expect("get"), None);
@@ -681,19 +685,19 @@ pub async fn accounts_and_api_keys(store: Arc<dyn Store>) {
 
 pub async fn account_conflicts(store: Arc<dyn Store>) {
     let (alice, alice_key) = account("alice@example.com", NOW);
-    store.add_account(alice.clone(), alice_key.clone()).await.expect("alice");
+    store.add_account(alice.clone(), Some(alice_key.clone())).await.expect("alice");
 
     // Same e-mail, new id and key.
     let (mut dup, dup_key) = account("alice@example.com", NOW + 2);
     dup.id = AccountId("another-id".into());
-    let r = store.add_account(dup, dup_key.clone()).await;
+    let r = store.add_account(dup, Some(dup_key.clone())).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "same e-mail: {r:?}");
     assert_eq!(store.api_key(&dup_key.hash).await.expect("key"), None, "add_account is atomic");
 
     // Same key hash on a new account.
     let (carol, mut carol_key) = account("carol@example.com", NOW + 3);
     carol_key.hash = alice_key.hash;
-    let r = store.add_account(carol, carol_key).await;
+    let r = store.add_account(carol, Some(carol_key)).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "same key hash: {r:?}");
     assert_eq!(
         store.account_by_email("carol@example.com").await.expect("get"),
@@ -711,6 +715,130 @@ pub async fn account_conflicts(store: Arc<dyn Store>) {
 
     assert_eq!(store.accounts().await.expect("list"), vec![alice.clone()]);
     assert_eq!(store.api_key(&alice_key.hash).await.expect("key"), Some((alice_key, alice)));
+}
+
+pub async fn accounts_without_a_key_and_their_flags(store: Arc<dyn Store>) {
+    let (alice, _) = account("alice@example.com", NOW);
+    store.add_account(alice.clone(), None).await.expect("alice, no key");
+    assert_eq!(store.account(&alice.id).await.expect("by id"), Some(alice.clone()));
+    assert_eq!(store.account_by_email("alice@example.com").await.expect("by e-mail"), Some(alice.clone()));
+    assert_eq!(store.accounts().await.expect("list"), vec![alice.clone()]);
+    assert_eq!(store.api_keys_of(&alice.id).await.expect("keys"), vec![], "no key yet");
+    let (mut dup, _) = account("alice@example.com", NOW + 1);
+    dup.id = AccountId("another-id".into());
+    let r = store.add_account(dup, None).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "same e-mail, no key: {r:?}");
+
+    // A key can come later.
+    let (_, key) = account("alice@example.com", NOW + 2);
+    store.add_api_key(key.clone()).await.expect("a first key later");
+    assert_eq!(store.api_key(&key.hash).await.expect("key"), Some((key.clone(), alice.clone())));
+
+    assert!(store.set_disabled(&alice.id, true).await.expect("disable"));
+    let disabled = Account { disabled: true, ..alice.clone() };
+    assert_eq!(store.account(&alice.id).await.expect("by id"), Some(disabled.clone()));
+    assert_eq!(store.api_key(&key.hash).await.expect("key").map(|(_, a)| a), Some(disabled.clone()));
+    assert!(store.set_disabled(&alice.id, true).await.expect("disable again"), "the account exists");
+    assert!(store.set_role(&alice.id, Role::Admin).await.expect("promote"));
+    let admin = Account { role: Role::Admin, ..disabled };
+    assert_eq!(store.account_by_email("alice@example.com").await.expect("by e-mail"), Some(admin.clone()));
+    assert_eq!(store.accounts().await.expect("list"), vec![admin]);
+    assert!(store.set_disabled(&alice.id, false).await.expect("enable"));
+    assert!(store.set_role(&alice.id, Role::User).await.expect("demote"));
+    assert_eq!(store.account(&alice.id).await.expect("by id"), Some(alice.clone()), "back as it was");
+
+    let nobody = AccountId("acct-nobody".into());
+    assert!(!store.set_disabled(&nobody, true).await.expect("unknown account"));
+    assert!(!store.set_role(&nobody, Role::Admin).await.expect("unknown account"));
+    assert_eq!(store.account(&nobody).await.expect("by id"), None, "nothing was created");
+    assert_eq!(store.accounts().await.expect("list"), vec![alice]);
+}
+
+pub async fn api_key_fields_round_trip(store: Arc<dyn Store>) {
+    let (alice, first) = account("alice@example.com", NOW);
+    store.add_account(alice.clone(), Some(first.clone())).await.expect("alice");
+    assert_eq!(store.api_key(&first.hash).await.expect("key").map(|(k, _)| k.scopes), Some(Scopes::USER));
+    let variants = [
+        (Scopes::of(&[]), None),
+        (Scopes::ALL, Some(NOW + 3600)),
+        (Scopes::of(&[Scope::Admin]), None),
+        (Scopes::of(&[Scope::Share, Scope::Burn]), Some(NOW + 1)),
+    ];
+    let mut keys = vec![first];
+    for (i, (scopes, expires_at)) in variants.into_iter().enumerate() {
+        let (_, mut k) = account("alice@example.com", NOW + 1 + i as i64);
+        k.name = format!("key {i}");
+        k.scopes = scopes;
+        k.expires_at = expires_at;
+        k.wrapped_vault_key = vec![u8::try_from(i).expect("small"); 40 + i];
+        store.add_api_key(k.clone()).await.expect("add");
+        let (read, owner) = store.api_key(&k.hash).await.expect("key").expect("exists");
+        assert_eq!((&read, &owner), (&k, &alice), "{scopes:?}");
+        assert_eq!(read.revoked_at, None);
+        keys.push(k);
+    }
+    assert!(keys[1].scopes.is_empty());
+    assert!(keys[2].scopes.contains(Scope::Admin) && keys[2].scopes.contains(Scope::Share));
+    assert_eq!(keys[3].scopes.iter().collect::<Vec<_>>(), vec![Scope::Admin]);
+
+    // Past its expiry a key is still returned: the caller decides (`usable_at`).
+    let (expiring, _) = store.api_key(&keys[4].hash).await.expect("key").expect("exists");
+    assert!(expiring.usable_at(NOW) && !expiring.usable_at(NOW + 1));
+    assert!(store.api_key(&keys[4].hash).await.expect("key").is_some());
+
+    // A touch changes the last use only.
+    store.touch_api_key(&keys[2].hash, NOW + 7).await.expect("touch");
+    let touched = ApiKeyRecord { last_used_at: Some(NOW + 7), ..keys[2].clone() };
+    assert_eq!(store.api_key(&keys[2].hash).await.expect("key").map(|(k, _)| k), Some(touched.clone()));
+    keys[2] = touched;
+    keys.reverse();
+    assert_eq!(store.api_keys_of(&alice.id).await.expect("list"), keys, "every field, newest first");
+}
+
+pub async fn api_keys_of_lists_one_accounts_keys_newest_first(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let bob = add(&store, "bob@example.com").await;
+    let mut mine = store.api_keys_of(&alice.id).await.expect("list");
+    assert_eq!(mine.len(), 1);
+    for (i, at) in [NOW + 5, NOW + 2, NOW + 9, NOW + 5, NOW + 5].into_iter().enumerate() {
+        let (_, mut k) = account("alice@example.com", at);
+        k.name = format!("alice {i}");
+        store.add_api_key(k.clone()).await.expect("add");
+        mine.push(k);
+    }
+    let (_, theirs) = account("bob@example.com", NOW + 20);
+    store.add_api_key(theirs.clone()).await.expect("bob's");
+    // Newest first; keys created in the same second by hash, descending.
+    mine.sort_by_key(|k| std::cmp::Reverse((k.created_at, k.hash)));
+    assert_eq!(store.api_keys_of(&alice.id).await.expect("list"), mine);
+    let bobs = store.api_keys_of(&bob.id).await.expect("list");
+    assert_eq!(bobs.len(), 2);
+    assert_eq!(bobs[0], theirs, "only bob's keys, newest first");
+    assert!(bobs.iter().all(|k| k.account_id == bob.id));
+    assert_eq!(store.api_keys_of(&AccountId("acct-nobody".into())).await.expect("list"), vec![]);
+}
+
+pub async fn an_api_key_is_revoked_once(store: Arc<dyn Store>) {
+    let (alice, key) = account("alice@example.com", NOW);
+    store.add_account(alice.clone(), Some(key.clone())).await.expect("alice");
+    let (_, other) = account("alice@example.com", NOW + 1);
+    store.add_api_key(other.clone()).await.expect("second key");
+    let bob = add(&store, "bob@example.com").await;
+
+    assert!(!store.revoke_api_key(&bob.id, &key.hash, NOW + 4).await.expect("revoke"), "not bob's key");
+    assert!(!store.revoke_api_key(&alice.id, &fresh_id().0, NOW + 4).await.expect("revoke"), "no such key");
+    assert!(store.revoke_api_key(&alice.id, &key.hash, NOW + 5).await.expect("revoke"));
+    assert!(!store.revoke_api_key(&alice.id, &key.hash, NOW + 6).await.expect("revoke"), "already revoked");
+
+    // Still found (the caller checks `usable_at`), revoked at the first revocation's time.
+    let (revoked, owner) = store.api_key(&key.hash).await.expect("key").expect("still there");
+    assert_eq!(revoked, ApiKeyRecord { revoked_at: Some(NOW + 5), ..key.clone() });
+    assert_eq!(owner, alice);
+    assert!(!revoked.usable_at(NOW));
+    let (untouched, _) = store.api_key(&other.hash).await.expect("key").expect("there");
+    assert_eq!(untouched, other, "the other key is untouched");
+    assert!(untouched.usable_at(NOW + 5));
+    assert_eq!(store.api_keys_of(&alice.id).await.expect("list"), vec![other, revoked]);
 }
 
 pub async fn ping_answers(store: Arc<dyn Store>) {
@@ -860,6 +988,229 @@ pub async fn password_hashes_are_kept_per_account(store: Arc<dyn Store>) {
     assert_eq!(store.password_hash(&nobody).await.expect("get"), None);
 }
 
+/// A second factor as the core would store it.
+fn totp_record(secret: &[u8], enabled_at: i64) -> TotpRecord {
+    // `recovery_codes_left` is ignored by `set_totp`: the store counts what it keeps.
+    TotpRecord { sealed_secret: secret.to_vec(), enabled_at, recovery_codes_left: 99 }
+}
+
+fn codes(n: usize) -> Vec<[u8; 32]> {
+    (0..n).map(|_| fresh_id().0).collect()
+}
+
+pub async fn second_factors_and_recovery_codes(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let bob = add(&store, "bob@example.com").await;
+    assert_eq!(store.totp(&alice.id).await.expect("none yet"), None);
+    let first = codes(3);
+    assert!(store.set_totp(&alice.id, Some(totp_record(b"sealed-1", NOW)), &first).await.expect("set"));
+    let expect = |secret: &[u8], at, left| {
+        Some(TotpRecord { sealed_secret: secret.to_vec(), enabled_at: at, recovery_codes_left: left })
+    };
+    assert_eq!(store.totp(&alice.id).await.expect("read"), expect(b"sealed-1", NOW, 3));
+    assert_eq!(store.totp(&bob.id).await.expect("bob's"), None, "per account");
+
+    assert!(store.use_recovery_code(&alice.id, &first[1]).await.expect("use"));
+    assert!(!store.use_recovery_code(&alice.id, &first[1]).await.expect("use again"), "used up");
+    assert!(!store.use_recovery_code(&bob.id, &first[0]).await.expect("use"), "not bob's code");
+    assert!(!store.use_recovery_code(&alice.id, &fresh_id().0).await.expect("use"), "no such code");
+    assert_eq!(store.totp(&alice.id).await.expect("read"), expect(b"sealed-1", NOW, 2));
+
+    // Re-enrolment replaces the secret and every code (a code given twice is one code).
+    let second = codes(2);
+    let given = [second[0], second[1], second[0]];
+    assert!(
+        store.set_totp(&alice.id, Some(totp_record(b"sealed-2", NOW + 5)), &given).await.expect("replace")
+    );
+    assert_eq!(store.totp(&alice.id).await.expect("read"), expect(b"sealed-2", NOW + 5, 2));
+    assert!(!store.use_recovery_code(&alice.id, &first[0]).await.expect("use"), "old codes are gone");
+    assert!(store.use_recovery_code(&alice.id, &second[0]).await.expect("use"));
+    assert_eq!(store.totp(&alice.id).await.expect("read"), expect(b"sealed-2", NOW + 5, 1));
+
+    // Without recovery codes.
+    assert!(store.set_totp(&bob.id, Some(totp_record(b"bob", NOW)), &[]).await.expect("set"));
+    assert_eq!(store.totp(&bob.id).await.expect("read"), expect(b"bob", NOW, 0));
+
+    // Removing the second factor removes the codes too.
+    assert!(store.set_totp(&alice.id, None, &codes(2)).await.expect("remove"));
+    assert_eq!(store.totp(&alice.id).await.expect("read"), None);
+    assert!(!store.use_recovery_code(&alice.id, &second[1]).await.expect("use"), "codes went with it");
+    assert!(store.set_totp(&alice.id, None, &[]).await.expect("remove again"), "the account exists");
+    assert_eq!(store.totp(&bob.id).await.expect("read"), expect(b"bob", NOW, 0), "bob's untouched");
+
+    let nobody = AccountId("acct-nobody".into());
+    assert!(
+        !store.set_totp(&nobody, Some(totp_record(b"x", NOW)), &codes(1)).await.expect("unknown account")
+    );
+    assert_eq!(store.totp(&nobody).await.expect("read"), None);
+}
+
+pub async fn concurrent_recovery_code_uses_win_once(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let all = codes(4);
+    assert!(store.set_totp(&alice.id, Some(totp_record(b"s", NOW)), &all).await.expect("set"));
+    let (id, code) = (alice.id.clone(), all[2]);
+    let wins = race(&store, 50, |s, _| {
+        let id = id.clone();
+        async move { s.use_recovery_code(&id, &code).await.expect("use") }
+    })
+    .await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "exactly one of 50 concurrent uses");
+    assert_eq!(store.totp(&alice.id).await.expect("read").map(|t| t.recovery_codes_left), Some(3));
+}
+
+pub async fn the_last_totp_step_survives_re_enrolment(store: Arc<dyn Store>) {
+    let alice = add(&store, "alice@example.com").await;
+    let step = 59_000_000;
+    assert!(store.set_totp(&alice.id, Some(totp_record(b"old", NOW)), &codes(2)).await.expect("set"));
+    assert!(store.use_totp_step(&alice.id, step).await.expect("use"));
+    assert!(
+        store.set_totp(&alice.id, Some(totp_record(b"new", NOW + 1)), &codes(2)).await.expect("re-enrol")
+    );
+    assert!(!store.use_totp_step(&alice.id, step).await.expect("replay"), "still used after re-enrolment");
+    assert!(!store.use_totp_step(&alice.id, step - 1).await.expect("older"));
+    assert!(store.set_totp(&alice.id, None, &[]).await.expect("remove"));
+    assert!(!store.use_totp_step(&alice.id, step).await.expect("replay"), "still used after removal");
+    assert!(store.use_totp_step(&alice.id, step + 1).await.expect("a fresh step"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lockouts
+// ---------------------------------------------------------------------------------------------
+
+fn counted(failures: u32) -> Lockout {
+    Lockout { failures, locked_until: None }
+}
+
+fn locked_at(failures: u32, until: i64) -> Lockout {
+    Lockout { failures, locked_until: Some(until) }
+}
+
+pub async fn lockouts_count_lock_and_start_over(store: Arc<dyn Store>) {
+    let (limit, window, lock) = (3, 60, 300);
+    let fail = |subject: &'static str, now: i64| {
+        let store = store.clone();
+        async move { store.lockout_failure(subject, limit, window, lock, now).await.expect("failure") }
+    };
+    let state = |subject: &'static str, now: i64| {
+        let store = store.clone();
+        async move { store.lockout(subject, window, now).await.expect("state") }
+    };
+    let s = "2fa:alice@example.com";
+    assert_eq!(state(s, NOW).await, Lockout::default());
+    assert_eq!(fail(s, NOW).await, counted(1));
+    assert_eq!(fail(s, NOW + 10).await, counted(2));
+    assert_eq!(state(s, NOW + 10).await, counted(2));
+    assert_eq!(state("2fa:bob@example.com", NOW + 10).await, Lockout::default(), "per subject");
+
+    // The failure that reaches the limit locks, and says so.
+    assert_eq!(fail(s, NOW + 20).await, locked_at(3, NOW + 320));
+    assert_eq!(state(s, NOW + 21).await, locked_at(3, NOW + 320));
+    // While locked nothing changes: not the count, not the lock's end.
+    assert_eq!(fail(s, NOW + 30).await, locked_at(3, NOW + 320));
+    assert_eq!(fail(s, NOW + 319).await, locked_at(3, NOW + 320));
+    assert_eq!(state(s, NOW + 319).await, locked_at(3, NOW + 320));
+    // When the lock ends, so does the round: the next starts from one.
+    assert_eq!(state(s, NOW + 320).await, Lockout::default());
+    assert_eq!(fail(s, NOW + 320).await, counted(1));
+    assert_eq!(fail(s, NOW + 321).await, counted(2));
+    assert_eq!(fail(s, NOW + 322).await, locked_at(3, NOW + 622), "a second lock");
+
+    // A round whose last failure is `window` old counts as nothing.
+    let w = "2fa:carol@example.com";
+    assert_eq!(fail(w, NOW).await, counted(1));
+    assert_eq!(fail(w, NOW + 59).await, counted(2), "within the window of the last failure");
+    assert_eq!(state(w, NOW + 118).await, counted(2));
+    assert_eq!(state(w, NOW + 119).await, Lockout::default(), "window passed");
+    assert_eq!(fail(w, NOW + 119).await, counted(1), "a new round");
+    assert_eq!(fail(w, NOW + 120).await, counted(2));
+
+    // Clearing forgets the count, and a lock.
+    store.clear_lockout(w).await.expect("clear");
+    assert_eq!(state(w, NOW + 120).await, Lockout::default());
+    assert_eq!(fail(w, NOW + 121).await, counted(1));
+    store.clear_lockout(s).await.expect("clear a lock");
+    assert_eq!(state(s, NOW + 323).await, Lockout::default());
+    assert_eq!(store.locked(NOW + 323, 10).await.expect("locked"), vec![]);
+    assert_eq!(fail(s, NOW + 324).await, counted(1));
+    store.clear_lockout("never-failed").await.expect("clearing nothing is not an error");
+}
+
+pub async fn locked_lists_current_locks_soonest_first(store: Arc<dyn Store>) {
+    let lock = |subject: &'static str, secs: i64| {
+        let store = store.clone();
+        async move { store.lockout_failure(subject, 1, 60, secs, NOW).await.expect("failure") }
+    };
+    assert_eq!(store.locked(NOW, 10).await.expect("locked"), vec![]);
+    assert_eq!(lock("2fa:zed", 100).await, locked_at(1, NOW + 100));
+    assert_eq!(lock("2fa:amy", 100).await, locked_at(1, NOW + 100));
+    assert_eq!(lock("2fa:bea", 50).await, locked_at(1, NOW + 50));
+    assert_eq!(lock("2fa:cat", 200).await, locked_at(1, NOW + 200));
+    // Counted but not locked.
+    store.lockout_failure("2fa:dan", 5, 60, 100, NOW).await.expect("failure");
+    let list = |now: i64, limit: u32| {
+        let store = store.clone();
+        async move { store.locked(now, limit).await.expect("locked") }
+    };
+    let entry = |s: &str, t: i64| (s.to_owned(), t);
+    assert_eq!(
+        list(NOW, 10).await,
+        vec![
+            entry("2fa:bea", NOW + 50),
+            entry("2fa:amy", NOW + 100),
+            entry("2fa:zed", NOW + 100),
+            entry("2fa:cat", NOW + 200)
+        ],
+        "soonest end first, then by subject"
+    );
+    assert_eq!(list(NOW, 2).await, vec![entry("2fa:bea", NOW + 50), entry("2fa:amy", NOW + 100)]);
+    assert_eq!(list(NOW, 0).await, vec![]);
+    store.clear_lockout("2fa:zed").await.expect("clear");
+    assert_eq!(
+        list(NOW + 49, 10).await,
+        vec![entry("2fa:bea", NOW + 50), entry("2fa:amy", NOW + 100), entry("2fa:cat", NOW + 200)]
+    );
+    assert_eq!(list(NOW + 50, 10).await, vec![entry("2fa:amy", NOW + 100), entry("2fa:cat", NOW + 200)]);
+    assert_eq!(list(NOW + 150, 10).await, vec![entry("2fa:cat", NOW + 200)]);
+    assert_eq!(list(NOW + 200, 10).await, vec![]);
+    // A subject whose lock ended starts over, and is listed again once it locks again.
+    assert_eq!(
+        store.lockout_failure("2fa:bea", 1, 60, 500, NOW + 200).await.expect("failure"),
+        locked_at(1, NOW + 700)
+    );
+    assert_eq!(list(NOW + 200, 10).await, vec![entry("2fa:bea", NOW + 700)]);
+}
+
+pub async fn concurrent_lockout_failures_are_all_counted(store: Arc<dyn Store>) {
+    let results = race(&store, 50, |s, _| async move {
+        s.lockout_failure("2fa:x", 1000, 60, 300, NOW).await.expect("failure")
+    })
+    .await;
+    let mut counts: Vec<u32> = results.iter().map(|l| l.failures).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=50).collect::<Vec<_>>(), "each caller saw its own count");
+    assert!(results.iter().all(|l| l.locked_until.is_none()));
+    assert_eq!(store.lockout("2fa:x", 60, NOW).await.expect("state"), counted(50));
+}
+
+pub async fn concurrent_lockout_failures_lock_once(store: Arc<dyn Store>) {
+    let results = race(&store, 50, |s, _| async move {
+        s.lockout_failure("2fa:x", 5, 60, 300, NOW).await.expect("failure")
+    })
+    .await;
+    // Four failures are counted (1 to 4); the fifth locks, and every later one sees that lock,
+    // unchanged. Which of the locked answers came from the locking call can't be told apart.
+    let mut counts: Vec<u32> =
+        results.iter().filter(|l| l.locked_until.is_none()).map(|l| l.failures).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, vec![1, 2, 3, 4], "{results:?}");
+    let locked: Vec<&Lockout> = results.iter().filter(|l| l.locked_until.is_some()).collect();
+    assert_eq!(locked.len(), 46);
+    assert!(locked.iter().all(|l| **l == locked_at(5, NOW + 300)), "{results:?}");
+    assert_eq!(store.lockout("2fa:x", 60, NOW).await.expect("state"), locked_at(5, NOW + 300));
+    assert_eq!(store.locked(NOW, 10).await.expect("locked"), vec![("2fa:x".to_owned(), NOW + 300)]);
+}
+
 async fn join_all<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles.collect::<Vec<_>>() {
@@ -909,6 +1260,17 @@ macro_rules! conformance_suite {
             purge_removes_only_dead_sessions,
             a_totp_step_is_accepted_once,
             password_hashes_are_kept_per_account,
+            accounts_without_a_key_and_their_flags,
+            api_key_fields_round_trip,
+            api_keys_of_lists_one_accounts_keys_newest_first,
+            an_api_key_is_revoked_once,
+            second_factors_and_recovery_codes,
+            concurrent_recovery_code_uses_win_once,
+            the_last_totp_step_survives_re_enrolment,
+            lockouts_count_lock_and_start_over,
+            locked_lists_current_locks_soonest_first,
+            concurrent_lockout_failures_are_all_counted,
+            concurrent_lockout_failures_lock_once,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

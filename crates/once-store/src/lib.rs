@@ -238,6 +238,117 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<UnixTime>,
     /// The account's vault key sealed under this API key.
     pub wrapped_vault_key: Vec<u8>,
+    /// What the key may do.
+    pub scopes: Scopes,
+    /// The key stops working at this time, if set.
+    pub expires_at: Option<UnixTime>,
+    /// When the key was revoked; a revoked key never works again.
+    pub revoked_at: Option<UnixTime>,
+}
+
+impl ApiKeyRecord {
+    /// Whether the key works at `now`: neither revoked nor expired.
+    pub fn usable_at(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|t| now < t)
+    }
+}
+
+/// What an API key may do: a set of [`Scope`]s, stored as a small bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Scopes(u8);
+
+/// One thing an API key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Create secrets (share, generate).
+    Share,
+    /// Read receipts and the recent list (not secrets: revealing needs no key).
+    Read,
+    /// Burn secrets.
+    Burn,
+    /// Instance administration (statistics, users).
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Share, Scope::Read, Scope::Burn, Scope::Admin];
+
+    fn bit(self) -> u8 {
+        match self {
+            Scope::Share => 1,
+            Scope::Read => 2,
+            Scope::Burn => 4,
+            Scope::Admin => 8,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Share => "share",
+            Scope::Read => "read",
+            Scope::Burn => "burn",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Scope::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl Scopes {
+    /// `share`, `read` and `burn`: everything but administration.
+    pub const USER: Scopes = Scopes(1 | 2 | 4);
+    /// Every scope.
+    pub const ALL: Scopes = Scopes(1 | 2 | 4 | 8);
+
+    pub fn of(scopes: &[Scope]) -> Self {
+        Scopes(scopes.iter().fold(0, |acc, s| acc | s.bit()))
+    }
+
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes in the set, in [`Scope::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// The stored form: bits 1 share, 2 read, 4 burn, 8 admin.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// From the stored form; unknown bits are dropped.
+    pub fn from_bits(bits: u8) -> Self {
+        Scopes(bits & Scopes::ALL.0)
+    }
+}
+
+/// An account's second factor as stored: the TOTP secret sealed under the master key ring (the
+/// store never sees it in clear), and how many unused recovery codes are left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TotpRecord {
+    pub sealed_secret: Vec<u8>,
+    pub enabled_at: UnixTime,
+    /// Unused recovery codes (filled in by [`AccountStore::totp`]; ignored by `set_totp`).
+    pub recovery_codes_left: u32,
+}
+
+/// Failed attempts against one subject (e.g. one account's second factor) and whether it is
+/// locked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lockout {
+    /// Failures counted in the current round (a round ends with a clear, a lock, or `window`
+    /// seconds without a failure).
+    pub failures: u32,
+    /// Locked until this time, if locked now.
+    pub locked_until: Option<UnixTime>,
 }
 
 /// A signed-in browser session as stored: only a hash of its token (the cookie holds the token).
@@ -350,8 +461,16 @@ pub trait SecretStore: Send + Sync {
 /// Accounts and API keys.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    /// Adds an account with its first API key. `Conflict("account")` if the e-mail is taken.
-    async fn add_account(&self, account: Account, key: ApiKeyRecord) -> StoreResult<()>;
+    /// Adds an account, with its first API key if given. `Conflict("account")` if the e-mail or
+    /// id is taken, `Conflict("api key")` if the key's hash is.
+    async fn add_account(&self, account: Account, key: Option<ApiKeyRecord>) -> StoreResult<()>;
+
+    /// Disables or enables an account; `false` if there is no such account. (Ending its sessions
+    /// is the caller's business.)
+    async fn set_disabled(&self, account: &AccountId, disabled: bool) -> StoreResult<bool>;
+
+    /// Changes an account's role; `false` if there is no such account.
+    async fn set_role(&self, account: &AccountId, role: Role) -> StoreResult<bool>;
 
     async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>>;
 
@@ -369,6 +488,31 @@ pub trait AccountStore: Send + Sync {
     /// Records that a key was used.
     async fn touch_api_key(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<()>;
 
+    /// An account's API keys (revoked and expired ones too), newest first.
+    async fn api_keys_of(&self, account: &AccountId) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Revokes one of an account's keys at `now`. `false` if the account has no such key or it
+    /// was revoked already (the first revocation time stays).
+    async fn revoke_api_key(&self, account: &AccountId, hash: &[u8; 32], now: UnixTime) -> StoreResult<bool>;
+
+    /// Sets an account's second factor and replaces its recovery codes with `recovery_hashes`
+    /// (`Some`), or removes both (`None`). The last accepted TOTP step is kept either way, so a
+    /// code used before can't be used again after re-enrolment. `false` if there is no such
+    /// account.
+    async fn set_totp(
+        &self,
+        account: &AccountId,
+        totp: Option<TotpRecord>,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<bool>;
+
+    /// An account's second factor, with the number of recovery codes left.
+    async fn totp(&self, account: &AccountId) -> StoreResult<Option<TotpRecord>>;
+
+    /// Atomically uses up one recovery code: `true` if `hash` was one of the account's unused
+    /// codes (and now is not). Of concurrent calls with one code, at most one gets `true`.
+    async fn use_recovery_code(&self, account: &AccountId, hash: &[u8; 32]) -> StoreResult<bool>;
+
     /// Atomically accepts the TOTP time step `step` for an account: `true` if it is later than
     /// every step accepted for it before (the code is fresh, and is now used up), `false` if not
     /// (a replay, or an unknown account). Of any number of concurrent calls with one step, at most
@@ -381,6 +525,35 @@ pub trait AccountStore: Send + Sync {
 
     /// An account's password hash, if it has a password.
     async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>>;
+}
+
+/// Failure counters that lock a subject (a string such as `2fa:alice@example.com`) after too many
+/// failures, shared by every instance on the store.
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// Atomically counts one failure against `subject` at `now` and returns the state after it.
+    /// While locked, nothing changes (the lock is not extended). Otherwise a count older than
+    /// `window` seconds (since its last failure) starts again from zero; the failure that brings
+    /// the count to `limit` locks the subject until `now + lock_secs` and is reported with
+    /// `failures == limit`; the next round starts from zero when the lock ends. Of N concurrent
+    /// calls, every one is counted.
+    async fn lockout_failure(
+        &self,
+        subject: &str,
+        limit: u32,
+        window: i64,
+        lock_secs: i64,
+        now: UnixTime,
+    ) -> StoreResult<Lockout>;
+
+    /// The current state of `subject` (`Lockout::default()` when nothing is counted).
+    async fn lockout(&self, subject: &str, window: i64, now: UnixTime) -> StoreResult<Lockout>;
+
+    /// Forgets the failures and any lock of `subject` (after a success, or by an admin).
+    async fn clear_lockout(&self, subject: &str) -> StoreResult<()>;
+
+    /// Subjects locked at `now` with their lock's end, soonest end first, at most `limit`.
+    async fn locked(&self, now: UnixTime, limit: u32) -> StoreResult<Vec<(String, UnixTime)>>;
 }
 
 /// Signed-in browser sessions, shared by every instance on the store.
@@ -411,6 +584,6 @@ pub trait SessionStore: Send + Sync {
 }
 
 /// Everything a backend provides.
-pub trait Store: SecretStore + AccountStore + SessionStore {}
+pub trait Store: SecretStore + AccountStore + SessionStore + LockoutStore {}
 
-impl<T: SecretStore + AccountStore + SessionStore> Store for T {}
+impl<T: SecretStore + AccountStore + SessionStore + LockoutStore> Store for T {}

@@ -7,9 +7,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::{
-    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Receipt,
-    ReceiptState, RecordId, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError, StoreResult,
-    Taken, UnixTime,
+    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout,
+    LockoutStore, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord,
+    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime,
 };
 
 #[derive(Default)]
@@ -22,6 +22,29 @@ struct Inner {
     sessions: HashMap<[u8; 32], SessionRecord>,
     totp_steps: HashMap<AccountId, u64>,
     passwords: HashMap<AccountId, String>,
+    totp: HashMap<AccountId, TotpRecord>,
+    recovery: HashMap<AccountId, Vec<[u8; 32]>>,
+    lockouts: HashMap<String, Counter>,
+}
+
+/// A lockout subject's counter: failures in the current round, the last failure's time, and the
+/// lock's end.
+#[derive(Clone, Copy, Default)]
+struct Counter {
+    failures: u32,
+    last_failure: UnixTime,
+    locked_until: UnixTime,
+}
+
+impl Counter {
+    /// The state at `now`: a lock that ended and a round older than `window` count as nothing.
+    fn at(self, window: i64, now: UnixTime) -> Lockout {
+        if self.locked_until > now {
+            return Lockout { failures: self.failures, locked_until: Some(self.locked_until) };
+        }
+        let stale = self.locked_until != 0 || now - self.last_failure >= window;
+        Lockout { failures: if stale { 0 } else { self.failures }, locked_until: None }
+    }
 }
 
 /// Everything in one mutex: operations are short and this makes each one trivially atomic.
@@ -200,17 +223,33 @@ impl SecretStore for MemoryStore {
 
 #[async_trait]
 impl AccountStore for MemoryStore {
-    async fn add_account(&self, account: Account, key: ApiKeyRecord) -> StoreResult<()> {
+    async fn add_account(&self, account: Account, key: Option<ApiKeyRecord>) -> StoreResult<()> {
         let mut g = self.lock();
         if g.accounts.iter().any(|a| a.email == account.email || a.id == account.id) {
             return Err(StoreError::Conflict("account"));
         }
-        if g.api_keys.contains_key(&key.hash) {
+        if key.as_ref().is_some_and(|k| g.api_keys.contains_key(&k.hash)) {
             return Err(StoreError::Conflict("api key"));
         }
         g.accounts.push(account);
-        g.api_keys.insert(key.hash, key);
+        if let Some(key) = key {
+            g.api_keys.insert(key.hash, key);
+        }
         Ok(())
+    }
+
+    async fn set_disabled(&self, account: &AccountId, disabled: bool) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let Some(a) = g.accounts.iter_mut().find(|a| &a.id == account) else { return Ok(false) };
+        a.disabled = disabled;
+        Ok(true)
+    }
+
+    async fn set_role(&self, account: &AccountId, role: Role) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let Some(a) = g.accounts.iter_mut().find(|a| &a.id == account) else { return Ok(false) };
+        a.role = role;
+        Ok(true)
     }
 
     async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
@@ -254,6 +293,67 @@ impl AccountStore for MemoryStore {
             k.last_used_at = Some(now);
         }
         Ok(())
+    }
+
+    async fn api_keys_of(&self, account: &AccountId) -> StoreResult<Vec<ApiKeyRecord>> {
+        let g = self.lock();
+        let mut list: Vec<ApiKeyRecord> =
+            g.api_keys.values().filter(|k| &k.account_id == account).cloned().collect();
+        list.sort_by_key(|k| std::cmp::Reverse((k.created_at, k.hash)));
+        Ok(list)
+    }
+
+    async fn revoke_api_key(&self, account: &AccountId, hash: &[u8; 32], now: UnixTime) -> StoreResult<bool> {
+        let mut g = self.lock();
+        match g.api_keys.get_mut(hash) {
+            Some(k) if &k.account_id == account && k.revoked_at.is_none() => {
+                k.revoked_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn set_totp(
+        &self,
+        account: &AccountId,
+        totp: Option<TotpRecord>,
+        recovery_hashes: &[[u8; 32]],
+    ) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if !g.accounts.iter().any(|a| &a.id == account) {
+            return Ok(false);
+        }
+        match totp {
+            Some(t) => {
+                g.totp.insert(account.clone(), TotpRecord { recovery_codes_left: 0, ..t });
+                // A set of codes: a hash given twice is one code (as a primary key or a Redis
+                // set keeps it), so it counts once in `recovery_codes_left`.
+                let mut codes = recovery_hashes.to_vec();
+                codes.sort_unstable();
+                codes.dedup();
+                g.recovery.insert(account.clone(), codes);
+            }
+            None => {
+                g.totp.remove(account);
+                g.recovery.remove(account);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn totp(&self, account: &AccountId) -> StoreResult<Option<TotpRecord>> {
+        let g = self.lock();
+        let left = g.recovery.get(account).map_or(0, |r| r.len() as u32);
+        Ok(g.totp.get(account).map(|t| TotpRecord { recovery_codes_left: left, ..t.clone() }))
+    }
+
+    async fn use_recovery_code(&self, account: &AccountId, hash: &[u8; 32]) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let Some(codes) = g.recovery.get_mut(account) else { return Ok(false) };
+        let before = codes.len();
+        codes.retain(|h| h != hash);
+        Ok(codes.len() < before)
     }
 
     async fn use_totp_step(&self, account: &AccountId, step: u64) -> StoreResult<bool> {
@@ -335,6 +435,54 @@ impl SessionStore for MemoryStore {
             g.sessions.remove(h);
         }
         Ok(dead.len() as u64)
+    }
+}
+
+#[async_trait]
+impl LockoutStore for MemoryStore {
+    async fn lockout_failure(
+        &self,
+        subject: &str,
+        limit: u32,
+        window: i64,
+        lock_secs: i64,
+        now: UnixTime,
+    ) -> StoreResult<Lockout> {
+        let mut g = self.lock();
+        let c = g.lockouts.entry(subject.to_owned()).or_default();
+        let state = c.at(window, now);
+        if state.locked_until.is_some() {
+            return Ok(state);
+        }
+        let failures = state.failures + 1;
+        *c = if failures >= limit {
+            Counter { failures, last_failure: now, locked_until: now + lock_secs }
+        } else {
+            Counter { failures, last_failure: now, locked_until: 0 }
+        };
+        Ok(c.at(window, now))
+    }
+
+    async fn lockout(&self, subject: &str, window: i64, now: UnixTime) -> StoreResult<Lockout> {
+        Ok(self.lock().lockouts.get(subject).map_or_else(Lockout::default, |c| c.at(window, now)))
+    }
+
+    async fn clear_lockout(&self, subject: &str) -> StoreResult<()> {
+        self.lock().lockouts.remove(subject);
+        Ok(())
+    }
+
+    async fn locked(&self, now: UnixTime, limit: u32) -> StoreResult<Vec<(String, UnixTime)>> {
+        let g = self.lock();
+        let mut list: Vec<(String, UnixTime)> = g
+            .lockouts
+            .iter()
+            .filter(|(_, c)| c.locked_until > now)
+            .map(|(s, c)| (s.clone(), c.locked_until))
+            .collect();
+        list.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        list.truncate(limit as usize);
+        Ok(list)
     }
 }
 

@@ -119,6 +119,25 @@ enum UserCommand {
     /// Set a user's password for signing in to the web UI. Read from a hidden prompt (asked twice),
     /// or from the first line of standard input when it is not a terminal; never from arguments.
     Password { email: String },
+    /// Disable a user: they can't sign in or use their API keys, and their sessions end now.
+    Disable { email: String },
+    /// Enable a disabled user again.
+    Enable { email: String },
+    /// Give a user a role.
+    SetRole {
+        email: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Turn off a user's two-factor sign-in (when they lost their authenticator app and their
+    /// recovery codes). They sign in with their password alone until they set it up again.
+    Reset2fa { email: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    User,
+    Admin,
 }
 
 /// A new password from a hidden prompt (twice) or the first line of a non-terminal stdin.
@@ -281,11 +300,40 @@ async fn user(common: &CommonArgs, command: UserCommand) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             }
         }
+        UserCommand::Disable { email } => {
+            let a = core.accounts.set_disabled(&email, true).await?;
+            eprintln!("disabled {}; their sessions ended", a.email);
+        }
+        UserCommand::Enable { email } => {
+            let a = core.accounts.set_disabled(&email, false).await?;
+            eprintln!("enabled {}", a.email);
+        }
+        UserCommand::SetRole { email, role } => {
+            let role = match role {
+                RoleArg::User => once_store::Role::User,
+                RoleArg::Admin => once_store::Role::Admin,
+            };
+            let a = core.accounts.set_role(&email, role).await?;
+            eprintln!("{} is now {}", a.email, a.role.as_str());
+        }
+        UserCommand::Reset2fa { email } => {
+            let a = core.accounts.reset_second_factor(&email).await?;
+            eprintln!("two-factor sign-in is off for {}", a.email);
+        }
         UserCommand::List => {
-            println!("{:<40} {:<6} {:<8} CREATED", "EMAIL", "ROLE", "STATUS");
+            println!("{:<40} {:<6} {:<8} {:<4} CREATED", "EMAIL", "ROLE", "STATUS", "2FA");
             for a in core.accounts.users().await? {
                 let status = if a.disabled { "disabled" } else { "active" };
-                println!("{:<40} {:<6} {:<8} {}", a.email, a.role.as_str(), status, a.created_at);
+                let two_factor =
+                    if core.accounts.second_factor_status(&a.id).await?.is_some() { "on" } else { "off" };
+                println!(
+                    "{:<40} {:<6} {:<8} {:<4} {}",
+                    a.email,
+                    a.role.as_str(),
+                    status,
+                    two_factor,
+                    a.created_at
+                );
             }
         }
     }

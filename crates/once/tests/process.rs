@@ -130,6 +130,35 @@ async fn canaries_never_reach_logs_or_the_database() {
     let authed = client.clone().with_auth("canary@example.com", &api_key);
     authed.share(secret, &ShareOptions::default()).await.expect("authed share");
     authed.recent().await.expect("recent");
+    // A second key made through API v2, used, then revoked.
+    let http = reqwest::Client::new();
+    let made: serde_json::Value = http
+        .post(format!("{}/api/v2/keys", server.base()))
+        .bearer_auth(&api_key)
+        .json(&serde_json::json!({ "name": "ci", "scopes": ["share"], "expires_in": 3600 }))
+        .send()
+        .await
+        .expect("create key")
+        .json()
+        .await
+        .expect("json");
+    let second_key = made["key"].as_str().expect("key").to_owned();
+    let used = http
+        .post(format!("{}/api/v2/secrets", server.base()))
+        .bearer_auth(&second_key)
+        .json(&serde_json::json!({ "secret": secret }))
+        .send()
+        .await
+        .expect("share with the new key");
+    assert_eq!(used.status(), reqwest::StatusCode::CREATED);
+    let id = made["info"]["id"].as_str().expect("id");
+    let revoked = http
+        .delete(format!("{}/api/v2/keys/{id}", server.base()))
+        .bearer_auth(&api_key)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), reqwest::StatusCode::NO_CONTENT);
     let log = server.stop();
     assert!(log.contains("once::audit"), "audit events are logged");
     let forbidden = [
@@ -140,6 +169,7 @@ async fn canaries_never_reach_logs_or_the_database() {
         m.metadata_key.clone(),
         m2.metadata_key.clone(),
         api_key.clone(),
+        second_key.clone(),
         data_encoding_b64(secret),
         hex(secret),
     ];
@@ -150,7 +180,7 @@ async fn canaries_never_reach_logs_or_the_database() {
         let path = dir.path().join(name);
         if let Ok(bytes) = std::fs::read(&path) {
             let text = String::from_utf8_lossy(&bytes);
-            for needle in [secret, pass, key.as_str(), api_key.as_str()] {
+            for needle in [secret, pass, key.as_str(), api_key.as_str(), second_key.as_str()] {
                 assert!(!text.contains(needle), "{name} holds {needle}");
             }
         }

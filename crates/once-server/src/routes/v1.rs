@@ -13,6 +13,7 @@ use crate::auth::{Authenticated, Caller};
 use crate::error::ApiError;
 use crate::params::V1Params;
 use crate::state::AppState;
+use once_store::Scope;
 
 pub fn router() -> Router<AppState> {
     let mut r = Router::new()
@@ -104,6 +105,7 @@ async fn share(
     caller: Caller,
     mut params: V1Params,
 ) -> Result<Json<Metadata>, ApiError> {
+    caller.require(Scope::Share)?;
     let mut req = create_request(&mut params, &caller)?;
     let secret = params.take("secret").unwrap_or_default();
     if secret.trim().is_empty() {
@@ -120,6 +122,7 @@ async fn generate(
     caller: Caller,
     mut params: V1Params,
 ) -> Result<Json<Metadata>, ApiError> {
+    caller.require(Scope::Share)?;
     let req = create_request(&mut params, &caller)?;
     let length = match params.get("length").map(str::trim).filter(|l| !l.is_empty()) {
         None => 12,
@@ -172,8 +175,9 @@ fn receipt_error(e: CoreError, key: &str) -> ApiError {
 async fn receipt(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Json<Metadata>, ApiError> {
+    caller.require(Scope::Read)?;
     let view = state.core.secrets.receipt(&key, true).await.map_err(|e| receipt_error(e, &key))?;
     // The core has no audit event for a receipt shown, so it is counted here.
     state.metrics.receipt_viewed();
@@ -183,9 +187,10 @@ async fn receipt(
 async fn burn(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    _caller: Caller,
+    caller: Caller,
     _params: V1Params,
 ) -> Result<Json<Burned>, ApiError> {
+    caller.require(Scope::Burn)?;
     let (view, burned_now) = state.core.secrets.burn(&key).await.map_err(|e| receipt_error(e, &key))?;
     if !burned_now {
         return Err(receipt_error(CoreError::NotFound, &key));
@@ -203,6 +208,7 @@ async fn recent(
     Authenticated(who): Authenticated,
     params: V1Params,
 ) -> Result<impl IntoResponse, ApiError> {
+    crate::auth::require(&who, Scope::Read)?;
     let limit = match params.get("limit").map(str::trim).filter(|l| !l.is_empty()) {
         None => 20,
         Some(l) => {

@@ -14,9 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
-use crate::auth::{Bearer, BearerRequired};
+use crate::auth::{Bearer, BearerRequired, require};
 use crate::error::{V2Error, V2Json};
 use crate::state::AppState;
+use once_store::Scope;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +29,8 @@ use crate::state::AppState;
     ),
     modifiers(&BearerAuth),
     tags((name = "secrets", description = "Create, preview and reveal secrets"),
-         (name = "receipts", description = "The sender's side: state, burn, recent"))
+         (name = "receipts", description = "The sender's side: state, burn, recent"),
+         (name = "keys", description = "Your API keys: create with scopes and expiry, list, revoke"))
 )]
 struct ApiDoc;
 
@@ -64,13 +66,14 @@ pub fn router() -> Router<AppState> {
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(create))
         .routes(routes!(preview))
         .routes(routes!(reveal))
         .routes(routes!(receipt))
         .routes(routes!(burn))
-        .routes(routes!(recent))
+        .routes(routes!(recent));
+    super::keys::routes(router)
 }
 
 fn mode(kind: EnvelopeKind) -> Mode {
@@ -104,6 +107,7 @@ fn key_proof(b64: &str) -> Result<Zeroizing<[u8; 32]>, V2Error> {
         (status = 201, description = "Created", body = v2::Created),
         (status = 400, description = "Invalid request", body = v2::Error),
         (status = 401, description = "Wrong API key", body = v2::Error),
+        (status = 403, description = "The API key lacks the share scope", body = v2::Error),
         (status = 413, description = "Secret too large", body = v2::Error),
         (status = 415, description = "Not JSON", body = v2::Error),
         (status = 503, description = "Storage unavailable", body = v2::Error),
@@ -115,6 +119,9 @@ async fn create(
     Bearer(owner): Bearer,
     V2Json(body): V2Json<v2::CreateSecret>,
 ) -> Result<(StatusCode, Json<v2::Created>), V2Error> {
+    if let Some(p) = &owner {
+        require(p, Scope::Share)?;
+    }
     let policy = state.core.secrets.policy();
     let ttl = match body.ttl {
         None => TtlRequest::Default,
@@ -294,13 +301,20 @@ pub(crate) fn receipt_body(state: &AppState, v: &ReceiptView) -> v2::Receipt {
     params(("key" = String, Path, description = "The receipt key from the receipt link")),
     responses(
         (status = 200, description = "The receipt", body = v2::Receipt),
+        (status = 401, description = "Wrong API key", body = v2::Error),
+        (status = 403, description = "The API key lacks the read scope", body = v2::Error),
         (status = 404, description = "No such receipt", body = v2::Error),
-    )
+    ),
+    security((), ("api_key" = []))
 )]
 async fn receipt(
     State(state): State<AppState>,
+    Bearer(who): Bearer,
     Path(key): Path<String>,
 ) -> Result<Json<v2::Receipt>, V2Error> {
+    if let Some(p) = &who {
+        require(p, Scope::Read)?;
+    }
     let view = state.core.secrets.receipt(&key, false).await?;
     state.metrics.receipt_viewed();
     Ok(Json(receipt_body(&state, &view)))
@@ -317,11 +331,21 @@ async fn receipt(
     params(("key" = String, Path, description = "The receipt key from the receipt link")),
     responses(
         (status = 200, description = "Burned; the receipt as it is now", body = v2::Receipt),
+        (status = 401, description = "Wrong API key", body = v2::Error),
+        (status = 403, description = "The API key lacks the burn scope", body = v2::Error),
         (status = 404, description = "No such receipt", body = v2::Error),
         (status = 409, description = "Already revealed, burned or expired", body = v2::Error),
-    )
+    ),
+    security((), ("api_key" = []))
 )]
-async fn burn(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<v2::Receipt>, V2Error> {
+async fn burn(
+    State(state): State<AppState>,
+    Bearer(who): Bearer,
+    Path(key): Path<String>,
+) -> Result<Json<v2::Receipt>, V2Error> {
+    if let Some(p) = &who {
+        require(p, Scope::Burn)?;
+    }
     let (view, burned_now) = state.core.secrets.burn(&key).await?;
     if !burned_now {
         return Err(V2Error::conflict(format!(
@@ -353,6 +377,7 @@ struct RecentQuery {
         (status = 200, description = "One page, newest first", body = v2::ReceiptPage),
         (status = 400, description = "Bad cursor or limit", body = v2::Error),
         (status = 401, description = "No or wrong API key", body = v2::Error),
+        (status = 403, description = "The API key lacks the read scope", body = v2::Error),
     ),
     security(("api_key" = []))
 )]
@@ -361,6 +386,7 @@ async fn recent(
     BearerRequired(who): BearerRequired,
     query: Result<Query<RecentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<v2::ReceiptPage>, V2Error> {
+    require(&who, Scope::Read)?;
     let Query(q) = query.map_err(|_| V2Error::bad_request("limit must be a whole number from 1 to 100"))?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {

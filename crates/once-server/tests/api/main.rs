@@ -1,6 +1,7 @@
 //! API v1 through real HTTP against a server spawned on port 0.
 
 mod helpers;
+mod keys;
 mod metrics;
 mod pages;
 mod v1;

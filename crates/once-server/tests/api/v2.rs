@@ -426,17 +426,30 @@ async fn openapi_document_lists_every_v2_route() {
     assert_eq!(
         routes,
         [
+            "DELETE /api/v2/keys/{id}",
+            "GET /api/v2/keys",
             "GET /api/v2/receipts",
             "GET /api/v2/receipts/{key}",
             "GET /api/v2/secrets/{key}",
+            "POST /api/v2/keys",
             "POST /api/v2/receipts/{key}/burn",
             "POST /api/v2/secrets",
             "POST /api/v2/secrets/{key}/reveal",
         ]
     );
-    for schema in
-        ["CreateSecret", "Created", "Preview", "Reveal", "Revealed", "Receipt", "ReceiptPage", "Error"]
-    {
+    for schema in [
+        "CreateSecret",
+        "Created",
+        "Preview",
+        "Reveal",
+        "Revealed",
+        "Receipt",
+        "ReceiptPage",
+        "Error",
+        "CreateApiKey",
+        "CreatedApiKey",
+        "ApiKeyList",
+    ] {
         assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema}");
     }
 }

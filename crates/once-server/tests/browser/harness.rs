@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream as TokioStream};
 
 use crate::helpers::{Backend, TestApp};
+use once_server::config::Config;
 
 /// Debian's Chromium (`apt-get install chromium chromium-driver`, see `.ci/run`).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -272,6 +273,24 @@ impl Browser {
         self.wait_xpath(&format!("//*[@id={}][normalize-space(.)={}]", xpath_str(id), xpath_str(text))).await
     }
 
+    /// Waits until an element matching `css` has the text `text` (whitespace-normalised).
+    pub async fn wait_text_in(&self, css: &str, text: &str) -> Element {
+        let want = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            for e in self.client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+                let got = e.text().await.unwrap_or_default();
+                if got.split_whitespace().collect::<Vec<_>>().join(" ") == want {
+                    return e;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("waiting for `{css}` to say {want:?} on {}", self.where_am_i().await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn css(&self, css: &str) -> Element {
         match self.client.find(Locator::Css(css)).await {
             Ok(e) => e,
@@ -444,11 +463,20 @@ impl Site {
 
     /// With `public`, the server names that base URL in its links (which `local` maps back).
     pub async fn spawn_as(public: Option<&str>) -> Site {
+        Site::spawn_with(public, |_| {}).await
+    }
+
+    /// As [`Site::spawn_as`], with the config changed by `tweak` first.
+    pub async fn spawn_with(public: Option<&str>, tweak: impl FnOnce(&mut Config) + Send + 'static) -> Site {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy listener");
         let base = format!("http://{}", listener.local_addr().expect("proxy addr"));
         let public = public.map_or_else(|| base.clone(), str::to_owned);
         let configured = public.clone();
-        let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.base_url = Some(configured)).await;
+        let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+            c.base_url = Some(configured);
+            tweak(c);
+        })
+        .await;
         let server: SocketAddr = app.base.trim_start_matches("http://").parse().expect("server addr");
         let recorded = Arc::new(Mutex::new(Vec::new()));
         tokio::spawn(proxy(listener, server, recorded.clone()));
