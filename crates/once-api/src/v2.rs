@@ -251,6 +251,32 @@ pub struct ApiKeyList {
     pub items: Vec<ApiKeyInfo>,
 }
 
+/// One row of the usage statistics: the receipts created on one UTC day that are in one state,
+/// and the bytes their live secrets take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UsageRow {
+    /// The day the receipts were created: its 00:00 UTC, in Unix seconds.
+    pub day: i64,
+    /// Their state now (`new` and `viewed` become `expired` once the secret's expiry passed).
+    pub state: State,
+    /// Receipts still stored (not purged yet), at least 1.
+    pub receipts: u64,
+    /// Envelope bytes of these receipts' secrets that are still live (unexpired, views left).
+    pub secret_bytes: u64,
+}
+
+/// `GET /api/v2/admin/usage`: what the store holds, by day of creation and state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Usage {
+    /// When the statistics were computed.
+    pub now: i64,
+    /// One row per (day, state) with receipts: days ascending, then `new`, `viewed`,
+    /// `received`, `burned`, `expired`.
+    pub rows: Vec<UsageRow>,
+}
+
 /// Machine-readable error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -51,6 +51,18 @@ impl SignInStep {
 pub struct SignedInSession {
     pub account: Account,
     pub session: SessionRecord,
+    /// The account's vault key, opened with the session's token (`None` for sessions from
+    /// before vaults were kept in sessions).
+    pub vault: Option<VaultKey>,
+}
+
+impl SignedInSession {
+    /// The session as an API caller: the account, its vault, and the scopes its role allows.
+    /// `None` without a vault.
+    pub fn principal(&self) -> Option<Principal> {
+        let scopes = if self.account.role == Role::Admin { Scopes::ALL } else { Scopes::USER };
+        Some(Principal { account: self.account.clone(), vault: self.vault.clone()?, scopes })
+    }
 }
 
 /// An authenticated caller: the account, its vault key (unsealed with the API key it used) and
@@ -89,7 +101,7 @@ pub struct AccountService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth: AuthPolicy,
     /// Shared with the secret service: bounds all Argon2 work on the blocking pool.
-    kdf: KdfPool,
+    pub(crate) kdf: KdfPool,
 }
 
 /// Lower-cases and checks an e-mail address (shape only: something@domain, no spaces or controls).
@@ -121,8 +133,11 @@ impl AccountService {
     pub async fn set_password(&self, email: &str, new_password: Zeroizing<String>) -> Result<(), CoreError> {
         let email = normalize_email(email)?;
         let account = self.store.account_by_email(&email).await?.ok_or(CoreError::NotFound)?;
-        let phc = self.checked_password_hash(&email, new_password).await?;
-        if !self.store.set_password_hash(&account.id, &phc).await? {
+        let phc = self.checked_password_hash(&email, new_password.clone()).await?;
+        // The old password is not known here, so its copy of the vault can't be opened: a new
+        // vault starts (see `vault.rs`).
+        let sealed = self.seal_vault_under_password(&account.id, new_password, &VaultKey::generate()).await?;
+        if !self.store.set_password(&account.id, &phc, &sealed).await? {
             return Err(CoreError::NotFound);
         }
         audit::event("account.password_set", "ok", None, &account.id.0);
@@ -157,7 +172,7 @@ impl AccountService {
             audit::event("account.signup", "denied:mode", None, "anon");
             return Err(CoreError::SignupRefused);
         }
-        let phc = self.checked_password_hash(&email, new_password).await?;
+        let phc = self.checked_password_hash(&email, new_password.clone()).await?;
         let now = self.clock.now();
         let account = Account {
             id: AccountId(email.clone()),
@@ -172,9 +187,11 @@ impl AccountService {
             }
             other => CoreError::Unavailable(other),
         })?;
-        self.store.set_password_hash(&account.id, &phc).await?;
+        let vault = VaultKey::generate();
+        let sealed = self.seal_vault_under_password(&account.id, new_password, &vault).await?;
+        self.store.set_password(&account.id, &phc, &sealed).await?;
         audit::event("account.signup", "ok", None, &account.id.0);
-        self.open_session(account, false, client).await
+        self.open_session(account, false, client, Some(&vault)).await
     }
 
     /// Opens a new session for an account (a fresh token every time).
@@ -183,9 +200,11 @@ impl AccountService {
         account: Account,
         second_factor: bool,
         client: &str,
+        vault: Option<&VaultKey>,
     ) -> Result<SignedIn, CoreError> {
         let now = self.clock.now();
         let token = SessionToken::generate();
+        let vault = vault.map(|v| self.seal_vault_for_session(&token, v)).transpose()?;
         let session = SessionRecord {
             hash: token.lookup_hash(),
             account_id: account.id.clone(),
@@ -195,6 +214,7 @@ impl AccountService {
             expires_at: now + self.auth.session_max_secs,
             second_factor,
             client: client.chars().take(120).collect(),
+            vault,
         };
         self.store.create_session(session).await?;
         Ok(SignedIn { token, account })
@@ -227,14 +247,16 @@ impl AccountService {
             self.kdf.run(move || password::dummy_verify(&given, params)).await;
             return Err(denied("denied:unknown_or_no_password", "anon"));
         };
-        let pw = given.clone();
-        let checked = self.kdf.run(move || password::verify_password(&pw, &phc, params)).await;
+        let (pw, stored) = (given.clone(), phc.clone());
+        let checked = self.kdf.run(move || password::verify_password(&pw, &stored, params)).await;
+        let mut phc = phc;
         match checked {
             Ok(v) if !account.disabled => {
                 if v.needs_rehash {
                     let pw = given.clone();
-                    if let Ok(phc) = self.kdf.run(move || password::hash_password(&pw, params)).await {
-                        self.store.set_password_hash(&account.id, &phc).await?;
+                    if let Ok(new) = self.kdf.run(move || password::hash_password(&pw, params)).await {
+                        self.store.set_password_hash(&account.id, &new).await?;
+                        phc = new;
                     }
                 }
             }
@@ -242,13 +264,14 @@ impl AccountService {
             Err(PasswordError::Mismatch) => return Err(denied("denied:wrong_password", &account.id.0)),
             Err(_) => return Err(denied("denied:unreadable_hash", &account.id.0)),
         }
+        let vault = self.vault_at_sign_in(&account.id, &given, &phc).await?;
         if self.store.totp(&account.id).await?.is_some() {
             audit::event("auth.password", "ok:second_factor_next", None, &account.id.0);
-            let ticket = self.second_factor_ticket(&account.id)?;
+            let ticket = self.second_factor_ticket(&account.id, &vault)?;
             return Ok(SignInStep::SecondFactor { ticket });
         }
         audit::event("auth.password", "ok", None, &account.id.0);
-        Ok(SignInStep::Done(self.open_session(account, false, client).await?))
+        Ok(SignInStep::Done(self.open_session(account, false, client, Some(&vault)).await?))
     }
 
     /// The live session a cookie's token names, with its account; `None` for anything else
@@ -265,7 +288,8 @@ impl AccountService {
         if now - session.last_seen_at >= LAST_USED_GRANULARITY {
             self.store.touch_session(&hash, now).await?;
         }
-        Ok(Some(SignedInSession { account, session }))
+        let vault = session.vault.as_deref().and_then(|sealed| self.open_session_vault(&token, sealed));
+        Ok(Some(SignedInSession { account, session, vault }))
     }
 
     /// Ends the session a token names (sign out). Unknown tokens are fine.
@@ -279,6 +303,35 @@ impl AccountService {
     /// The service clock's current time (for callers turning a lifetime into an expiry).
     pub fn now(&self) -> UnixTime {
         self.clock.now()
+    }
+
+    /// Changes the signed-in account's password: the current one is checked first, the vault is
+    /// sealed under the new one, and every session ends; the one returned replaces this browser's.
+    pub async fn change_password(
+        &self,
+        who: &SignedInSession,
+        current: Zeroizing<String>,
+        new_password: Zeroizing<String>,
+        client: &str,
+    ) -> Result<SignedIn, CoreError> {
+        let account = &who.account;
+        self.check_password(account, current.clone()).await?;
+        let phc = self.checked_password_hash(&account.email, new_password.clone()).await?;
+        let vault = match &who.vault {
+            Some(v) => v.clone(),
+            None => match self.store.password_vault(&account.id).await? {
+                Some(sealed) => self.open_vault_with_password(&account.id, current, sealed).await,
+                None => None,
+            }
+            .unwrap_or_else(VaultKey::generate),
+        };
+        let sealed = self.seal_vault_under_password(&account.id, new_password, &vault).await?;
+        if !self.store.set_password(&account.id, &phc, &sealed).await? {
+            return Err(CoreError::NotFound);
+        }
+        self.store.end_sessions_of(&account.id).await?;
+        audit::event("account.password_changed", "ok", None, &account.id.0);
+        self.open_session(account.clone(), who.session.second_factor, client, Some(&vault)).await
     }
 
     /// Who may sign up.

@@ -20,6 +20,9 @@ pub enum CoreError {
     /// Too many wrong second-factor codes: the account's second factor is locked until then.
     #[error("too many wrong codes; try again later")]
     Locked { until: i64 },
+    /// The acting account is not an (enabled) administrator.
+    #[error("administrators only")]
+    NotAdmin,
     /// Sign-up is closed, or not open to this address's domain.
     #[error("sign-up is not open to this address")]
     SignupRefused,

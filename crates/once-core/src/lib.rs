@@ -12,6 +12,7 @@
 //! * a reveal hands out plaintext only after the store's atomic claim succeeded.
 
 mod accounts;
+mod admin;
 pub mod audit;
 mod clock;
 mod error;
@@ -20,8 +21,10 @@ mod policy;
 mod second_factor;
 mod secrets;
 mod tickets;
+mod vault;
 
 pub use accounts::{AccountService, NewApiKey, NewUser, Principal, SignInStep, SignedIn, SignedInSession};
+pub use admin::{AdminService, LockedSubject, MAX_USERS_PAGE, UsageDay, UsageReport, UserSummary, UsersPage};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
 pub use once_crypto::EnvelopeKind;
@@ -35,7 +38,9 @@ pub use secrets::{
 /// Everything the services need, shared by all requests.
 pub struct Core {
     pub secrets: SecretService,
-    pub accounts: AccountService,
+    pub accounts: std::sync::Arc<AccountService>,
+    /// Administration; every call checks that the acting account is an admin.
+    pub admin: AdminService,
 }
 
 impl Core {
@@ -46,14 +51,16 @@ impl Core {
         policy: Policy,
     ) -> Self {
         let kdf = kdf::KdfPool::new(policy.kdf_concurrency);
+        let accounts = std::sync::Arc::new(AccountService::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            policy.auth.clone(),
+            kdf.clone(),
+        ));
         Core {
-            accounts: AccountService::new(
-                store.clone(),
-                keys.clone(),
-                clock.clone(),
-                policy.auth.clone(),
-                kdf.clone(),
-            ),
+            admin: AdminService::new(store.clone(), keys.clone(), clock.clone(), accounts.clone()),
+            accounts,
             secrets: SecretService::new(store, keys, clock, policy, kdf),
         }
     }

@@ -1,6 +1,7 @@
 //! Two-factor sign-in: TOTP enrolment, the code step of signing in, recovery codes, and the lock
 //! after too many wrong codes. The arithmetic is `once_crypto::totp`'s; the rules are here.
 
+use once_crypto::VaultKey;
 use once_crypto::totp::{self, TotpError, TotpSecret};
 use once_store::{AccountId, TotpRecord};
 use zeroize::Zeroizing;
@@ -50,13 +51,21 @@ pub(crate) fn lock_subject(account: &AccountId) -> String {
 }
 
 impl AccountService {
-    pub(crate) fn second_factor_ticket(&self, account: &AccountId) -> Result<String, CoreError> {
+    /// The ticket the code step needs: the account, and its vault for the session to come.
+    pub(crate) fn second_factor_ticket(
+        &self,
+        account: &AccountId,
+        vault: &VaultKey,
+    ) -> Result<String, CoreError> {
+        let mut payload = Zeroizing::new(Vec::with_capacity(32 + account.0.len()));
+        payload.extend_from_slice(vault.expose());
+        payload.extend_from_slice(account.0.as_bytes());
         tickets::seal(
             &self.keys,
             Purpose::SecondFactor,
             self.clock.now(),
             SECOND_FACTOR_TICKET_SECS,
-            account.0.as_bytes(),
+            &payload,
         )
     }
 
@@ -187,11 +196,14 @@ impl AccountService {
     /// ticket, a disabled account and a wrong code are [`CoreError::Unauthorized`].
     pub async fn second_factor(&self, ticket: &str, code: &str, client: &str) -> Result<SignedIn, CoreError> {
         let now = self.clock.now();
-        let Some(id) = tickets::open(&self.keys, Purpose::SecondFactor, now, ticket) else {
+        let opened = tickets::open(&self.keys, Purpose::SecondFactor, now, ticket);
+        let Some((vault, id)) = opened.as_ref().and_then(|p| {
+            let (vault, id) = p.split_at_checked(32)?;
+            Some((VaultKey::from_bytes(vault)?, AccountId(String::from_utf8(id.to_vec()).ok()?)))
+        }) else {
             audit::event("auth.2fa", "denied:ticket", None, "anon");
             return Err(CoreError::Unauthorized);
         };
-        let id = AccountId(String::from_utf8_lossy(&id).into_owned());
         let Some(account) = self.store.account(&id).await?.filter(|a| !a.disabled) else {
             audit::event("auth.2fa", "denied:disabled", None, &id.0);
             return Err(CoreError::Unauthorized);
@@ -218,7 +230,7 @@ impl AccountService {
             Ok(detail) => {
                 self.store.clear_lockout(&subject).await?;
                 audit::event_with("auth.2fa", "ok", None, &id.0, &detail);
-                self.open_session(account, true, client).await
+                self.open_session(account, true, client, Some(&vault)).await
             }
             Err(reason) => {
                 audit::event("auth.2fa", reason, None, &id.0);

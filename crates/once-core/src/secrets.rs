@@ -195,7 +195,12 @@ pub struct SecretService {
     kdf: KdfPool,
 }
 
-fn view(r: Receipt, now: UnixTime, secret_key: Option<Token>, receipt_key: Option<Token>) -> ReceiptView {
+pub(crate) fn view(
+    r: Receipt,
+    now: UnixTime,
+    secret_key: Option<Token>,
+    receipt_key: Option<Token>,
+) -> ReceiptView {
     let state = match r.state {
         ReceiptState::New if r.secret_expires_at <= now => SecretState::Expired,
         ReceiptState::Viewed if r.secret_expires_at <= now => SecretState::Expired,

@@ -15,7 +15,8 @@ use crate::error::CoreError;
 /// What a ticket is for; part of what it is sealed to, so one kind never opens as another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Purpose {
-    /// Password accepted; the second factor is next. Payload: the account id.
+    /// Password accepted; the second factor is next. Payload: the account's vault key (32 bytes),
+    /// then the account id.
     SecondFactor,
     /// A TOTP secret shown for enrolment. Payload: account id length (1 byte), account id, secret.
     TotpEnrolment,

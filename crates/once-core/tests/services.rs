@@ -546,3 +546,72 @@ async fn disabling_a_user_ends_their_sessions() {
     assert_eq!(a.role, Role::Admin);
     signed_in(core.accounts.sign_in("alice@example.com", password(GOOD), "x").await);
 }
+
+#[tokio::test]
+async fn web_sessions_carry_the_vault_so_the_recent_list_shows_receipt_links() {
+    let (core, clock) = setup_with(AuthPolicy { signup: SignupMode::Open, ..AuthPolicy::default() });
+    let s = core.accounts.sign_up("alice@example.com", password(GOOD), "x").await.expect("sign up");
+    let who = core.accounts.session(s.token.expose()).await.expect("session").expect("live");
+    let me = who.principal().expect("a vault in the session");
+    assert_eq!(me.scopes, Scopes::USER);
+    let mut made = secret("mine");
+    made.owner = Some(me.clone());
+    let created = core.secrets.create(made).await.expect("create");
+    let receipt_key = created.receipt.receipt_key.as_ref().expect("key").expose().to_owned();
+    let listed = |p: once_core::Principal| {
+        let core = &core;
+        async move {
+            let page = core.secrets.recent(&p, None, 10).await.expect("recent");
+            page.items
+                .iter()
+                .map(|v| v.receipt_key.as_ref().map(|k| k.expose().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(me).await, vec![Some(receipt_key.clone())]);
+
+    // Signing in again opens the same vault, through the second factor too.
+    let (secret2, _) = {
+        let e = core.accounts.begin_totp(&s.account.id, &s.account.email).expect("begin");
+        let secret = TotpSecret::from_base32(&e.secret_base32).expect("base32");
+        let code = TotpPolicy::default().code_at(&secret, clock.now() as u64).expect("code");
+        (secret, core.accounts.confirm_totp(&s.account.id, &e.ticket, &code).await.expect("confirm"))
+    };
+    clock.advance(30);
+    let t = ticket(core.accounts.sign_in("alice@example.com", password(GOOD), "y").await);
+    let code = TotpPolicy::default().code_at(&secret2, clock.now() as u64).expect("code");
+    let again = core.accounts.second_factor(&t, &code, "y").await.expect("signed in");
+    let who = core.accounts.session(again.token.expose()).await.expect("session").expect("live");
+    assert_eq!(listed(who.principal().expect("vault")).await, vec![Some(receipt_key.clone())]);
+
+    // Changing the password keeps the vault and ends every other session.
+    let new = "a different long passphrase 42";
+    let changed = core
+        .accounts
+        .change_password(&who, password(GOOD), password(new), "y")
+        .await
+        .expect("change password");
+    assert!(
+        core.accounts.session(again.token.expose()).await.expect("session").is_none(),
+        "old session ended"
+    );
+    let who = core.accounts.session(changed.token.expose()).await.expect("session").expect("new session");
+    assert!(who.session.second_factor, "still past the second factor");
+    assert_eq!(listed(who.principal().expect("vault")).await, vec![Some(receipt_key.clone())]);
+    let r = core.accounts.change_password(&who, password(GOOD), password(new), "y").await;
+    assert!(matches!(r, Err(CoreError::Unauthorized)), "the old password no longer works: {r:?}");
+
+    // A password an admin sets can't open the old vault: the list keeps the receipt, not its link.
+    core.accounts
+        .set_password("alice@example.com", password("an admin's reset password 7"))
+        .await
+        .expect("reset");
+    let t = ticket(
+        core.accounts.sign_in("alice@example.com", password("an admin's reset password 7"), "z").await,
+    );
+    clock.advance(30);
+    let code = TotpPolicy::default().code_at(&secret2, clock.now() as u64).expect("code");
+    let reset = core.accounts.second_factor(&t, &code, "z").await.expect("signed in");
+    let who = core.accounts.session(reset.token.expose()).await.expect("session").expect("live");
+    assert_eq!(listed(who.principal().expect("a new vault")).await, vec![None]);
+}

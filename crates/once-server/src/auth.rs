@@ -140,3 +140,31 @@ impl FromRequestParts<AppState> for BearerRequired {
         }
     }
 }
+
+/// The connection's peer address, when the server provides it (`ConnectInfo`, which
+/// `Application::run_until` serves with). Never a forwarded header: those are the client's to
+/// write.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let connect = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(PeerAddr(connect.map(|c| c.0.ip())))
+    }
+}
+
+impl PeerAddr {
+    /// Whether the admin pages and API answer this peer (`admin.allow_cidrs`). Without a known
+    /// address only an empty list (anywhere) lets it through.
+    pub fn may_administer(&self, state: &AppState) -> bool {
+        let networks = &state.admin_networks;
+        let allowed = networks.allows_anywhere() || self.0.is_some_and(|ip| networks.permits(ip));
+        if !allowed {
+            once_core::audit::event("admin.denied", "denied:network", None, "anon");
+        }
+        allowed
+    }
+}

@@ -173,6 +173,57 @@ impl Default for AuthConfig {
     }
 }
 
+/// The admin pages (docs/CONFIG.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Networks (CIDR, e.g. `10.0.0.0/8`, or single addresses) the admin pages answer; others
+    /// get 403. Empty: anywhere. Checked against the connection's peer address, so behind a
+    /// reverse proxy list the proxy's address.
+    pub allow_cidrs: Vec<String>,
+}
+
+impl AdminConfig {
+    /// The allow-list, parsed.
+    pub fn allow_list(&self) -> Result<CidrAllowList, String> {
+        CidrAllowList::parse(&self.allow_cidrs)
+    }
+}
+
+/// Networks a peer address must be in; empty allows every address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CidrAllowList(Vec<ipnet::IpNet>);
+
+impl CidrAllowList {
+    /// Parses CIDR networks (`192.168.0.0/16`, `fd00::/8`) and single addresses (a /32 or /128).
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let nets = entries
+            .iter()
+            .map(|e| {
+                let e = e.trim();
+                e.parse::<ipnet::IpNet>()
+                    .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("admin.allow_cidrs: {e:?} is not a network like \"10.0.0.0/8\" or an address")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CidrAllowList(nets))
+    }
+
+    /// Whether the list allows every address.
+    pub fn allows_anywhere(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `peer` may reach what the list guards. An IPv4 peer seen on an IPv6 socket
+    /// (`::ffff:10.1.2.3`) is matched as the IPv4 address it is.
+    pub fn permits(&self, peer: std::net::IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.0.is_empty() || self.0.iter().any(|n| n.contains(&peer))
+    }
+}
+
 /// Settings for `redis://` and `rediss://` stores (docs/DEPLOY.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -233,6 +284,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub redis: RedisConfig,
     pub auth: AuthConfig,
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -251,6 +303,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             redis: RedisConfig::default(),
             auth: AuthConfig::default(),
+            admin: AdminConfig::default(),
         }
     }
 }
@@ -348,6 +401,7 @@ impl Config {
         if self.http.request_timeout_secs == 0 {
             return Err("http.request_timeout_secs must be at least 1".into());
         }
+        self.admin.allow_list()?;
         Ok(())
     }
 
@@ -488,6 +542,48 @@ mod tests {
             .extract()
             .expect("example parses");
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn the_admin_allow_list_parses_networks_and_addresses() {
+        let list = |entries: &[&str]| {
+            CidrAllowList::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let anywhere = list(&[]).expect("empty");
+        assert!(
+            anywhere.allows_anywhere() && anywhere.permits(ip("203.0.113.9")) && anywhere.permits(ip("::1"))
+        );
+        let l = list(&["10.0.0.0/8", " 192.0.2.7 ", "fd00::/8"]).expect("parses");
+        assert!(!l.allows_anywhere());
+        for (addr, allowed) in [
+            ("10.1.2.3", true),
+            ("11.0.0.1", false),
+            ("192.0.2.7", true),
+            ("192.0.2.8", false),
+            ("::ffff:10.9.9.9", true),
+            ("::ffff:127.0.0.1", false),
+            ("fd12::1", true),
+            ("::1", false),
+            ("127.0.0.1", false),
+        ] {
+            assert_eq!(l.permits(ip(addr)), allowed, "{addr}");
+        }
+        for bad in ["10.0.0.0/33", "localhost", "", "10.0.0/8"] {
+            let err = list(&[bad]).expect_err(bad);
+            assert!(err.contains("admin.allow_cidrs"), "{err}");
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("once.toml", "[admin]\nallow_cidrs = [\"10.0.0.0/8\", \"nonsense\"]\n")?;
+            let err =
+                Config::load(Some(Path::new("once.toml")), &FlagOverrides::default()).expect_err("bad cidr");
+            assert!(err.contains("nonsense"), "{err}");
+            jail.create_file("once.toml", "[admin]\nallow_cidrs = [\"127.0.0.0/8\"]\n")?;
+            let c = Config::load(Some(Path::new("once.toml")), &FlagOverrides::default())
+                .map_err(|e| e.to_string())?;
+            assert!(c.admin.allow_list().map_err(|e| e.to_string())?.permits(ip("127.0.0.1")));
+            Ok(())
+        });
     }
 
     #[test]

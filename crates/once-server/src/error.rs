@@ -102,6 +102,7 @@ impl From<CoreError> for ApiError {
             CoreError::Unauthorized => ApiError::Unauthorized,
             CoreError::Locked { .. } => ApiError::Forbidden("too many wrong codes; try again later".into()),
             CoreError::SignupRefused => ApiError::Forbidden("sign-up is not open to this address".into()),
+            CoreError::NotAdmin => ApiError::Forbidden("administrators only".into()),
             CoreError::Conflict(m) => ApiError::BadRequest(m),
             CoreError::Unavailable(source) => {
                 tracing::error!(error = %source, "store unavailable");

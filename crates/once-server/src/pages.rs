@@ -6,7 +6,9 @@
 //! CSRF token; pages get a CSP with no inline script or style.
 
 mod account;
+mod admin;
 mod csrf;
+mod dashboard;
 mod i18n;
 
 use askama::Template;
@@ -21,6 +23,7 @@ use once_core::{
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+pub(crate) use account::web_principal;
 pub use csrf::{CSRF_COOKIE, CsrfToken};
 pub use i18n::{LANG_COOKIE, Lang, Loc};
 
@@ -40,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/about", get(about))
         .route("/lang/{code}", get(switch_language))
         .merge(account::router())
+        .merge(admin::router())
+        .merge(dashboard::router())
 }
 
 /// What every page's frame needs.
@@ -236,7 +241,7 @@ async fn create(
         views,
         recipient: None,
         share_domain: String::new(),
-        owner: None,
+        owner: account::web_principal(&state, &headers).await,
     };
     match state.core.secrets.create(req).await {
         // The receipt page shows the secret link this once (as Onetime Secret's private page).
@@ -556,6 +561,7 @@ pub(crate) fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreErro
             (StatusCode::TOO_MANY_REQUESTS, l.t_s("code-locked", "time", &l.datetime(until)))
         }
         CoreError::SignupRefused => (StatusCode::FORBIDDEN, l.t("signup-refused")),
+        CoreError::NotAdmin => (StatusCode::FORBIDDEN, l.t("admin-forbidden")),
         CoreError::Invalid(_)
         | CoreError::TooLarge { .. }
         | CoreError::Unauthorized

@@ -1,5 +1,6 @@
 //! Routes by feature.
 
+mod admin;
 mod assets;
 mod health;
 mod keys;

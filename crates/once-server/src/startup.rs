@@ -146,7 +146,8 @@ impl Application {
         } else {
             Metrics::disabled()
         };
-        let state = AppState { core, base_url: base_url.into(), store, metrics };
+        let admin_networks = Arc::new(config.admin.allow_list().map_err(anyhow::Error::msg)?);
+        let state = AppState { core, base_url: base_url.into(), store, metrics, admin_networks };
         let router = crate::middleware::apply(
             routes::router(state.clone()),
             &state.metrics,
@@ -180,7 +181,10 @@ impl Application {
         let sweeper = tokio::spawn(sweep(self.state.clone(), self.sweep_every, self.sweep_batch));
         let metrics_upkeep = tokio::spawn(self.state.metrics.clone().upkeep());
         tracing::info!(addr = %self.local_addr(), "listening");
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).await;
+        // With the peer's address in each request's extensions (`ConnectInfo`), which the admin
+        // pages' allow-list checks.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(signal).await;
         sweeper.abort();
         metrics_upkeep.abort();
         tracing::info!("stopped");

@@ -13,4 +13,6 @@ pub struct AppState {
     pub store: Arc<dyn once_store::Store>,
     /// This application's metrics (a no-op when `metrics.enabled = false`).
     pub metrics: Metrics,
+    /// Where the admin pages may be reached from (`admin.allow_cidrs`).
+    pub admin_networks: Arc<crate::config::CidrAllowList>,
 }

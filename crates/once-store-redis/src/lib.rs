@@ -17,6 +17,7 @@
 //! | `P{acct}:ks:ID` | sorted set | an account's API keys (member: key hash, score: created_at) |
 //! | `P{acct}:t:ID` | hash | an account's second factor: sealed TOTP secret `s`, enabled `e` (the last accepted TOTP step is the account's field `ts`) |
 //! | `P{acct}:rc:ID` | set | hashes of an account's unused recovery codes (`SREM` uses one up) |
+//! | `P{acct}:em` | sorted set | every account's e-mail (score 0: byte order), for the admin's accounts list; [`RedisStore`] adds the e-mails of accounts written before it existed when it finds it shorter than `P{acct}:all` |
 //! | `P{acct}:layout` | string | the version of the `{acct}` layout (2: the `ks:ID` indexes exist; [`RedisStore::open`] builds them for keys written before) |
 //! | `P{lock}:l:SUBJECT` | hash | a lockout counter: failures `f`, last failure `t`, lock end `u` (absent unless the round locked); Redis TTL: the longer of window and lock, plus [`EXPIRY_GRACE`] |
 //! | `P{lock}:locked` | sorted set | locked subjects (member: subject, score: locked_until); locks that ended over [`EXPIRY_GRACE`] ago are dropped by `locked` |
@@ -42,7 +43,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -50,7 +51,8 @@ use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
     Lockout, LockoutStore, Receipt, ReceiptState, RecordId, Role, Scopes, SecretRecord, SecretStore,
-    SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime,
+    SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState,
+    utc_day,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -344,6 +346,12 @@ impl RedisStore {
         format!("{}{{acct}}:all", self.prefix)
     }
 
+    /// Every account's e-mail, for listing accounts by e-mail (a sorted set, all scores 0, so
+    /// members are in byte order).
+    fn accounts_by_email_key(&self) -> String {
+        format!("{}{{acct}}:em", self.prefix)
+    }
+
     fn account_keys_key(&self, id: &AccountId) -> String {
         format!("{}{{acct}}:ks:{}", self.prefix, hex(id.0.as_bytes()))
     }
@@ -366,6 +374,42 @@ impl RedisStore {
 
     fn locked_key(&self) -> String {
         format!("{}{{lock}}:locked", self.prefix)
+    }
+
+    /// The secret id in a receipt-state key's name (`P{sid}:rs`), if it is one.
+    fn sid_of_receipt_state_key(&self, key: &str) -> Option<RecordId> {
+        let hex = key.strip_prefix(self.prefix.as_str())?.strip_prefix('{')?.strip_suffix("}:rs")?;
+        let bytes = data_encoding::HEXLOWER.decode(hex.as_bytes()).ok()?;
+        Some(RecordId(bytes.try_into().ok()?))
+    }
+
+    /// Adds the e-mails of accounts missing from the accounts-by-e-mail index (written before
+    /// the index existed, or by an older instance): when it has fewer members than the account
+    /// list, every account's e-mail is added again (`ZADD` of a member present changes nothing).
+    /// Accounts are never deleted, so equal counts mean a complete index.
+    async fn complete_email_index(&self) -> StoreResult<()> {
+        let (all, by_email) = (self.accounts_key(), self.accounts_by_email_key());
+        let (a, e) = (all.clone(), by_email.clone());
+        let (accounts, indexed): (u64, u64) = self
+            .run(|mut c| async move { redis::pipe().zcard(a).zcard(e).query_async(&mut c).await })
+            .await?;
+        if indexed >= accounts {
+            return Ok(());
+        }
+        let ids: Vec<String> = self.run(|mut c| async move { c.zrange(all, 0, -1).await }).await?;
+        let mut read = redis::pipe();
+        for id in &ids {
+            read.cmd("HGET").arg(self.account_key(&AccountId(id.clone()))).arg("email");
+        }
+        let emails: Vec<Option<Vec<u8>>> =
+            self.run(|mut c| async move { read.query_async(&mut c).await }).await?;
+        let mut index = redis::pipe();
+        for email in emails.iter().flatten() {
+            index.cmd("ZADD").arg(&by_email).arg(0).arg(&email[..]).ignore();
+        }
+        self.run(|mut c| async move { index.query_async::<()>(&mut c).await }).await?;
+        tracing::info!(accounts, indexed, "indexed accounts by e-mail");
+        Ok(())
     }
 
     /// The secret id a receipt id points to.
@@ -1036,6 +1080,88 @@ impl SecretStore for RedisStore {
             .await
             .map(drop)
     }
+
+    /// `SCAN`s every receipt-state key (`P{sid}:rs`) and reads each receipt's packed fields and
+    /// state, with its secret's expiry, views left and envelope length, pipelined per batch:
+    /// O(records) round trips' worth of work on Redis, for the admin page only. `SCAN` may return
+    /// a key twice, so keys seen are remembered (O(records) memory too); a key deleted between
+    /// the scan and the read is skipped.
+    async fn usage(&self, now: UnixTime) -> StoreResult<Vec<UsageRow>> {
+        let pattern = format!("{}{{*}}:rs", glob_escape(&self.prefix));
+        let mut seen: HashSet<RecordId> = HashSet::new();
+        let mut rows: BTreeMap<(UnixTime, UsageState), (u64, u64)> = BTreeMap::new();
+        let mut cursor = 0u64;
+        loop {
+            let p = pattern.clone();
+            let (next, keys): (u64, Vec<String>) = self
+                .run(|mut c| async move {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(p)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            let fresh: Vec<RecordId> = keys
+                .iter()
+                .filter_map(|k| self.sid_of_receipt_state_key(k))
+                .filter(|sid| seen.insert(*sid))
+                .collect();
+            if !fresh.is_empty() {
+                let mut pipe = redis::pipe();
+                for sid in &fresh {
+                    pipe.cmd("HMGET").arg(self.receipt_state_key(sid)).arg("m").arg("st");
+                    pipe.cmd("HMGET").arg(self.secret_key(sid)).arg("x").arg("v");
+                    pipe.cmd("HSTRLEN").arg(self.secret_key(sid)).arg("e");
+                }
+                let out: Vec<Value> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+                if out.len() != 3 * fresh.len() {
+                    return Err(malformed("reply"));
+                }
+                for reply in out.chunks_exact(3) {
+                    let [Value::Array(receipt), Value::Array(secret), envelope_len] = reply else {
+                        return Err(malformed("reply"));
+                    };
+                    // Purged (or removed by its TTL) since the scan.
+                    let Some(meta) = receipt.first().cloned().and_then(bytes_of) else { continue };
+                    let meta = decode_meta(&meta).ok_or_else(|| malformed("receipt"))?;
+                    // Absent: a fresh receipt's `new` (see `create`).
+                    let state = match receipt.get(1).cloned().and_then(bytes_of) {
+                        None => ReceiptState::New,
+                        Some(st) => std::str::from_utf8(&st)
+                            .ok()
+                            .and_then(ReceiptState::parse)
+                            .ok_or_else(|| malformed("receipt"))?,
+                    };
+                    let live = matches!(
+                        (secret.first().and_then(int_of), secret.get(1).and_then(int_of)),
+                        (Some(x), Some(v)) if x > now && v > 0
+                    );
+                    let bytes = if live {
+                        int_of(envelope_len).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    let row = rows
+                        .entry((utc_day(meta.created_at), UsageState::of(state, meta.secret_expires_at, now)))
+                        .or_default();
+                    row.0 += 1;
+                    row.1 += bytes;
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(rows
+            .into_iter()
+            .map(|((day, state), (receipts, secret_bytes))| UsageRow { day, state, receipts, secret_bytes })
+            .collect())
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -1147,6 +1273,7 @@ fn session_fields(s: &SessionRecord) -> Fields {
         .num("x", s.expires_at)
         .num("f", u8::from(s.second_factor))
         .bytes("u", s.client.as_bytes())
+        .bytes("v", s.vault.as_deref().unwrap_or_default())
 }
 
 fn session_from(hash: [u8; 32], h: &Hash) -> Option<SessionRecord> {
@@ -1159,6 +1286,8 @@ fn session_from(hash: [u8; 32], h: &Hash) -> Option<SessionRecord> {
         expires_at: h.num("x")?,
         second_factor: h.text("f")? == "1",
         client: h.text("u")?.to_owned(),
+        // Absent (sessions from before vaults) or empty: no vault.
+        vault: h.bytes("v").filter(|v| !v.is_empty()).map(<[u8]>::to_vec),
     })
 }
 
@@ -1312,6 +1441,7 @@ impl AccountStore for RedisStore {
             .key(self.account_key(&account.id))
             .key(self.email_key(&account.email))
             .key(self.accounts_key())
+            .key(self.accounts_by_email_key())
             .arg(account.id.0.as_bytes())
             .arg(account.created_at)
             .arg(a_fields.len());
@@ -1324,6 +1454,7 @@ impl AccountStore for RedisStore {
                 invocation.arg("").arg("");
             }
         }
+        invocation.arg(account.email.as_bytes());
         for a in a_fields.iter().chain(k_fields.iter()) {
             invocation.arg(a.as_slice());
         }
@@ -1365,6 +1496,76 @@ impl AccountStore for RedisStore {
             pipe.cmd("HGETALL").arg(self.account_key(&AccountId(id.clone())));
         }
         let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        raw.into_iter()
+            .filter_map(|r| Hash::from_flat(r).filter(|h| !h.is_empty()))
+            .map(|h| account_from(&h).ok_or_else(|| malformed("account")))
+            .collect()
+    }
+
+    /// Walks the accounts-by-e-mail index from `after` (`ZRANGEBYLEX`), filtering by `search`
+    /// on the e-mails alone, then reads the page's accounts: a search reads the index until a
+    /// page is full (O(accounts) when few match), but only the accounts shown.
+    async fn accounts_page(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Account>> {
+        let limit = limit as usize;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.complete_email_index().await?;
+        let search = search.map(str::to_lowercase);
+        let key = self.accounts_by_email_key();
+        let chunk = if search.is_some() { 1000 } else { limit };
+        let mut start: Vec<u8> = after.map_or_else(|| b"-".to_vec(), |a| [b"(", a.as_bytes()].concat());
+        let mut emails: Vec<String> = Vec::with_capacity(limit.min(1000));
+        'scan: loop {
+            let (k, s) = (key.clone(), start.clone());
+            let batch: Vec<Vec<u8>> = self
+                .run(|mut c| async move {
+                    redis::cmd("ZRANGEBYLEX")
+                        .arg(k)
+                        .arg(s)
+                        .arg("+")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(chunk)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            let full = batch.len() == chunk;
+            if let Some(last) = batch.last() {
+                start = [b"(", &last[..]].concat();
+            }
+            for member in batch {
+                let email = String::from_utf8(member).map_err(|_| malformed("account index"))?;
+                if search.as_deref().is_none_or(|s| email.contains(s)) {
+                    emails.push(email);
+                    if emails.len() == limit {
+                        break 'scan;
+                    }
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = redis::pipe();
+        for e in &emails {
+            ids.cmd("GET").arg(self.email_key(e));
+        }
+        let ids: Vec<Option<String>> = self.run(|mut c| async move { ids.query_async(&mut c).await }).await?;
+        let mut read = redis::pipe();
+        for id in ids.into_iter().flatten() {
+            read.cmd("HGETALL").arg(self.account_key(&AccountId(id)));
+        }
+        let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { read.query_async(&mut c).await }).await?;
         raw.into_iter()
             .filter_map(|r| Hash::from_flat(r).filter(|h| !h.is_empty()))
             .map(|h| account_from(&h).ok_or_else(|| malformed("account")))
@@ -1503,6 +1704,15 @@ impl AccountStore for RedisStore {
         self.set_account_field(account, "pw", phc).await
     }
 
+    async fn set_password(&self, account: &AccountId, phc: &str, vault: &[u8]) -> StoreResult<bool> {
+        self.set_account_fields(account, &[("pw", phc.as_bytes()), ("pv", vault)]).await
+    }
+
+    async fn password_vault(&self, account: &AccountId) -> StoreResult<Option<Vec<u8>>> {
+        let key = self.account_key(account);
+        self.run(|mut c| async move { c.hget(key, "pv").await }).await
+    }
+
     async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>> {
         let key = self.account_key(account);
         self.run(|mut c| async move { c.hget(key, "pw").await }).await
@@ -1614,12 +1824,22 @@ impl RedisStore {
         field: &'static str,
         value: &str,
     ) -> StoreResult<bool> {
-        let (key, value) = (self.account_key(account), value.to_owned());
-        let out: i64 = self
-            .run(|mut c| async move {
-                scripts::SET_ACCOUNT_FIELD.key(key).arg(field).arg(value).invoke_async(&mut c).await
-            })
-            .await?;
+        self.set_account_fields(account, &[(field, value.as_bytes())]).await
+    }
+
+    /// Sets fields of an existing account, all at once; `false` if there is no such account.
+    async fn set_account_fields(
+        &self,
+        account: &AccountId,
+        fields: &[(&'static str, &[u8])],
+    ) -> StoreResult<bool> {
+        let key = self.account_key(account);
+        let mut invocation = scripts::SET_ACCOUNT_FIELD.prepare_invoke();
+        invocation.key(key);
+        for (name, value) in fields {
+            invocation.arg(*name).arg(*value);
+        }
+        let out: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
         Ok(out == 1)
     }
 

@@ -140,22 +140,24 @@ return 0
     )
 });
 
-/// KEYS: account, e-mail index, account list, and with a first API key: the key, the account's
-/// key index. ARGV: account id, created_at, n, the key's hash and created_at (empty without a
-/// key), n account field/value arguments, then the key's field/value arguments.
+/// KEYS: account, e-mail index, account list, accounts by e-mail, and with a first API key: the
+/// key, the account's key index. ARGV: account id, created_at, n, the key's hash and created_at
+/// (empty without a key), the e-mail, n account field/value arguments, then the key's
+/// field/value arguments.
 /// Returns 1, 0 if the account or e-mail exists, -1 if the key exists.
 pub(crate) static ADD_ACCOUNT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-if KEYS[4] and redis.call('EXISTS', KEYS[4]) > 0 then return -1 end
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) > 0 then return -1 end
 local n = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + n))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + n))
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-if KEYS[4] then
-  redis.call('HSET', KEYS[4], unpack(ARGV, 6 + n, #ARGV))
-  redis.call('ZADD', KEYS[5], ARGV[5], ARGV[4])
+redis.call('ZADD', KEYS[4], 0, ARGV[6])
+if KEYS[5] then
+  redis.call('HSET', KEYS[5], unpack(ARGV, 7 + n, #ARGV))
+  redis.call('ZADD', KEYS[6], ARGV[5], ARGV[4])
 end
 return 1
 ",
@@ -257,13 +259,14 @@ return 1
     )
 });
 
-/// KEYS: account. ARGV: field, value. Sets one field of an existing account (`pw` the password
-/// hash, `d` disabled, `role`); returns 1, or 0 if there is no such account.
+/// KEYS: account. ARGV: field, value pairs. Sets fields of an existing account together (`pw` the
+/// password hash, `pv` the vault sealed under the password, `d` disabled, `role`); returns 1, or 0
+/// if there is no such account.
 pub(crate) static SET_ACCOUNT_FIELD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 ",
     )

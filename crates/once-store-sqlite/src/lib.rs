@@ -10,8 +10,8 @@
 //!   2-core box do tens of thousands of writes a second. If one operation of a group fails, the
 //!   group is rolled back and each operation re-runs alone, so a bad one fails only itself. See
 //!   the `writer` module.
-//! - **Reads** (`peek`, `receipt`, `recent`, account, key and second-factor lookups, lockout
-//!   states, `ping`) go to a small pool of `query_only` connections (4 by default) run on tokio's
+//! - **Reads** (`peek`, `receipt`, `recent`, account, key and second-factor lookups, the admin's
+//!   `usage` and `accounts_page`, lockout states, `ping`) go to a small pool of `query_only` connections (4 by default) run on tokio's
 //!   blocking pool, bounded by a semaphore. In WAL mode they never wait for the writer, and each
 //!   sees every write acknowledged before it started.
 //! - **The one-time claim** is a conditional `UPDATE secrets SET views_left = views_left - 1
@@ -55,7 +55,7 @@ use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
     Lockout, LockoutStore, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord,
-    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime,
+    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
@@ -168,6 +168,23 @@ const PURGE_SECRETS: &str =
 /// Deletes up to `?2` receipts expired at `?1`, found by the `receipts_expires_at` index.
 const PURGE_RECEIPTS: &str =
     "DELETE FROM receipts WHERE id IN (SELECT id FROM receipts WHERE expires_at <= ?1 LIMIT ?2)";
+
+/// Usage statistics at `?1`: receipts by UTC day of creation and state (`new` and `viewed` are
+/// `expired` once their secret's expiry passed), with the envelope bytes of their live secrets.
+/// One pass over the receipts, each joined to its secret by primary key.
+const USAGE: &str = "SELECT r.created_at - (((r.created_at % 86400) + 86400) % 86400) AS day,
+            CASE WHEN r.state IN ('new', 'viewed') AND r.secret_expires_at <= ?1 THEN 'expired'
+                 ELSE r.state END AS usage_state,
+            count(*),
+            coalesce(sum(length(s.envelope)), 0)
+     FROM receipts r
+     LEFT JOIN secrets s ON s.id = r.secret_id AND s.views_left > 0 AND s.expires_at > ?1
+     GROUP BY day, usage_state";
+
+/// A page of accounts by e-mail after `?1`, those containing `?2` if it is not NULL, `?3` at most
+/// (seeks the e-mail's unique index, in its order).
+const ACCOUNTS_PAGE: &str = "SELECT id, email, role, created_at, disabled FROM accounts
+     WHERE email > ?1 AND (?2 IS NULL OR instr(email, ?2) > 0) ORDER BY email LIMIT ?3";
 
 /// The first page of an owner's receipts (`receipts_owner_recent` index).
 fn recent_first_sql() -> String {
@@ -427,6 +444,34 @@ impl SecretStore for SqliteStore {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 
+    async fn usage(&self, now: UnixTime) -> StoreResult<Vec<UsageRow>> {
+        let mut rows = self
+            .read(move |conn| {
+                let mut st = conn.prepare_cached(USAGE)?;
+                let bad = |i: usize, what: &str| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        i,
+                        rusqlite::types::Type::Text,
+                        format!("unexpected {what}").into(),
+                    )
+                };
+                let rows = st.query_map(params![now], |r| {
+                    let state: String = r.get(1)?;
+                    let state = UsageState::ALL
+                        .into_iter()
+                        .find(|s| s.as_str() == state)
+                        .ok_or_else(|| bad(1, "receipt state"))?;
+                    // Counts and sums of lengths are never negative.
+                    let count = |i: usize| u64::try_from(r.get::<_, i64>(i)?).map_err(|_| bad(i, "count"));
+                    Ok(UsageRow { day: r.get(0)?, state, receipts: count(2)?, secret_bytes: count(3)? })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<UsageRow>>>()
+            })
+            .await?;
+        rows.sort_by_key(|r| (r.day, r.state));
+        Ok(rows)
+    }
+
     async fn register_keys(&self, keys: &[(String, [u8; 32])]) -> StoreResult<Vec<(String, [u8; 32])>> {
         let keys = keys.to_vec();
         self.writer
@@ -580,6 +625,24 @@ impl AccountStore for SqliteStore {
                 "SELECT id, email, role, created_at, disabled FROM accounts ORDER BY created_at, id",
             )?;
             let rows = st.query_map([], |r| account_at(r, 0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn accounts_page(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Account>> {
+        // Every e-mail sorts after the empty string; `instr` (not LIKE) so `%` and `_` are
+        // plain characters.
+        let after = after.unwrap_or("").to_owned();
+        let search = search.map(str::to_lowercase);
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(ACCOUNTS_PAGE)?;
+            let rows = st.query_map(params![after, search, limit], |r| account_at(r, 0))?;
             rows.collect()
         })
         .await
@@ -778,6 +841,38 @@ impl AccountStore for SqliteStore {
             .await
     }
 
+    async fn set_password(&self, account: &AccountId, phc: &str, vault: &[u8]) -> StoreResult<bool> {
+        let (account, phc, vault) = (account.0.clone(), phc.to_owned(), vault.to_vec());
+        self.writer
+            .write(move |conn| {
+                let set = conn
+                    .prepare_cached(
+                        "INSERT INTO passwords (account_id, phc, vault) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (account_id) DO UPDATE SET phc = excluded.phc, vault = excluded.vault",
+                    )
+                    .and_then(|mut st| st.execute(params![account, phc, vault]));
+                match set {
+                    Ok(n) => Ok(n == 1),
+                    Err(e) if e.sqlite_extended_error_code() == Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                        Ok(false)
+                    }
+                    Err(e) => Err(backend(e)),
+                }
+            })
+            .await
+    }
+
+    async fn password_vault(&self, account: &AccountId) -> StoreResult<Option<Vec<u8>>> {
+        let account = account.0.clone();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT vault FROM passwords WHERE account_id = ?1")?
+                .query_row(params![account], |r| r.get::<_, Option<Vec<u8>>>(0))
+                .optional()
+                .map(Option::flatten)
+        })
+        .await
+    }
+
     async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>> {
         let account = account.0.clone();
         self.read(move |conn| {
@@ -799,8 +894,8 @@ impl SessionStore for SqliteStore {
             .write(move |conn| {
                 conn.prepare_cached(
                     "INSERT INTO sessions (hash, account_id, created_at, last_seen_at, idle_timeout, expires_at,
-                                           ends_at, second_factor, client)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                           ends_at, second_factor, client, vault)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .and_then(|mut st| {
                     st.execute(params![
@@ -813,6 +908,7 @@ impl SessionStore for SqliteStore {
                         session.ends_at(),
                         i64::from(session.second_factor),
                         session.client,
+                        session.vault,
                     ])
                 })
                 .map_err(|e| match e.sqlite_extended_error_code() {
@@ -1091,6 +1187,16 @@ mod tests {
             "seeks past the cursor: {after}"
         );
         assert!(!after.contains("TEMP B-TREE"), "no sort: {after}");
+    }
+
+    #[test]
+    fn account_pages_seek_the_email_index() {
+        let (_dir, conn) = schema_only();
+        let page = plan(&conn, ACCOUNTS_PAGE);
+        assert!(page.contains("(email>?)"), "seeks past the cursor: {page}");
+        assert!(!page.contains("TEMP B-TREE"), "no sort: {page}");
+        let usage = plan(&conn, USAGE);
+        assert!(usage.contains("USING PRIMARY KEY (id=?)"), "secrets by key: {usage}");
     }
 
     #[test]

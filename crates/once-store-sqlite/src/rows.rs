@@ -99,7 +99,7 @@ pub(crate) fn api_key_from_row(r: &Row) -> rusqlite::Result<ApiKeyRecord> {
 }
 
 pub(crate) const SESSION_COLUMNS: &str =
-    "hash, account_id, created_at, last_seen_at, idle_timeout, expires_at, second_factor, client";
+    "hash, account_id, created_at, last_seen_at, idle_timeout, expires_at, second_factor, client, vault";
 
 pub(crate) fn session_from_row(r: &Row) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -111,5 +111,6 @@ pub(crate) fn session_from_row(r: &Row) -> rusqlite::Result<SessionRecord> {
         expires_at: r.get(5)?,
         second_factor: r.get::<_, i64>(6)? != 0,
         client: r.get(7)?,
+        vault: r.get(8)?,
     })
 }

@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_totp_steps.sql"),
     include_str!("../migrations/0005_passwords.sql"),
     include_str!("../migrations/0006_key_scopes_totp_lockouts.sql"),
+    include_str!("../migrations/0007_vaults.sql"),
 ];
 
 /// Records are keyed by random hashes, so every insert dirties its own leaf page and WAL traffic

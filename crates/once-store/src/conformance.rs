@@ -38,9 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use tokio;
 
 use crate::{
-    Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Lockout,
-    Receipt, ReceiptState, RecordId, Role, Scope, Scopes, SecretRecord, SessionRecord, Store, StoreError,
-    TotpRecord,
+    Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, DAY_SECS, FailureOutcome,
+    Lockout, Receipt, ReceiptState, RecordId, Role, Scope, Scopes, SecretRecord, SessionRecord, Store,
+    StoreError, TotpRecord, UsageRow, UsageState,
 };
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
@@ -180,6 +180,7 @@ pub fn session(account: &Account, created_at: i64, client: &str) -> SessionRecor
         expires_at: created_at + 3600,
         second_factor: false,
         client: client.into(),
+        vault: Some(format!("sealed vault of {client}").into_bytes()),
     }
 }
 
@@ -986,6 +987,23 @@ pub async fn password_hashes_are_kept_per_account(store: Arc<dyn Store>) {
     let nobody = AccountId("acct-nobody".into());
     assert!(!store.set_password_hash(&nobody, first).await.expect("unknown account"));
     assert_eq!(store.password_hash(&nobody).await.expect("get"), None);
+
+    // A password and the vault sealed under it are set together; a rehash keeps the vault.
+    assert_eq!(store.password_vault(&alice.id).await.expect("none yet"), None);
+    assert!(store.set_password(&alice.id, first, b"vault under first").await.expect("set"));
+    assert_eq!(store.password_hash(&alice.id).await.expect("get").as_deref(), Some(first));
+    assert_eq!(
+        store.password_vault(&alice.id).await.expect("get").as_deref(),
+        Some(&b"vault under first"[..])
+    );
+    assert!(store.set_password_hash(&alice.id, second).await.expect("rehash"));
+    assert_eq!(
+        store.password_vault(&alice.id).await.expect("kept").as_deref(),
+        Some(&b"vault under first"[..])
+    );
+    assert_eq!(store.password_vault(&bob.id).await.expect("bob's"), None, "per account");
+    assert!(!store.set_password(&nobody, first, b"v").await.expect("unknown account"));
+    assert_eq!(store.password_vault(&nobody).await.expect("get"), None);
 }
 
 /// A second factor as the core would store it.
@@ -1211,6 +1229,230 @@ pub async fn concurrent_lockout_failures_lock_once(store: Arc<dyn Store>) {
     assert_eq!(store.locked(NOW, 10).await.expect("locked"), vec![("2fa:x".to_owned(), NOW + 300)]);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Administration: usage statistics and the accounts list
+// ---------------------------------------------------------------------------------------------
+
+/// Creates a secret of `envelope_len` bytes (`views` reveals, `ttl` seconds, with or without a
+/// passphrase) at `created_at`.
+async fn seed(
+    store: &Arc<dyn Store>,
+    views: u32,
+    ttl: i64,
+    created_at: i64,
+    envelope_len: usize,
+    passphrase: bool,
+) -> (SecretRecord, Receipt) {
+    let (mut secret, mut receipt) = pair(views, ttl, None, created_at);
+    secret.envelope = vec![0x5a; envelope_len];
+    secret.has_passphrase = passphrase;
+    receipt.has_passphrase = passphrase;
+    store.create(secret.clone(), receipt.clone()).await.expect("create");
+    (secret, receipt)
+}
+
+fn row(day: i64, state: UsageState, receipts: u64, secret_bytes: u64) -> UsageRow {
+    UsageRow { day, state, receipts, secret_bytes }
+}
+
+pub async fn usage_counts_receipts_and_live_bytes_by_day_and_state(store: Arc<dyn Store>) {
+    use UsageState::{Burned, Expired, New, Received, Viewed};
+    assert_eq!(store.usage(NOW).await.expect("usage"), vec![], "an empty store");
+    const DAY: i64 = DAY_SECS;
+    let d = 20_000 * DAY;
+    let now = d + 3 * DAY + 43_200;
+
+    // The day before the epoch: days are UTC days, also below zero.
+    let (_, before_epoch) = seed(&store, 1, now + 10, -1, 5, false).await;
+    assert_eq!(before_epoch.secret_expires_at, now + 9);
+
+    // Day 0: live with a passphrase; expired unrevealed (its receipt expired too, not purged);
+    // revealed.
+    let t0 = d + 100;
+    seed(&store, 1, 10 * DAY, t0, 100, true).await;
+    seed(&store, 1, 60, t0, 50, false).await;
+    let (c, _) = seed(&store, 1, 10 * DAY, t0, 70, false).await;
+    assert!(store.take(&c.id, t0 + 10).await.expect("take c").is_some());
+
+    // Day 1: opened and one of two views taken; opened then expired; burned by the sender;
+    // burned by a wrong passphrase.
+    let t1 = d + DAY + 5000;
+    let (dd, dr) = seed(&store, 2, 5 * DAY, t1, 200, false).await;
+    assert!(store.open_receipt(&dr.id, t1 + 1).await.expect("open d").is_some());
+    assert!(store.take(&dd.id, t1 + 2).await.expect("take d").is_some());
+    let (_, er) = seed(&store, 1, 3600, t1, 30, false).await;
+    assert!(store.open_receipt(&er.id, t1 + 1).await.expect("open e").is_some());
+    let (_, fr) = seed(&store, 1, 5 * DAY, t1, 40, false).await;
+    assert!(matches!(store.burn(&fr.id, t1 + 3).await.expect("burn f"), Some(BurnOutcome::Burned(_))));
+    let (g, _) = seed(&store, 1, 5 * DAY, t1, 45, true).await;
+    assert_eq!(store.record_failure(&g.id, 1, t1 + 4).await.expect("fail g"), FailureOutcome::Burned);
+
+    // Day 2, its last second: one of three views taken (still new); live with a passphrase.
+    let t2 = d + 3 * DAY - 1;
+    let (h, _) = seed(&store, 3, 5 * DAY, t2, 300, false).await;
+    assert!(store.take(&h.id, t2).await.expect("take h").is_some());
+    seed(&store, 1, 5 * DAY, t2, 10, true).await;
+
+    // Day 3, its first second: revealed; opened, and expires before `now` (its receipt does
+    // not); new, and expires before `now`; revealed in two views.
+    let t3 = d + 3 * DAY;
+    let (j, _) = seed(&store, 1, DAY, t3, 20, false).await;
+    assert!(store.take(&j.id, t3 + 5).await.expect("take j").is_some());
+    let (_, kr) = seed(&store, 1, 30_000, t3, 25, false).await;
+    assert!(store.open_receipt(&kr.id, t3 + 6).await.expect("open k").is_some());
+    seed(&store, 1, 30_000, t3, 15, false).await;
+    let (m, _) = seed(&store, 2, DAY, t3, 60, false).await;
+    assert!(store.take(&m.id, t3 + 5).await.expect("take m").is_some());
+    assert!(store.take(&m.id, t3 + 6).await.expect("take m again").is_some());
+
+    // Early on day 3, before k and l expire: their bytes count.
+    assert_eq!(
+        store.usage(t3 + 7).await.expect("usage"),
+        vec![
+            row(-DAY, New, 1, 5),
+            row(d, New, 1, 100),
+            row(d, Received, 1, 0),
+            row(d, Expired, 1, 0),
+            row(d + DAY, Viewed, 1, 200),
+            row(d + DAY, Burned, 2, 0),
+            row(d + DAY, Expired, 1, 0),
+            row(d + 2 * DAY, New, 2, 310),
+            row(d + 3 * DAY, New, 1, 15),
+            row(d + 3 * DAY, Viewed, 1, 25),
+            row(d + 3 * DAY, Received, 2, 0),
+        ]
+    );
+    let at_now = vec![
+        row(-DAY, New, 1, 5),
+        row(d, New, 1, 100),
+        row(d, Received, 1, 0),
+        row(d, Expired, 1, 0),
+        row(d + DAY, Viewed, 1, 200),
+        row(d + DAY, Burned, 2, 0),
+        row(d + DAY, Expired, 1, 0),
+        row(d + 2 * DAY, New, 2, 310),
+        row(d + 3 * DAY, Received, 2, 0),
+        row(d + 3 * DAY, Expired, 2, 0),
+    ];
+    assert_eq!(store.usage(now).await.expect("usage"), at_now);
+    assert_eq!(store.usage(now).await.expect("usage again"), at_now, "reading changes nothing");
+
+    // The sweeper removes the expired secrets and the receipts past their own expiry (b's and
+    // e's); k's and l's receipts stay until theirs.
+    assert!(store.purge_expired(now, 1000).await.expect("purge") > 0);
+    assert_eq!(
+        store.usage(now).await.expect("usage"),
+        vec![
+            row(-DAY, New, 1, 5),
+            row(d, New, 1, 100),
+            row(d, Received, 1, 0),
+            row(d + DAY, Viewed, 1, 200),
+            row(d + DAY, Burned, 2, 0),
+            row(d + 2 * DAY, New, 2, 310),
+            row(d + 3 * DAY, Received, 2, 0),
+            row(d + 3 * DAY, Expired, 2, 0),
+        ]
+    );
+}
+
+/// Pages through every account (optionally matching `search`), `limit` at a time.
+async fn all_pages(store: &Arc<dyn Store>, search: Option<&str>, limit: u32) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.accounts_page(search, after.as_deref(), limit).await.expect("page");
+        assert!(page.len() <= limit as usize);
+        let Some(last) = page.last() else { break };
+        after = Some(last.email.clone());
+        let full = page.len() == limit as usize;
+        seen.extend(page.into_iter().map(|a| a.email));
+        if !full {
+            break;
+        }
+    }
+    seen
+}
+
+pub async fn accounts_page_lists_by_email_with_search(store: Arc<dyn Store>) {
+    assert_eq!(store.accounts_page(None, None, 10).await.expect("page"), vec![], "no accounts yet");
+    let mut emails: Vec<String> = (0..23).map(|i| format!("user{:02}@pages.example", (i * 7) % 23)).collect();
+    emails.extend(
+        ["zed@example.com", "alice@example.com", "under_score@example.com", "a@x.io", "bob@example.org"]
+            .map(str::to_owned),
+    );
+    for (i, e) in emails.iter().enumerate() {
+        let (mut a, _) = account(e, NOW + i as i64);
+        if i % 4 == 0 {
+            a.role = Role::Admin;
+        }
+        a.disabled = i % 5 == 0;
+        store.add_account(a, None).await.expect("add");
+    }
+    let mut sorted = emails.clone();
+    sorted.sort();
+
+    // Every account once, in e-mail order, whatever the page size.
+    for limit in [1, 7, 28, 100] {
+        assert_eq!(all_pages(&store, None, limit).await, sorted, "pages of {limit}");
+    }
+    // The accounts come whole.
+    let first = store.accounts_page(None, None, 1).await.expect("page");
+    assert_eq!(first, vec![store.account_by_email("a@x.io").await.expect("get").expect("exists")]);
+    assert!(store.accounts_page(None, None, 0).await.expect("page").is_empty());
+    assert!(store.accounts_page(None, Some("zed@example.com"), 10).await.expect("page").is_empty());
+    let after_bob = store.accounts_page(None, Some("bob@example.org"), 2).await.expect("page");
+    assert_eq!(
+        after_bob.iter().map(|a| a.email.as_str()).collect::<Vec<_>>(),
+        ["under_score@example.com", "user00@pages.example"]
+    );
+    // `after` need not be an account's e-mail.
+    let after_b = store.accounts_page(None, Some("b"), 1).await.expect("page");
+    assert_eq!(after_b[0].email, "bob@example.org");
+
+    // Search: a substring, ignoring case, with no wildcard meaning for `_` or `%`.
+    let example_com = ["alice@example.com", "under_score@example.com", "zed@example.com"];
+    assert_eq!(all_pages(&store, Some("EXAMPLE.com"), 2).await, example_com);
+    assert_eq!(all_pages(&store, Some("_"), 10).await, ["under_score@example.com"]);
+    assert_eq!(all_pages(&store, Some("%"), 10).await, Vec::<String>::new());
+    assert_eq!(all_pages(&store, Some("user1"), 3).await.len(), 10);
+    assert_eq!(all_pages(&store, Some("nobody"), 3).await, Vec::<String>::new());
+    let page = store.accounts_page(Some("example"), Some("alice@example.com"), 1).await.expect("page");
+    assert_eq!(page[0].email, "bob@example.org");
+
+    // The older listing still has everyone, oldest first.
+    assert_eq!(
+        store.accounts().await.expect("all").iter().map(|a| a.email.clone()).collect::<Vec<_>>(),
+        emails
+    );
+}
+
+pub async fn accounts_pages_see_everyone_once_while_accounts_are_added(store: Arc<dyn Store>) {
+    let before: Vec<String> = (0..40).map(|i| format!("m{:03}@before.example", i * 5)).collect();
+    for e in &before {
+        let (a, _) = account(e, NOW);
+        store.add_account(a, None).await.expect("add");
+    }
+    // Accounts keep arriving, sorting before, between and after the ones there, while a reader
+    // pages through.
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..60 {
+                let (a, _) = account(&format!("m{:03}@during.example", (i * 37) % 200), NOW + 1);
+                store.add_account(a, None).await.expect("add during");
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let seen = all_pages(&store, None, 3).await;
+    writer.await.expect("writer");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "strictly ascending, so no account twice: {seen:?}");
+    for e in &before {
+        assert!(seen.contains(e), "{e} was there all along");
+    }
+    assert_eq!(all_pages(&store, None, 7).await.len(), 100, "everyone, once the writer is done");
+}
+
 async fn join_all<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles.collect::<Vec<_>>() {
@@ -1271,6 +1513,9 @@ macro_rules! conformance_suite {
             locked_lists_current_locks_soonest_first,
             concurrent_lockout_failures_are_all_counted,
             concurrent_lockout_failures_lock_once,
+            usage_counts_receipts_and_live_bytes_by_day_and_state,
+            accounts_page_lists_by_email_with_search,
+            accounts_pages_see_everyone_once_while_accounts_are_added,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

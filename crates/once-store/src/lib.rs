@@ -195,6 +195,68 @@ pub struct Cursor {
     pub id: RecordId,
 }
 
+/// Seconds in a day: usage statistics group by UTC day.
+pub const DAY_SECS: i64 = 86_400;
+
+/// A receipt's state as the usage statistics ([`SecretStore::usage`]) count it: the stored
+/// [`ReceiptState`], except that a `new` or `viewed` receipt whose secret expired unrevealed is
+/// `expired`, exactly as the core's receipt view reports it (`orphaned` does not occur: every
+/// receipt has its secret's expiry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UsageState {
+    New,
+    Viewed,
+    Received,
+    Burned,
+    Expired,
+}
+
+impl UsageState {
+    /// Every state, in the order rows of one day are listed.
+    pub const ALL: [UsageState; 5] =
+        [UsageState::New, UsageState::Viewed, UsageState::Received, UsageState::Burned, UsageState::Expired];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageState::New => "new",
+            UsageState::Viewed => "viewed",
+            UsageState::Received => "received",
+            UsageState::Burned => "burned",
+            UsageState::Expired => "expired",
+        }
+    }
+
+    /// The state of a receipt stored as `state`, whose secret expires at `secret_expires_at`,
+    /// seen at `now`.
+    pub fn of(state: ReceiptState, secret_expires_at: UnixTime, now: UnixTime) -> Self {
+        match state {
+            ReceiptState::New | ReceiptState::Viewed if secret_expires_at <= now => UsageState::Expired,
+            ReceiptState::New => UsageState::New,
+            ReceiptState::Viewed => UsageState::Viewed,
+            ReceiptState::Received => UsageState::Received,
+            ReceiptState::Burned => UsageState::Burned,
+        }
+    }
+}
+
+/// The start (00:00 UTC) of the day `t` falls in.
+pub fn utc_day(t: UnixTime) -> UnixTime {
+    t.div_euclid(DAY_SECS) * DAY_SECS
+}
+
+/// One row of the usage statistics ([`SecretStore::usage`]): the receipts created on one UTC day
+/// that are in one state, and the bytes their live secrets take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsageRow {
+    /// The day the receipts were created: its 00:00 UTC ([`utc_day`]).
+    pub day: UnixTime,
+    pub state: UsageState,
+    /// Receipts still stored (≥ 1: days and states without any have no row).
+    pub receipts: u64,
+    /// Envelope bytes (header and ciphertext) of these receipts' secrets that are still live.
+    pub secret_bytes: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     User,
@@ -367,6 +429,8 @@ pub struct SessionRecord {
     pub second_factor: bool,
     /// A coarse description of the client ("Firefox on Linux"), for the account's session list.
     pub client: String,
+    /// The account's vault key sealed under this session's token (which only the cookie holds).
+    pub vault: Option<Vec<u8>>,
 }
 
 impl SessionRecord {
@@ -456,6 +520,22 @@ pub trait SecretStore: Send + Sync {
     /// in no particular order. Instances sharing a store use it to find out at startup that they
     /// do not share the keys its records are sealed under.
     async fn register_keys(&self, keys: &[(String, [u8; 32])]) -> StoreResult<Vec<(String, [u8; 32])>>;
+
+    /// Usage statistics for administrators: what the store holds at `now`, by the UTC day each
+    /// receipt was created on ([`utc_day`]) and its [`UsageState`] at `now`; one row per
+    /// (day, state) that has receipts, days ascending, states in [`UsageState::ALL`] order.
+    ///
+    /// - `receipts` counts every receipt still stored, i.e. not purged yet: one past its own
+    ///   expiry counts until [`purge_expired`](Self::purge_expired) removes it (on Redis, or until
+    ///   Redis's backstop TTL does), because until then it takes space.
+    /// - `state` is the stored state, except that `new` and `viewed` become `expired` once the
+    ///   secret's expiry has passed (`secret_expires_at <= now`), as the core's receipt view says.
+    /// - `secret_bytes` adds up the envelope lengths of the receipts' secrets that are stored and
+    ///   live at `now` (unexpired, views left). A secret past its expiry but not purged yet counts
+    ///   for nothing: it can't be revealed any more. So only `new` and `viewed` rows have bytes.
+    ///
+    /// Reads every receipt: O(records). Meant for an admin page, not for a hot path.
+    async fn usage(&self, now: UnixTime) -> StoreResult<Vec<UsageRow>>;
 }
 
 /// Accounts and API keys.
@@ -478,6 +558,19 @@ pub trait AccountStore: Send + Sync {
 
     /// All accounts, oldest first.
     async fn accounts(&self) -> StoreResult<Vec<Account>>;
+
+    /// One page of accounts for an administrator, ordered by e-mail (byte order), at most
+    /// `limit`: those whose e-mail comes strictly after `after` (the last e-mail of the previous
+    /// page; keyset pagination, so accounts added meanwhile never shift a page) and, with
+    /// `search`, contains it ignoring case (e-mails are stored lower-cased; the search is
+    /// lower-cased). Paging on from each page's last e-mail lists every account that existed
+    /// throughout exactly once.
+    async fn accounts_page(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Account>>;
 
     /// Adds another API key to an existing account.
     async fn add_api_key(&self, key: ApiKeyRecord) -> StoreResult<()>;
@@ -525,6 +618,14 @@ pub trait AccountStore: Send + Sync {
 
     /// An account's password hash, if it has a password.
     async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>>;
+
+    /// Sets an account's password hash and its vault key sealed under that password, together
+    /// (a new password must never be stored beside a vault sealed under the old one). `false` if
+    /// there is no such account. [`AccountStore::set_password_hash`] keeps the vault.
+    async fn set_password(&self, account: &AccountId, phc: &str, vault: &[u8]) -> StoreResult<bool>;
+
+    /// An account's vault key sealed under its password, if it has one.
+    async fn password_vault(&self, account: &AccountId) -> StoreResult<Option<Vec<u8>>>;
 }
 
 /// Failure counters that lock a subject (a string such as `2fa:alice@example.com`) after too many

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout,
     LockoutStore, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord,
-    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime,
+    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, utc_day,
 };
 
 #[derive(Default)]
@@ -22,6 +22,7 @@ struct Inner {
     sessions: HashMap<[u8; 32], SessionRecord>,
     totp_steps: HashMap<AccountId, u64>,
     passwords: HashMap<AccountId, String>,
+    password_vaults: HashMap<AccountId, Vec<u8>>,
     totp: HashMap<AccountId, TotpRecord>,
     recovery: HashMap<AccountId, Vec<[u8; 32]>>,
     lockouts: HashMap<String, Counter>,
@@ -219,6 +220,23 @@ impl SecretStore for MemoryStore {
         }
         Ok(g.master_keys.iter().map(|(id, f)| (id.clone(), *f)).collect())
     }
+
+    async fn usage(&self, now: UnixTime) -> StoreResult<Vec<UsageRow>> {
+        let g = self.lock();
+        let mut rows: std::collections::BTreeMap<(UnixTime, UsageState), (u64, u64)> = Default::default();
+        for r in g.receipts.values() {
+            let bytes = g.secrets.get(&r.secret_id).filter(|s| live(s, now)).map_or(0, |s| s.envelope.len());
+            let row = rows
+                .entry((utc_day(r.created_at), UsageState::of(r.state, r.secret_expires_at, now)))
+                .or_default();
+            row.0 += 1;
+            row.1 += bytes as u64;
+        }
+        Ok(rows
+            .into_iter()
+            .map(|((day, state), (receipts, secret_bytes))| UsageRow { day, state, receipts, secret_bytes })
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -264,6 +282,26 @@ impl AccountStore for MemoryStore {
     async fn accounts(&self) -> StoreResult<Vec<Account>> {
         let mut list = self.lock().accounts.clone();
         list.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(list)
+    }
+
+    async fn accounts_page(
+        &self,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Account>> {
+        let search = search.map(str::to_lowercase);
+        let mut list: Vec<Account> = self
+            .lock()
+            .accounts
+            .iter()
+            .filter(|a| after.is_none_or(|after| a.email.as_str() > after))
+            .filter(|a| search.as_deref().is_none_or(|s| a.email.contains(s)))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| a.email.cmp(&b.email));
+        list.truncate(limit as usize);
         Ok(list)
     }
 
@@ -376,6 +414,20 @@ impl AccountStore for MemoryStore {
         }
         g.passwords.insert(account.clone(), phc.to_owned());
         Ok(true)
+    }
+
+    async fn set_password(&self, account: &AccountId, phc: &str, vault: &[u8]) -> StoreResult<bool> {
+        let mut g = self.lock();
+        if !g.accounts.iter().any(|a| &a.id == account) {
+            return Ok(false);
+        }
+        g.passwords.insert(account.clone(), phc.to_owned());
+        g.password_vaults.insert(account.clone(), vault.to_vec());
+        Ok(true)
+    }
+
+    async fn password_vault(&self, account: &AccountId) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.lock().password_vaults.get(account).cloned())
     }
 
     async fn password_hash(&self, account: &AccountId) -> StoreResult<Option<String>> {

@@ -7,7 +7,7 @@
 //! the code form accepts it.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/2fa", get(totp_form).post(totp_confirm))
         .route("/account/2fa/recovery-codes", post(new_recovery_codes))
         .route("/account/2fa/disable", post(totp_disable))
+        .route("/account/password", post(change_password))
 }
 
 /// The browser session's cookie: the session token (only its hash is stored).
@@ -74,8 +75,15 @@ fn client_of(headers: &HeaderMap) -> String {
     }
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+pub(super) fn session_token(headers: &HeaderMap) -> Option<String> {
     i18n::request_cookie(headers, SESSION_COOKIE).map(str::to_owned)
+}
+
+/// The signed-in account of this request as an API caller (for secrets created in the browser:
+/// they go to the account's list). `None` when signed out, or on any error (the secret is then
+/// simply anonymous).
+pub(crate) async fn web_principal(state: &AppState, headers: &HeaderMap) -> Option<once_core::Principal> {
+    signed_in(state, headers).await.ok().flatten().and_then(|s| s.principal())
 }
 
 /// The signed-in session of this request, if any.
@@ -329,10 +337,14 @@ struct AccountPage {
     /// (enabled since, recovery codes left) when two-factor sign-in is on.
     second_factor: Option<(String, i64)>,
     required: bool,
+    keys: Vec<super::dashboard::KeyRow>,
+    admin: bool,
+    expiry_days: Vec<(i64, String)>,
+    password_changed: bool,
 }
 
 /// The signed-in session, or a response that sends the browser to sign in (or shows an error).
-async fn require_session(
+pub(super) async fn require_session(
     state: &AppState,
     l: Loc,
     csrf: &CsrfToken,
@@ -345,17 +357,29 @@ async fn require_session(
     }
 }
 
-async fn account(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers: HeaderMap) -> Response {
+#[derive(Deserialize, Default)]
+struct AccountQuery {
+    password: Option<String>,
+}
+
+async fn account(
+    State(state): State<AppState>,
+    l: Loc,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    query: Result<Query<AccountQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let who = match require_session(&state, l, &csrf, &headers).await {
         Ok(who) => who,
         Err(resp) => return resp,
     };
     let accounts = &state.core.accounts;
-    let (sessions, second_factor) = match tokio::try_join!(
+    let (sessions, second_factor, keys) = match tokio::try_join!(
         accounts.sessions_of(&who.account.id),
-        accounts.second_factor_status(&who.account.id)
+        accounts.second_factor_status(&who.account.id),
+        super::dashboard::key_rows(&state, l, &who.account)
     ) {
-        Ok(both) => both,
+        Ok(all) => all,
         Err(e) => return error_page(&state, l, &csrf, e),
     };
     if second_factor.is_none() && accounts.second_factor_required() {
@@ -378,12 +402,19 @@ async fn account(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers
             .collect(),
         second_factor: second_factor.map(|s| (l.datetime(s.enabled_at), i64::from(s.recovery_codes_left))),
         required: accounts.second_factor_required(),
+        keys,
+        admin: who.account.role == once_store::Role::Admin,
+        expiry_days: super::dashboard::KEY_EXPIRY_DAYS
+            .iter()
+            .map(|&d| (d, if d == 0 { l.t("key-never") } else { l.duration(d * 86_400) }))
+            .collect(),
+        password_changed: query.is_ok_and(|Query(q)| q.password.as_deref() == Some("changed")),
     };
     page(&state, StatusCode::OK, &csrf, l, p.render())
 }
 
 /// Clears the session cookie on a redirect.
-fn signed_out(state: &AppState, to: &str) -> Response {
+pub(super) fn signed_out(state: &AppState, to: &str) -> Response {
     let mut resp = Redirect::to(to).into_response();
     if let Some(c) = session_cookie(state, "", 0) {
         resp.headers_mut().append(header::SET_COOKIE, c);
@@ -628,6 +659,59 @@ async fn totp_disable(
     }
     match accounts.disable_totp(&who.account.id).await {
         Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => error_page(&state, l, &csrf, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct PasswordForm {
+    #[serde(default)]
+    current: Zeroizing<String>,
+    #[serde(default)]
+    password: Zeroizing<String>,
+    #[serde(default)]
+    password_again: Zeroizing<String>,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// Changes the password (the current one first); every session ends, this browser gets a new one.
+async fn change_password(
+    State(state): State<AppState>,
+    l: Loc,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: Result<Form<PasswordForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let back = || "/account#password".to_owned();
+    if !csrf.accepts(&headers, &form.csrf) {
+        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), back());
+    }
+    let who = match require_session(&state, l, &csrf, &headers).await {
+        Ok(who) => who,
+        Err(resp) => return resp,
+    };
+    if *form.password != *form.password_again {
+        return error_message(&state, l, &csrf, StatusCode::BAD_REQUEST, l.t("signup-mismatch"), back());
+    }
+    match state.core.accounts.change_password(&who, form.current, form.password, &client_of(&headers)).await {
+        Ok(signed) => {
+            let mut resp = Redirect::to("/account?password=changed").into_response();
+            if let Some(c) =
+                session_cookie(&state, signed.token.expose(), state.core.accounts.session_max_secs())
+            {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(CoreError::Unauthorized) => {
+            error_message(&state, l, &csrf, StatusCode::UNAUTHORIZED, l.t("password-wrong-current"), back())
+        }
+        Err(CoreError::WeakPassword(w)) => {
+            let msg = super::weak_password_message(l, &w);
+            error_message(&state, l, &csrf, StatusCode::BAD_REQUEST, msg, back())
+        }
         Err(e) => error_page(&state, l, &csrf, e),
     }
 }

@@ -150,6 +150,26 @@ impl Loc {
         }
     }
 
+    /// A UTC day in this language's usual form ("30 Nov 2026", "2026년 11월 30일").
+    pub fn date(&self, unix: i64) -> String {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+            return String::new();
+        };
+        let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
+        match self.lang {
+            Lang::En => format!("{d} {} {y}", MONTHS_EN[usize::from(m) - 1]),
+            Lang::Ko => format!("{y}년 {m}월 {d}일"),
+        }
+    }
+
+    /// A UTC day as ISO 8601 (`2026-11-30`), for `<time datetime>`.
+    pub fn iso_date(&self, unix: i64) -> String {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
+            .unwrap_or_default()
+    }
+
     /// An ISO 8601 timestamp for `<time datetime>`.
     pub fn iso(&self, unix: i64) -> String {
         time::OffsetDateTime::from_unix_timestamp(unix)
@@ -229,6 +249,11 @@ mod tests {
         let ko = Loc::new(Lang::Ko);
         assert_eq!(en.datetime(1_796_000_000), "30 Nov 2026, 00:53 UTC");
         assert_eq!(ko.datetime(1_796_000_000), "2026년 11월 30일 00:53 UTC");
+        assert_eq!(
+            (en.date(1_796_000_000), ko.date(1_796_000_000)),
+            ("30 Nov 2026".into(), "2026년 11월 30일".into())
+        );
+        assert_eq!(en.iso_date(-1), "1969-12-31");
         assert_eq!(en.duration(3600), "1 hour");
         assert_eq!(en.duration(7 * 86_400), "7 days");
         assert_eq!(ko.duration(300), "5분");

@@ -30,7 +30,8 @@ use once_store::Scope;
     modifiers(&BearerAuth),
     tags((name = "secrets", description = "Create, preview and reveal secrets"),
          (name = "receipts", description = "The sender's side: state, burn, recent"),
-         (name = "keys", description = "Your API keys: create with scopes and expiry, list, revoke"))
+         (name = "keys", description = "Your API keys: create with scopes and expiry, list, revoke"),
+         (name = "admin", description = "Instance administration: usage statistics (the admin scope)"))
 )]
 struct ApiDoc;
 
@@ -73,7 +74,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(receipt))
         .routes(routes!(burn))
         .routes(routes!(recent));
-    super::keys::routes(router)
+    super::admin::routes(super::keys::routes(router))
 }
 
 fn mode(kind: EnvelopeKind) -> Mode {
@@ -117,11 +118,19 @@ fn key_proof(b64: &str) -> Result<Zeroizing<[u8; 32]>, V2Error> {
 async fn create(
     State(state): State<AppState>,
     Bearer(owner): Bearer,
+    headers: axum::http::HeaderMap,
     V2Json(body): V2Json<v2::CreateSecret>,
 ) -> Result<(StatusCode, Json<v2::Created>), V2Error> {
     if let Some(p) = &owner {
         require(p, Scope::Share)?;
     }
+    // Without a key, the browser's session (if any) owns it, so the web UI's zero-knowledge
+    // secrets land in the account's list too. The cookie is SameSite=Strict and this route takes
+    // only `application/json`, so another site can't make a signed-in browser post here.
+    let owner = match owner {
+        Some(p) => Some(p),
+        None => crate::pages::web_principal(&state, &headers).await,
+    };
     let policy = state.core.secrets.policy();
     let ttl = match body.ttl {
         None => TtlRequest::Default,

@@ -70,6 +70,19 @@ impl TestApp {
         user.api_key.expose().to_owned()
     }
 
+    /// Adds an admin (as `once user add --admin` does) with a password for signing in, and returns
+    /// the admin's API key (every scope).
+    pub async fn add_admin(&self, email: &str, password: &str) -> String {
+        let store =
+            once_server::open_store(&self.config.store_url(), &self.config.redis).await.expect("store");
+        let keys = KeyRing::load(&self.config.keyring_path()).expect("keyring");
+        let core =
+            Core::new(store, Arc::new(keys), Arc::new(SystemClock) as Arc<dyn Clock>, self.config.policy());
+        let admin = core.accounts.add_user(email, once_store::Role::Admin).await.expect("add admin");
+        self.set_password(email, password).await;
+        admin.api_key.expose().to_owned()
+    }
+
     /// Sets a user's password straight through the core (as `once user password` does).
     pub async fn set_password(&self, email: &str, password: &str) {
         let store =

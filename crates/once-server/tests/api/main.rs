@@ -1,5 +1,7 @@
 //! API v1 through real HTTP against a server spawned on port 0.
 
+mod admin;
+mod dashboard;
 mod helpers;
 mod keys;
 mod metrics;

@@ -427,6 +427,7 @@ async fn openapi_document_lists_every_v2_route() {
         routes,
         [
             "DELETE /api/v2/keys/{id}",
+            "GET /api/v2/admin/usage",
             "GET /api/v2/keys",
             "GET /api/v2/receipts",
             "GET /api/v2/receipts/{key}",
@@ -448,6 +449,8 @@ async fn openapi_document_lists_every_v2_route() {
         "Error",
         "CreateApiKey",
         "CreatedApiKey",
+        "Usage",
+        "UsageRow",
         "ApiKeyList",
     ] {
         assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema}");

@@ -10,7 +10,8 @@ const EMAIL: &str = "alice@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+    use once_core::Clock;
+    u64::try_from(once_core::SystemClock.now()).expect("after 1970")
 }
 
 async fn sign_in_with_password(b: &Browser, site: &Site, t: &Catalog) {
