@@ -343,6 +343,35 @@ struct AccountPage {
     password_changed: bool,
 }
 
+/// A form that carries a CSRF token.
+pub(super) trait CsrfForm: Default {
+    fn csrf(&self) -> &str;
+}
+
+impl CsrfForm for PlainForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A signed-in user's form post: the form and the session, once the CSRF token and the session
+/// check out; otherwise the response to send (an error page leading `back`, or to sign-in).
+pub(super) async fn signed_in_post<F: CsrfForm>(
+    state: &AppState,
+    l: Loc,
+    csrf: &CsrfToken,
+    headers: &HeaderMap,
+    form: Result<Form<F>, axum::extract::rejection::FormRejection>,
+    back: &str,
+) -> Result<(F, SignedInSession), Response> {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if !csrf.accepts(headers, form.csrf()) {
+        return Err(error_message(state, l, csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), back.to_owned()));
+    }
+    let who = require_session(state, l, csrf, headers).await?;
+    Ok((form, who))
+}
+
 /// The signed-in session, or a response that sends the browser to sign in (or shows an error).
 pub(super) async fn require_session(
     state: &AppState,
@@ -448,12 +477,8 @@ async fn signout_everywhere(
     headers: HeaderMap,
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/".into());
-    }
-    let who = match require_session(&state, l, &csrf, &headers).await {
-        Ok(who) => who,
+    let who = match signed_in_post(&state, l, &csrf, &headers, form, "/").await {
+        Ok((_, who)) => who,
         Err(resp) => return resp,
     };
     match state.core.accounts.sign_out_everywhere(&who.account.id).await {
@@ -588,12 +613,8 @@ async fn new_recovery_codes(
     headers: HeaderMap,
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/account".into());
-    }
-    let who = match require_session(&state, l, &csrf, &headers).await {
-        Ok(who) => who,
+    let who = match signed_in_post(&state, l, &csrf, &headers, form, "/account").await {
+        Ok((_, who)) => who,
         Err(resp) => return resp,
     };
     match state.core.accounts.new_recovery_codes(&who.account.id).await {
@@ -615,6 +636,12 @@ struct DisableForm {
     csrf: String,
 }
 
+impl CsrfForm for DisableForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Turns two-factor sign-in off after the password is given again (unless the instance requires
 /// it).
 async fn totp_disable(
@@ -624,12 +651,8 @@ async fn totp_disable(
     headers: HeaderMap,
     form: Result<Form<DisableForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/account".into());
-    }
-    let who = match require_session(&state, l, &csrf, &headers).await {
-        Ok(who) => who,
+    let (form, who) = match signed_in_post(&state, l, &csrf, &headers, form, "/account").await {
+        Ok(both) => both,
         Err(resp) => return resp,
     };
     let accounts = &state.core.accounts;
@@ -675,6 +698,12 @@ struct PasswordForm {
     csrf: String,
 }
 
+impl CsrfForm for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Changes the password (the current one first); every session ends, this browser gets a new one.
 async fn change_password(
     State(state): State<AppState>,
@@ -683,13 +712,9 @@ async fn change_password(
     headers: HeaderMap,
     form: Result<Form<PasswordForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
     let back = || "/account#password".to_owned();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), back());
-    }
-    let who = match require_session(&state, l, &csrf, &headers).await {
-        Ok(who) => who,
+    let (form, who) = match signed_in_post(&state, l, &csrf, &headers, form, &back()).await {
+        Ok(both) => both,
         Err(resp) => return resp,
     };
     if *form.password != *form.password_again {

@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use once_core::{CoreError, Principal, SecretState};
+use once_core::{CoreError, Principal, SecretState, SignedInSession};
 use once_store::{Role, Scope, Scopes};
 use serde::Deserialize;
 
-use super::account::{require_session, signed_out};
+use super::account::{CsrfForm, require_session, signed_in_post, signed_out};
 use super::{Chrome, CsrfToken, Loc, PlainForm, chrome, error_message, error_page, page};
 use crate::state::AppState;
 
@@ -33,6 +33,14 @@ async fn principal(
     headers: &HeaderMap,
 ) -> Result<Principal, Response> {
     let who = require_session(state, l, csrf, headers).await?;
+    principal_of(state, headers, &who).await
+}
+
+async fn principal_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    who: &SignedInSession,
+) -> Result<Principal, Response> {
     match who.principal() {
         Some(p) => Ok(p),
         None => {
@@ -128,18 +136,11 @@ async fn burn(
     Path(key): Path<String>,
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(
-            &state,
-            l,
-            &csrf,
-            StatusCode::FORBIDDEN,
-            l.t("error-csrf"),
-            "/dashboard".into(),
-        );
-    }
-    if let Err(resp) = principal(&state, l, &csrf, &headers).await {
+    let who = match signed_in_post(&state, l, &csrf, &headers, form, "/dashboard").await {
+        Ok((_, who)) => who,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = principal_of(&state, &headers, &who).await {
         return resp;
     }
     match state.core.secrets.burn(&key).await {
@@ -216,6 +217,12 @@ struct KeyForm {
     csrf: String,
 }
 
+impl CsrfForm for KeyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 #[derive(Template)]
 #[template(path = "new_key.html")]
 struct NewKeyPage {
@@ -235,13 +242,12 @@ async fn create_key(
     headers: HeaderMap,
     form: Result<Form<KeyForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
     let back = || "/account#api-keys".to_owned();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), back());
-    }
-    let who = match principal(&state, l, &csrf, &headers).await {
-        Ok(p) => p,
+    let (form, who) = match signed_in_post(&state, l, &csrf, &headers, form, &back()).await {
+        Ok((form, session)) => match principal_of(&state, &headers, &session).await {
+            Ok(p) => (form, p),
+            Err(resp) => return resp,
+        },
         Err(resp) => return resp,
     };
     let picked: Vec<Scope> = [
@@ -291,12 +297,8 @@ async fn revoke_key(
     Path(id): Path<String>,
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if !csrf.accepts(&headers, &form.csrf) {
-        return error_message(&state, l, &csrf, StatusCode::FORBIDDEN, l.t("error-csrf"), "/account".into());
-    }
-    let who = match require_session(&state, l, &csrf, &headers).await {
-        Ok(w) => w,
+    let who = match signed_in_post(&state, l, &csrf, &headers, form, "/account").await {
+        Ok((_, who)) => who,
         Err(resp) => return resp,
     };
     let Some(hash) =
