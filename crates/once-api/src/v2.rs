@@ -51,6 +51,24 @@ pub struct CreateSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub max_views: Option<u32>,
+    /// Only a signed-in recipient may reveal it (in the web UI, or with their API key); everyone
+    /// else gets 403 and consumes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_for: Option<OnlyFor>,
+}
+
+/// Who may reveal a secret besides holding its link.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OnlyFor {
+    /// The account's e-mail address; absent for any signed-in account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The recipient must have signed in to the web UI with a second factor (an API key never
+    /// counts).
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 impl std::fmt::Debug for CreateSecret {

@@ -57,6 +57,11 @@ pub struct SignedInSession {
 }
 
 impl SignedInSession {
+    /// The session as the viewer of a secret only for a signed-in recipient.
+    pub fn viewer(&self) -> crate::Viewer {
+        crate::Viewer { email: self.account.email.clone(), second_factor: self.session.second_factor }
+    }
+
     /// The session as an API caller: the account, its vault, and the scopes its role allows.
     /// `None` without a vault.
     pub fn principal(&self) -> Option<Principal> {
@@ -75,6 +80,12 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// An API key's account as the viewer of a secret only for a signed-in recipient (an API key
+    /// never counts as a second factor).
+    pub fn viewer(&self) -> crate::Viewer {
+        crate::Viewer { email: self.account.email.clone(), second_factor: false }
+    }
+
     /// Whether the key used may do `scope`.
     pub fn may(&self, scope: Scope) -> bool {
         self.scopes.contains(scope)

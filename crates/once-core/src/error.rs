@@ -17,6 +17,10 @@ pub enum CoreError {
     /// A new password does not meet the rules; the reason is for the user (and localisable).
     #[error("{0}")]
     WeakPassword(once_crypto::password::Weak),
+    /// The secret is only for a signed-in recipient, and this caller is not (or not signed in
+    /// with a second factor). Nothing was consumed.
+    #[error("sign in as the intended recipient to view this secret")]
+    SignInRequired,
     /// Too many wrong second-factor codes: the account's second factor is locked until then.
     #[error("too many wrong codes; try again later")]
     Locked { until: i64 },

@@ -18,6 +18,7 @@ mod clock;
 mod error;
 mod kdf;
 mod policy;
+mod recipient;
 mod second_factor;
 mod secrets;
 mod tickets;
@@ -29,6 +30,7 @@ pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
 pub use once_crypto::EnvelopeKind;
 pub use policy::{AuthPolicy, Policy, SignupMode, TtlRequest, ViewLimit};
+pub use recipient::{RecipientRule, Viewer};
 pub use second_factor::{SecondFactorStatus, TotpEnrolment};
 pub use secrets::{
     CreateSecret, Created, Generated, Preview, ReceiptView, RecentPage, Revealed, SecretService, SecretState,

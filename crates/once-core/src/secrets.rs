@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::kdf::KdfPool;
 use crate::policy::{Policy, TtlRequest, ViewLimit};
+use crate::recipient::{RecipientRule, Viewer};
 
 const SECRET: &str = "secret";
 const RECEIPT: &str = "receipt";
@@ -56,6 +57,8 @@ pub struct CreateSecret {
     pub recipient: Option<String>,
     pub share_domain: String,
     pub owner: Option<Principal>,
+    /// Only a signed-in recipient may reveal it.
+    pub only_for: Option<RecipientRule>,
 }
 
 /// A new secret's two capabilities and its receipt.
@@ -89,6 +92,16 @@ impl std::fmt::Debug for Revealed {
             .field("views_left", &self.views_left)
             .field("kind", &self.kind)
             .finish_non_exhaustive()
+    }
+}
+
+/// Refuses a secret only for a signed-in recipient that `viewer` is not.
+fn admitted(record: &SecretRecord, viewer: Option<&Viewer>) -> Result<(), CoreError> {
+    match &record.restricted_to {
+        None => Ok(()),
+        // A rule this build can't read admits no one.
+        Some(rule) if RecipientRule::decode(rule).is_some_and(|r| r.admits(viewer)) => Ok(()),
+        Some(_) => Err(CoreError::SignInRequired),
     }
 }
 
@@ -307,7 +320,7 @@ impl SecretService {
 
         // The record is guarded (no claim without a second factor) by a passphrase or a key proof;
         // the receipt tells the sender whether the recipient will need a passphrase.
-        let guarded = passphrase.is_some() || req.key_proof.is_some();
+        let guarded = passphrase.is_some() || req.key_proof.is_some() || req.only_for.is_some();
         let has_passphrase = passphrase.is_some() || client_passphrase == Some(true);
         let envelope = {
             let keys = self.keys.clone();
@@ -356,6 +369,7 @@ impl SecretService {
             receipt_id,
             envelope,
             has_passphrase: guarded,
+            restricted_to: req.only_for.as_ref().map(RecipientRule::encode),
             views_left: req.views.get(),
             failures: 0,
             created_at: now,
@@ -417,24 +431,34 @@ impl SecretService {
             Some(p) => Unlock::Passphrase(p),
             None => Unlock::Nothing,
         };
-        self.reveal_with(key, unlock).await
+        self.reveal_with(key, unlock, None).await
     }
 
     /// What the recipient's link leads to (does it need a passphrase, is it zero-knowledge),
     /// without consuming anything. Gone secrets are [`CoreError::NotFound`] like every other way
     /// of not getting one.
-    pub async fn preview(&self, key: &str) -> Result<Preview, CoreError> {
+    /// A secret only for a signed-in recipient that `viewer` is not is
+    /// [`CoreError::SignInRequired`].
+    pub async fn preview(&self, key: &str, viewer: Option<&Viewer>) -> Result<Preview, CoreError> {
         let now = self.clock.now();
         let token = Token::parse(key).ok_or(CoreError::NotFound)?;
         let id = RecordId(token.lookup_id(SECRET));
         let record = self.store.peek(&id, now).await?.ok_or(CoreError::NotFound)?;
+        admitted(&record, viewer)?;
         let kind = Envelope::parse(&record.envelope).map_err(|_| CoreError::NotFound)?.kind();
         Ok(Preview { kind, views_left: record.views_left, expires_at: record.expires_at, now })
     }
 
-    /// Reveals a secret with what the recipient presents. Every way of not getting it is the same
+    /// Reveals a secret with what the recipient presents, as `viewer` (a signed-in account, for
+    /// secrets only a signed-in recipient may reveal: [`CoreError::SignInRequired`] for anyone
+    /// else, consuming nothing). Every other way of not getting it is the same
     /// [`CoreError::NotFound`].
-    pub async fn reveal_with(&self, key: &str, unlock: Unlock) -> Result<Revealed, CoreError> {
+    pub async fn reveal_with(
+        &self,
+        key: &str,
+        unlock: Unlock,
+        viewer: Option<&Viewer>,
+    ) -> Result<Revealed, CoreError> {
         let unlock = match unlock {
             Unlock::Passphrase(p) if p.is_empty() => Unlock::Nothing,
             other => other,
@@ -455,18 +479,16 @@ impl SecretService {
         };
         let id = RecordId(token.lookup_id(SECRET));
         if matches!(unlock, Unlock::Nothing) {
-            // The common case, in one atomic step: claim unless the secret needs a second factor.
-            return match self.store.take_unguarded(&id, now).await? {
-                Claim::Taken(taken) => self.open_taken(&id, token, taken),
-                Claim::Guarded => {
-                    audit::event("secret.reveal", "denied:passphrase_missing", Some(&id), "anon");
-                    Err(CoreError::NotFound)
-                }
+            // The common case, in one atomic step: claim unless the secret needs a second factor
+            // (a passphrase, a key proof or a signed-in recipient: looked at below).
+            match self.store.take_unguarded(&id, now).await? {
+                Claim::Taken(taken) => return self.open_taken(&id, token, taken),
+                Claim::Guarded => {}
                 Claim::Gone => {
                     audit::event("secret.reveal", "denied:unknown", Some(&id), "anon");
-                    Err(CoreError::NotFound)
+                    return Err(CoreError::NotFound);
                 }
-            };
+            }
         }
         let Some(record) = self.store.peek(&id, now).await? else {
             if let Some(pw) = passphrase {
@@ -475,6 +497,10 @@ impl SecretService {
             audit::event("secret.reveal", "denied:unknown", Some(&id), "anon");
             return Err(CoreError::NotFound);
         };
+        if let Err(e) = admitted(&record, viewer) {
+            audit::event("secret.reveal", "denied:not_the_recipient", Some(&id), "anon");
+            return Err(e);
+        }
 
         if !record.has_passphrase {
             // A second factor was given but none is needed: reveal as without one.
@@ -492,6 +518,10 @@ impl SecretService {
                 return Err(CoreError::NotFound);
             }
         };
+        if kind != EnvelopeKind::Plain && matches!(unlock, Unlock::Nothing) {
+            audit::event("secret.reveal", "denied:passphrase_missing", Some(&id), "anon");
+            return Err(CoreError::NotFound);
+        }
         let factor: Zeroizing<Vec<u8>> = Zeroizing::new(unlock.factor().unwrap_or_default().to_vec());
         let opened = if kind == EnvelopeKind::Passphrase {
             // Argon2id: on the blocking pool, bounded.

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use once_core::{
-    AuthPolicy, Clock, Core, CoreError, CreateSecret, FakeClock, Policy, SecretState, SignInStep, SignedIn,
-    SignupMode, TtlRequest, ViewLimit,
+    AuthPolicy, Clock, Core, CoreError, CreateSecret, FakeClock, Policy, RecipientRule, SecretState,
+    SignInStep, SignedIn, SignupMode, TtlRequest, Unlock, ViewLimit, Viewer,
 };
 use once_crypto::password::{PasswordParams, Weak};
 use once_crypto::totp::{TotpPolicy, TotpSecret};
@@ -43,6 +43,7 @@ fn secret(text: &str) -> CreateSecret {
         recipient: None,
         share_domain: String::new(),
         owner: None,
+        only_for: None,
     }
 }
 
@@ -614,4 +615,45 @@ async fn web_sessions_carry_the_vault_so_the_recent_list_shows_receipt_links() {
     let reset = core.accounts.second_factor(&t, &code, "z").await.expect("signed in");
     let who = core.accounts.session(reset.token.expose()).await.expect("session").expect("live");
     assert_eq!(listed(who.principal().expect("a new vault")).await, vec![None]);
+}
+
+#[tokio::test]
+async fn a_secret_for_a_signed_in_recipient_reveals_only_to_them_and_consumes_nothing_before() {
+    let (core, _) = setup();
+    let bob = |second_factor| Viewer { email: "bob@example.com".into(), second_factor };
+    let alice = Viewer { email: "alice@example.com".into(), second_factor: true };
+
+    let mut only_bob = secret("for bob");
+    only_bob.only_for = Some(RecipientRule::new(Some("Bob@Example.com"), true).expect("rule"));
+    only_bob.views = ViewLimit::new(1, &Policy::default()).expect("views");
+    let c = core.secrets.create(only_bob).await.expect("create");
+    let key = c.secret_key.expose().to_owned();
+    for who in [None, Some(&alice), Some(&bob(false))] {
+        let p = core.secrets.preview(&key, who).await;
+        assert!(matches!(p, Err(CoreError::SignInRequired)), "{who:?}: {p:?}");
+        let r = core.secrets.reveal_with(&key, Unlock::Nothing, who).await;
+        assert!(matches!(r, Err(CoreError::SignInRequired)), "{who:?}: {r:?}");
+        let r = core.secrets.reveal(&key, pw("a passphrase anyway")).await;
+        assert!(matches!(r, Err(CoreError::SignInRequired)), "{r:?}");
+    }
+    assert_eq!(core.secrets.preview(&key, Some(&bob(true))).await.expect("preview").views_left, 1);
+    let r = core.secrets.reveal_with(&key, Unlock::Nothing, Some(&bob(true))).await.expect("bob reveals");
+    assert_eq!(&r.plaintext[..], b"for bob");
+    let again = core.secrets.reveal_with(&key, Unlock::Nothing, Some(&bob(true))).await;
+    assert!(matches!(again, Err(CoreError::NotFound)), "once: {again:?}");
+
+    // Any signed-in account, with a passphrase on top.
+    let mut members = secret("for members");
+    members.only_for = Some(RecipientRule::new(None, false).expect("rule"));
+    members.passphrase = pw("open sesame");
+    let c = core.secrets.create(members).await.expect("create");
+    let key = c.secret_key.expose().to_owned();
+    assert!(c.receipt.has_passphrase);
+    let r = core.secrets.reveal_with(&key, Unlock::Nothing, None).await;
+    assert!(matches!(r, Err(CoreError::SignInRequired)), "{r:?}");
+    let r = core.secrets.reveal_with(&key, Unlock::Nothing, Some(&alice)).await;
+    assert!(matches!(r, Err(CoreError::NotFound)), "the passphrase is still needed: {r:?}");
+    let unlock = Unlock::Passphrase(Zeroizing::new("open sesame".into()));
+    let r = core.secrets.reveal_with(&key, unlock, Some(&bob(false))).await.expect("member reveals");
+    assert_eq!(&r.plaintext[..], b"for members");
 }

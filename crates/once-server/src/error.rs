@@ -102,6 +102,10 @@ impl From<CoreError> for ApiError {
             CoreError::Unauthorized => ApiError::Unauthorized,
             CoreError::Locked { .. } => ApiError::Forbidden("too many wrong codes; try again later".into()),
             CoreError::SignupRefused => ApiError::Forbidden("sign-up is not open to this address".into()),
+            CoreError::SignInRequired => ApiError::Forbidden(
+                "this secret is only for a signed-in recipient; sign in as them (API v2: their API key) to view it"
+                    .into(),
+            ),
             CoreError::NotAdmin => ApiError::Forbidden("administrators only".into()),
             CoreError::Conflict(m) => ApiError::BadRequest(m),
             CoreError::Unavailable(source) => {

@@ -18,12 +18,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use once_core::{
-    CoreError, CreateSecret, EnvelopeKind, Preview, ReceiptView, SecretState, TtlRequest, ViewLimit,
+    CoreError, CreateSecret, EnvelopeKind, Preview, ReceiptView, RecipientRule, SecretState, TtlRequest,
+    Unlock, ViewLimit,
 };
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-pub(crate) use account::web_principal;
+pub(crate) use account::{web_principal, web_viewer};
 pub use csrf::{CSRF_COOKIE, CsrfToken};
 pub use i18n::{LANG_COOKIE, Lang, Loc};
 
@@ -114,6 +115,9 @@ struct HomePage {
     error: Option<String>,
     /// The secret as typed, kept when the form comes back with an error.
     secret: Zeroizing<String>,
+    only_signed_in: bool,
+    only_email: String,
+    only_2fa: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -130,6 +134,15 @@ struct CreateForm {
     ttl_unit: String,
     #[serde(default)]
     views: String,
+    /// "on": only a signed-in recipient may reveal it.
+    #[serde(default)]
+    only_signed_in: Option<String>,
+    /// With `only_signed_in`: only this account.
+    #[serde(default)]
+    only_email: String,
+    /// With `only_signed_in`: only after two-factor sign-in.
+    #[serde(default)]
+    only_2fa: Option<String>,
     #[serde(default, rename = "_csrf")]
     csrf: String,
 }
@@ -163,6 +176,9 @@ fn home_page(
         views: form.views.parse().unwrap_or(1).clamp(1, policy.max_views),
         error,
         secret: form.secret.clone(),
+        only_signed_in: form.only_signed_in.is_some(),
+        only_email: form.only_email.trim().chars().take(254).collect(),
+        only_2fa: form.only_2fa.is_some(),
     }
 }
 
@@ -233,6 +249,13 @@ async fn create(
         }
     };
     let passphrase = (!form.passphrase.is_empty()).then(|| form.passphrase.clone());
+    let only_for = match &form.only_signed_in {
+        None => None,
+        Some(_) => match RecipientRule::new(Some(&form.only_email), form.only_2fa.is_some()) {
+            Ok(rule) => Some(rule),
+            Err(_) => return fail(StatusCode::BAD_REQUEST, l.t("error-only-email")),
+        },
+    };
     let req = CreateSecret {
         plaintext: Zeroizing::new(form.secret.as_bytes().to_vec()),
         passphrase,
@@ -242,6 +265,7 @@ async fn create(
         recipient: None,
         share_domain: String::new(),
         owner: account::web_principal(&state, &headers).await,
+        only_for,
     };
     match state.core.secrets.create(req).await {
         // The receipt page shows the secret link this once (as Onetime Secret's private page).
@@ -294,15 +318,39 @@ async fn preview(
     State(state): State<AppState>,
     l: Loc,
     csrf: CsrfToken,
+    headers: HeaderMap,
     Path(key): Path<String>,
 ) -> Response {
     let Some(key) = link_key(&key) else {
         return gone_page(&state, l, &csrf);
     };
-    match state.core.secrets.preview(key).await {
+    let viewer = web_viewer(&state, &headers).await;
+    match state.core.secrets.preview(key, viewer.as_ref()).await {
         Ok(p) => page(&state, StatusCode::OK, &csrf, l, preview_page(l, &csrf, key, p, None).render()),
+        Err(CoreError::SignInRequired) => sign_in_to_view(&state, l, &csrf, key, viewer.is_some()),
         Err(e) => error_page(&state, l, &csrf, e),
     }
+}
+
+/// "Sign in to view": a secret only for a signed-in recipient, asked for by someone else. Nothing
+/// was consumed.
+fn sign_in_to_view(state: &AppState, l: Loc, csrf: &CsrfToken, key: &str, signed_in: bool) -> Response {
+    let p = SignInToViewPage {
+        c: chrome(l, csrf, format!("/secret/{key}"), l.t("recipient-only-title")),
+        next: format!("/secret/{key}"),
+        key: key.to_owned(),
+        signed_in,
+    };
+    page(state, StatusCode::FORBIDDEN, csrf, l, p.render())
+}
+
+#[derive(Template)]
+#[template(path = "recipient_only.html")]
+struct SignInToViewPage {
+    c: Chrome,
+    next: String,
+    key: String,
+    signed_in: bool,
 }
 
 #[derive(Template)]
@@ -333,9 +381,10 @@ async fn reveal(
         return gone_page(&state, l, &csrf);
     };
     let form = form.map(|Form(f)| f).unwrap_or_default();
+    let viewer = web_viewer(&state, &headers).await;
     if !csrf.accepts(&headers, &form.csrf) {
         // Nothing consumed: show the preview again with the reason.
-        return match state.core.secrets.preview(key).await {
+        return match state.core.secrets.preview(key, viewer.as_ref()).await {
             Ok(p) => page(
                 &state,
                 StatusCode::FORBIDDEN,
@@ -346,9 +395,9 @@ async fn reveal(
             Err(e) => error_page(&state, l, &csrf, e),
         };
     }
-    let passphrase = (!form.passphrase.is_empty()).then(|| form.passphrase.clone());
-    let tried_passphrase = passphrase.is_some();
-    match state.core.secrets.reveal(key, passphrase).await {
+    let tried_passphrase = !form.passphrase.is_empty();
+    let unlock = if tried_passphrase { Unlock::Passphrase(form.passphrase.clone()) } else { Unlock::Nothing };
+    match state.core.secrets.reveal_with(key, unlock, viewer.as_ref()).await {
         Ok(r) if matches!(r.kind, EnvelopeKind::ZeroKnowledge { .. }) => {
             // Not reachable through `reveal` (a zero-knowledge secret needs its key proof), but
             // never show client ciphertext as if it were the secret.
@@ -363,7 +412,8 @@ async fn reveal(
             };
             page(&state, StatusCode::OK, &csrf, l, p.render())
         }
-        Err(CoreError::NotFound) => match state.core.secrets.preview(key).await {
+        Err(CoreError::SignInRequired) => sign_in_to_view(&state, l, &csrf, key, viewer.is_some()),
+        Err(CoreError::NotFound) => match state.core.secrets.preview(key, viewer.as_ref()).await {
             // Still there: the passphrase was missing or wrong.
             Ok(p) => {
                 let msg =
@@ -561,6 +611,7 @@ pub(crate) fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreErro
             (StatusCode::TOO_MANY_REQUESTS, l.t_s("code-locked", "time", &l.datetime(until)))
         }
         CoreError::SignupRefused => (StatusCode::FORBIDDEN, l.t("signup-refused")),
+        CoreError::SignInRequired => (StatusCode::FORBIDDEN, l.t("recipient-only-body")),
         CoreError::NotAdmin => (StatusCode::FORBIDDEN, l.t("admin-forbidden")),
         CoreError::Invalid(_)
         | CoreError::TooLarge { .. }

@@ -676,6 +676,8 @@ fn secret_from(id: RecordId, h: &Hash) -> Option<SecretRecord> {
         },
         created_at,
         expires_at: h.num("x")?,
+        // Absent unless only a signed-in recipient may reveal it.
+        restricted_to: h.text("rt").map(str::to_owned),
     })
 }
 
@@ -770,8 +772,10 @@ impl SecretStore for RedisStore {
         let mut create = redis::cmd("EVALSHA");
         // Secret fields first (their count), then the receipt's. Absent fields are the common
         // case's values: no passphrase guard, no failures yet.
-        let secret_args =
-            8 + if secret.has_passphrase { 2 } else { 0 } + if secret.failures == 0 { 0 } else { 2 };
+        let secret_args = 8
+            + if secret.has_passphrase { 2 } else { 0 }
+            + if secret.failures == 0 { 0 } else { 2 }
+            + if secret.restricted_to.is_some() { 2 } else { 0 };
         create
             .arg(scripts::CREATE.get_hash())
             .arg(2)
@@ -797,6 +801,9 @@ impl SecretStore for RedisStore {
         }
         if secret.failures != 0 {
             create.arg("f").arg(secret.failures);
+        }
+        if let Some(r) = &secret.restricted_to {
+            create.arg("rt").arg(r.as_str());
         }
         // A fresh receipt's state (`new`, no views, no failures, updated when created) is implied
         // by absent fields: fewer arguments for the script and smaller hashes for Redis.

@@ -223,8 +223,9 @@ impl SecretStore for SqliteStore {
         self.writer
             .write(move |conn| {
                 conn.prepare_cached(
-                    "INSERT INTO secrets (id, receipt_id, envelope, has_passphrase, views_left, failures, created_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO secrets (id, receipt_id, envelope, has_passphrase, views_left, failures, created_at,
+                                          expires_at, restricted_to)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .and_then(|mut st| {
                     st.execute(params![
@@ -235,7 +236,8 @@ impl SecretStore for SqliteStore {
                         s.views_left,
                         s.failures,
                         s.created_at,
-                        s.expires_at
+                        s.expires_at,
+                        s.restricted_to
                     ])
                 })
                 .map_err(on_insert("secret"))?;
@@ -275,7 +277,8 @@ impl SecretStore for SqliteStore {
         let id = *id;
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT id, receipt_id, envelope, has_passphrase, views_left, failures, created_at, expires_at
+                "SELECT id, receipt_id, envelope, has_passphrase, views_left, failures, created_at, expires_at,
+                        restricted_to
                  FROM secrets WHERE id = ?1 AND views_left > 0 AND expires_at > ?2",
             )?
             .query_row(params![&id.0[..], now], secret_from_row)

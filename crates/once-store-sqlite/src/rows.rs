@@ -35,6 +35,7 @@ pub(crate) fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRecord> {
         failures: r.get(5)?,
         created_at: r.get(6)?,
         expires_at: r.get(7)?,
+        restricted_to: r.get(8)?,
     })
 }
 

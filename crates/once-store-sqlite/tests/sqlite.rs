@@ -293,7 +293,7 @@ async fn an_older_schema_is_upgraded_in_place() {
         "DROP TABLE master_keys; DROP TABLE sessions; DROP TABLE totp_steps; DROP TABLE passwords;
          DROP TABLE totp; DROP TABLE recovery_codes; DROP TABLE lockouts;
          ALTER TABLE api_keys DROP COLUMN scopes; ALTER TABLE api_keys DROP COLUMN expires_at;
-         ALTER TABLE api_keys DROP COLUMN revoked_at;
+         ALTER TABLE api_keys DROP COLUMN revoked_at; ALTER TABLE secrets DROP COLUMN restricted_to;
          PRAGMA user_version = 1;",
     )
     .expect("downgrade");

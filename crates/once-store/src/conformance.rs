@@ -118,6 +118,7 @@ pub fn pair(views: u32, ttl: i64, owner: Option<&str>, created_at: i64) -> (Secr
         receipt_id: rid,
         envelope: [&b"envelope:"[..], &sid.0[..]].concat(),
         has_passphrase: false,
+        restricted_to: None,
         views_left: views,
         failures: 0,
         created_at,
@@ -341,6 +342,18 @@ pub async fn take_unguarded_leaves_passphrase_secrets_alone(store: Arc<dyn Store
     assert_eq!(store.take_unguarded(&open.id, NOW).await.expect("take"), Claim::Gone);
     assert_eq!(store.take_unguarded(&fresh_id(), NOW).await.expect("take"), Claim::Gone);
     assert_eq!(store.take_unguarded(&guarded.id, guarded.expires_at).await.expect("take"), Claim::Gone);
+
+    // A secret for a signed-in recipient is guarded too, and keeps its rule.
+    let (mut restricted, receipt) = pair(2, 60, None, NOW);
+    restricted.has_passphrase = true;
+    restricted.restricted_to = Some("v1;2fa=1;email=bob@example.com".into());
+    store.create(restricted.clone(), receipt).await.expect("create");
+    assert_eq!(store.take_unguarded(&restricted.id, NOW).await.expect("take"), Claim::Guarded);
+    assert_eq!(store.peek(&restricted.id, NOW).await.expect("peek"), Some(restricted.clone()));
+    let taken = store.take(&restricted.id, NOW).await.expect("take").expect("taken");
+    assert_eq!(taken.views_left, 1);
+    let left = store.peek(&restricted.id, NOW).await.expect("peek").expect("one view left");
+    assert_eq!(left.restricted_to, restricted.restricted_to, "the rule stays after a view");
 }
 
 pub async fn concurrent_unguarded_takes_exactly_one_wins(store: Arc<dyn Store>) {

@@ -51,7 +51,12 @@ pub struct SecretRecord {
     pub receipt_id: RecordId,
     /// The sealed envelope (header + ciphertext); opaque to the store.
     pub envelope: Vec<u8>,
+    /// The secret is guarded: it needs more than its link (a passphrase, a key proof, or a
+    /// signed-in recipient), so [`SecretStore::take_unguarded`] leaves it alone.
     pub has_passphrase: bool,
+    /// Who may reveal it, in the core's encoding (opaque here), for a secret only a signed-in
+    /// recipient may open. Such a secret is guarded too.
+    pub restricted_to: Option<String>,
     /// Reveals left before the secret is gone (≥ 1 while the record exists).
     pub views_left: u32,
     /// Wrong-passphrase attempts so far.

@@ -81,6 +81,7 @@ async fn two_instances_on_one_redis_honour_max_views_exactly() {
                 recipient: None,
                 share_domain: String::new(),
                 owner: None,
+                only_for: None,
             })
             .await
             .expect("create");

@@ -354,6 +354,8 @@ function initCreate() {
       const body = { ciphertext: zk.b64urlEncode(sealed.blob), key_proof: sealed.keyProof };
       if (ttl !== undefined) body.ttl = ttl;
       if (views !== undefined) body.max_views = views;
+      const onlyFor = readOnlyFor(form);
+      if (onlyFor) body.only_for = onlyFor;
 
       const res = await postJson("/api/v2/secrets", body);
       if (res.status !== 201) {
@@ -380,8 +382,14 @@ function initCreate() {
 const FRAGMENT_RE = /^[A-Za-z0-9_-]{43}$/;
 
 /** The 43-character base64url key from the address bar's #fragment, or null. */
-function readFragment() {
-  const f = location.hash.slice(1);
+function readFragment(key) {
+  let f = location.hash.slice(1);
+  if (f === "" && key) {
+    // Kept by the "sign in to view" page while the recipient signed in (the sign-in round trip
+    // loses the fragment, and it must never travel to the server): used once, then forgotten.
+    f = sessionStorage.getItem(FRAGMENT_STASH + key) || "";
+    sessionStorage.removeItem(FRAGMENT_STASH + key);
+  }
   if (!FRAGMENT_RE.test(f)) return null;
   try {
     // Strict decode: also rejects non-canonical trailing bits.
@@ -392,6 +400,30 @@ function readFragment() {
   } catch {
     return null;
   }
+}
+
+const FRAGMENT_STASH = "once-fragment:";
+
+/** On the "sign in to view" page: keeps the link's key (the fragment) in this tab for the page
+ * the recipient comes back to after signing in. */
+function initRecipientOnly() {
+  const box = document.getElementById("recipient-only");
+  if (!box) return;
+  const key = box.dataset.key || "";
+  const f = readFragment();
+  if (key !== "" && f !== null) sessionStorage.setItem(FRAGMENT_STASH + key, f);
+}
+
+/** The "only for a signed-in recipient" choice of the create form, as API v2's `only_for`. */
+function readOnlyFor(form) {
+  const on = form.querySelector("#only_signed_in");
+  if (!(on instanceof HTMLInputElement) || !on.checked) return undefined;
+  const email = form.querySelector("#only_email");
+  const twoFactor = form.querySelector("#only_2fa");
+  const out = { second_factor: twoFactor instanceof HTMLInputElement && twoFactor.checked };
+  const address = email instanceof HTMLInputElement ? email.value.trim() : "";
+  if (address !== "") out.email = address;
+  return out;
 }
 
 /** true if the secret still exists (GET preview is 200), false if it's gone (404), null if unknown. */
@@ -435,7 +467,7 @@ function initReveal() {
     return;
   }
 
-  let fragment = readFragment();
+  let fragment = readFragment(key);
   if (fragment === null || key === "") {
     showAlert(form, alertId, errFragment);
     disable();
@@ -559,3 +591,4 @@ feature("copy", initCopyButtons);
 feature("create", initCreate);
 feature("reveal", initReveal);
 feature("times", initLocalTimes);
+feature("recipient-only", initRecipientOnly);

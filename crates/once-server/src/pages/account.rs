@@ -86,6 +86,12 @@ pub(crate) async fn web_principal(state: &AppState, headers: &HeaderMap) -> Opti
     signed_in(state, headers).await.ok().flatten().and_then(|s| s.principal())
 }
 
+/// The signed-in account of this request as the viewer of a secret only for a signed-in
+/// recipient.
+pub(crate) async fn web_viewer(state: &AppState, headers: &HeaderMap) -> Option<once_core::Viewer> {
+    signed_in(state, headers).await.ok().flatten().map(|s| s.viewer())
+}
+
 /// The signed-in session of this request, if any.
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedInSession>, CoreError> {
     match session_token(headers) {
@@ -94,20 +100,32 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<Signe
     }
 }
 
-/// Where a fresh session goes: two-factor enrolment first when the instance requires it.
-async fn landing(state: &AppState, s: &SignedIn) -> &'static str {
+/// Where a fresh session goes: two-factor enrolment first when the instance requires it, else
+/// `next` (a page of this site the browser came from, such as a secret only for a signed-in
+/// recipient), else the account page.
+async fn landing(state: &AppState, s: &SignedIn, next: &str) -> String {
     if state.core.accounts.second_factor_required()
         && matches!(state.core.accounts.second_factor_status(&s.account.id).await, Ok(None))
     {
-        "/account/2fa"
+        "/account/2fa".into()
     } else {
-        "/account"
+        safe_next(next).unwrap_or("/account").to_owned()
     }
 }
 
+/// `next` if it is a path on this site (no scheme, no host, no `//`, nothing but path
+/// characters), so a sign-in link can't send the browser elsewhere.
+fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 200
+        && next.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
+    ok.then_some(next)
+}
+
 /// A redirect that sets the session cookie.
-async fn start_session(state: &AppState, s: SignedIn) -> Response {
-    let mut resp = Redirect::to(landing(state, &s).await).into_response();
+async fn start_session(state: &AppState, s: SignedIn, next: &str) -> Response {
+    let mut resp = Redirect::to(&landing(state, &s, next).await).into_response();
     let max_age = state.core.accounts.session_max_secs();
     if let Some(c) = session_cookie(state, s.token.expose(), max_age) {
         resp.headers_mut().append(header::SET_COOKIE, c);
@@ -128,6 +146,8 @@ struct SignInPage {
     email: String,
     error: Option<String>,
     signup: bool,
+    /// Where to go once signed in.
+    next: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -136,12 +156,27 @@ struct SignInForm {
     email: String,
     #[serde(default)]
     password: Zeroizing<String>,
+    #[serde(default)]
+    next: String,
     #[serde(default, rename = "_csrf")]
     csrf: String,
 }
 
-async fn signin_form(State(state): State<AppState>, l: Loc, csrf: CsrfToken, headers: HeaderMap) -> Response {
-    if matches!(signed_in(&state, &headers).await, Ok(Some(_))) {
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn signin_form(
+    State(state): State<AppState>,
+    l: Loc,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    query: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let next = query.ok().and_then(|Query(q)| safe_next(&q.next).map(str::to_owned)).unwrap_or_default();
+    if matches!(signed_in(&state, &headers).await, Ok(Some(_))) && next.is_empty() {
         return Redirect::to("/account").into_response();
     }
     let p = SignInPage {
@@ -149,6 +184,7 @@ async fn signin_form(State(state): State<AppState>, l: Loc, csrf: CsrfToken, hea
         email: String::new(),
         error: None,
         signup: signup_open(&state),
+        next,
     };
     page(&state, StatusCode::OK, &csrf, l, p.render())
 }
@@ -162,12 +198,14 @@ async fn signin(
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let email: String = form.email.trim().chars().take(254).collect();
+    let next = safe_next(&form.next).unwrap_or_default().to_owned();
     let again = |status: StatusCode, msg: String| {
         let p = SignInPage {
             c: chrome(l, &csrf, "/signin".into(), l.t("signin-title")),
             email: email.clone(),
             error: Some(msg),
             signup: signup_open(&state),
+            next: next.clone(),
         };
         page(&state, status, &csrf, l, p.render())
     };
@@ -175,8 +213,10 @@ async fn signin(
         return again(StatusCode::FORBIDDEN, l.t("error-csrf"));
     }
     match state.core.accounts.sign_in(&email, form.password, &client_of(&headers)).await {
-        Ok(SignInStep::Done(signed)) => start_session(&state, signed).await,
-        Ok(SignInStep::SecondFactor { ticket }) => code_page(&state, l, &csrf, StatusCode::OK, ticket, None),
+        Ok(SignInStep::Done(signed)) => start_session(&state, signed, &next).await,
+        Ok(SignInStep::SecondFactor { ticket }) => {
+            code_page(&state, l, &csrf, StatusCode::OK, ticket, next.clone(), None)
+        }
         Err(CoreError::Unauthorized) => again(StatusCode::UNAUTHORIZED, l.t("signin-error")),
         Err(e) => error_page(&state, l, &csrf, e),
     }
@@ -187,6 +227,7 @@ async fn signin(
 struct CodePage {
     c: Chrome,
     ticket: String,
+    next: String,
     error: Option<String>,
 }
 
@@ -196,9 +237,10 @@ fn code_page(
     csrf: &CsrfToken,
     status: StatusCode,
     ticket: String,
+    next: String,
     error: Option<String>,
 ) -> Response {
-    let p = CodePage { c: chrome(l, csrf, "/signin".into(), l.t("code-title")), ticket, error };
+    let p = CodePage { c: chrome(l, csrf, "/signin".into(), l.t("code-title")), ticket, next, error };
     page(state, status, csrf, l, p.render())
 }
 
@@ -208,6 +250,8 @@ struct CodeForm {
     ticket: String,
     #[serde(default)]
     code: Zeroizing<String>,
+    #[serde(default)]
+    next: String,
     #[serde(default, rename = "_csrf")]
     csrf: String,
 }
@@ -220,13 +264,22 @@ async fn signin_code(
     form: Result<Form<CodeForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
+    let next = safe_next(&form.next).unwrap_or_default().to_owned();
     if !csrf.accepts(&headers, &form.csrf) {
-        return code_page(&state, l, &csrf, StatusCode::FORBIDDEN, form.ticket, Some(l.t("error-csrf")));
+        return code_page(
+            &state,
+            l,
+            &csrf,
+            StatusCode::FORBIDDEN,
+            form.ticket,
+            next,
+            Some(l.t("error-csrf")),
+        );
     }
     match state.core.accounts.second_factor(&form.ticket, &form.code, &client_of(&headers)).await {
-        Ok(signed) => start_session(&state, signed).await,
+        Ok(signed) => start_session(&state, signed, &next).await,
         Err(CoreError::Unauthorized) => {
-            code_page(&state, l, &csrf, StatusCode::UNAUTHORIZED, form.ticket, Some(l.t("code-error")))
+            code_page(&state, l, &csrf, StatusCode::UNAUTHORIZED, form.ticket, next, Some(l.t("code-error")))
         }
         Err(CoreError::Locked { until }) => {
             let msg = l.t_s("code-locked", "time", &l.datetime(until));
@@ -306,7 +359,7 @@ async fn signup(
         return signup_page(&state, l, &csrf, StatusCode::BAD_REQUEST, email, Some(l.t("signup-mismatch")));
     }
     match state.core.accounts.sign_up(&email, form.password, &client_of(&headers)).await {
-        Ok(signed) => start_session(&state, signed).await,
+        Ok(signed) => start_session(&state, signed, "").await,
         Err(CoreError::SignupRefused) => {
             signup_page(&state, l, &csrf, StatusCode::FORBIDDEN, email, Some(l.t("signup-refused")))
         }

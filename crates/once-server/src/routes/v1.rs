@@ -96,6 +96,7 @@ fn create_request(params: &mut V1Params, caller: &Caller) -> Result<CreateSecret
         views: ViewLimit::ONCE,
         recipient,
         share_domain,
+        only_for: None,
         owner: caller.principal().cloned(),
     })
 }

@@ -7,7 +7,10 @@ use axum::http::StatusCode;
 use axum::{Json, Router};
 use data_encoding::BASE64URL_NOPAD;
 use once_api::v2::{self, Mode};
-use once_core::{CreateSecret, EnvelopeKind, ReceiptView, SecretState, TtlRequest, Unlock, ViewLimit};
+use once_core::{
+    CreateSecret, EnvelopeKind, Principal, ReceiptView, RecipientRule, SecretState, TtlRequest, Unlock,
+    ViewLimit, Viewer,
+};
 use serde::Deserialize;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -75,6 +78,19 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(burn))
         .routes(routes!(recent));
     super::admin::routes(super::keys::routes(router))
+}
+
+/// Who asks, for secrets only for a signed-in recipient: the API key's account, or else the
+/// browser's session (the web UI's script reveals zero-knowledge secrets through this API).
+async fn viewer(
+    state: &AppState,
+    key: Option<&Principal>,
+    headers: &axum::http::HeaderMap,
+) -> Option<Viewer> {
+    match key {
+        Some(p) => Some(p.viewer()),
+        None => crate::pages::web_viewer(state, headers).await,
+    }
 }
 
 fn mode(kind: EnvelopeKind) -> Mode {
@@ -166,6 +182,10 @@ async fn create(
     };
     let passphrase = body.passphrase.filter(|p| !p.is_empty()).map(Zeroizing::new);
     let zero_knowledge = key_proof.is_some();
+    let only_for = match body.only_for {
+        Some(o) => Some(RecipientRule::new(o.email.as_deref(), o.second_factor).map_err(V2Error::from)?),
+        None => None,
+    };
     let created = state
         .core
         .secrets
@@ -178,6 +198,7 @@ async fn create(
             recipient: None,
             share_domain: String::new(),
             owner: owner.clone(),
+            only_for,
         })
         .await?;
     let r = &created.receipt;
@@ -211,14 +232,20 @@ async fn create(
     params(("key" = String, Path, description = "The secret key from the link")),
     responses(
         (status = 200, description = "The secret can be revealed", body = v2::Preview),
+        (status = 401, description = "Wrong API key", body = v2::Error),
+        (status = 403, description = "Only for a signed-in recipient, and the caller is not them", body = v2::Error),
         (status = 404, description = "No such secret (any more)", body = v2::Error),
-    )
+    ),
+    security((), ("api_key" = []))
 )]
 async fn preview(
     State(state): State<AppState>,
+    Bearer(who): Bearer,
+    headers: axum::http::HeaderMap,
     Path(key): Path<String>,
 ) -> Result<Json<v2::Preview>, V2Error> {
-    let p = state.core.secrets.preview(&key).await?;
+    let viewer = viewer(&state, who.as_ref(), &headers).await;
+    let p = state.core.secrets.preview(&key, viewer.as_ref()).await?;
     let passphrase_required = match p.kind {
         EnvelopeKind::Plain => false,
         EnvelopeKind::Passphrase => true,
@@ -247,12 +274,17 @@ async fn preview(
     responses(
         (status = 200, description = "The secret (now consumed)", body = v2::Revealed),
         (status = 400, description = "Malformed body or key proof; both a passphrase and a key proof", body = v2::Error),
+        (status = 401, description = "Wrong API key", body = v2::Error),
+        (status = 403, description = "Only for a signed-in recipient, and the caller is not them (nothing consumed)", body = v2::Error),
         (status = 404, description = "Unknown, gone, or wrong passphrase / key proof", body = v2::Error),
         (status = 415, description = "A body that is not JSON", body = v2::Error),
-    )
+    ),
+    security((), ("api_key" = []))
 )]
 async fn reveal(
     State(state): State<AppState>,
+    Bearer(who): Bearer,
+    headers: axum::http::HeaderMap,
     Path(key): Path<String>,
     body: Option<V2Json<Option<v2::Reveal>>>,
 ) -> Result<Json<v2::Revealed>, V2Error> {
@@ -264,7 +296,8 @@ async fn reveal(
         (None, Some(k)) => Unlock::KeyProof(key_proof(&k)?),
         (Some(_), Some(_)) => return Err(V2Error::bad_request("send either passphrase or key_proof")),
     };
-    let r = state.core.secrets.reveal_with(&key, unlock).await?;
+    let viewer = viewer(&state, who.as_ref(), &headers).await;
+    let r = state.core.secrets.reveal_with(&key, unlock, viewer.as_ref()).await?;
     let mode = mode(r.kind);
     let (value, ciphertext) = match mode {
         // Text secrets were stored from UTF-8 strings; anything else is shown lossily.

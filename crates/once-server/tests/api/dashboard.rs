@@ -271,3 +271,115 @@ async fn api_keys_made_in_the_browser_work_and_revoke_and_the_password_changes()
     let page = renewed.get(&app, "/dashboard").await.text().await.expect("body");
     assert!(page.contains(made["receipt_key"].as_str().expect("key")), "the same vault after the change");
 }
+
+impl Web {
+    /// Signs in (no second factor) with `next`, returning the browser and where it was sent.
+    async fn sign_in(app: &TestApp, email: &str, next: &str) -> (Web, String) {
+        let http = client();
+        let form = http.get(app.url(&format!("/signin?next={next}"))).send().await.expect("form");
+        let csrf = cookie(&form, "once_csrf").expect("csrf cookie");
+        let body = form.text().await.expect("body");
+        let carried = body.contains(&format!("name=\"next\" value=\"{next}\""));
+        let resp = http
+            .post(app.url("/signin"))
+            .header("cookie", format!("once_csrf={csrf}"))
+            .form(&[("email", email), ("password", PASSWORD), ("next", next), ("_csrf", &csrf)])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let to = resp.headers()["location"].to_str().expect("location").to_owned();
+        assert_eq!(carried, to == next, "the form carries a safe next, and only that");
+        let session = cookie(&resp, "once_session").expect("signed in");
+        (Web { http, cookies: format!("once_csrf={csrf}; once_session={session}"), csrf }, to)
+    }
+}
+
+#[tokio::test]
+async fn a_secret_only_for_bob_waits_for_bob_and_consumes_nothing_before() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.auth.signup = Signup::Open).await;
+    let alice = Web::sign_up(&app, "alice@example.com").await;
+    Web::sign_up(&app, "bob@example.com").await;
+
+    // Through the form: only for bob.
+    let resp = alice
+        .post(
+            &app,
+            "/",
+            &[
+                ("secret", "for bob"),
+                ("ttl", "3600"),
+                ("views", "1"),
+                ("only_signed_in", "on"),
+                ("only_email", "Bob@Example.com"),
+            ],
+        )
+        .await;
+    let receipt = resp.headers()["location"].to_str().expect("loc").to_owned();
+    let page = alice.get(&app, &receipt).await.text().await.expect("receipt");
+    let key =
+        page.split("/secret/").nth(1).and_then(|s| s.split('"').next()).expect("secret link").to_owned();
+    let path = format!("/secret/{key}");
+
+    // Anonymous, and alice: "sign in to view", for GET and POST, and nothing is used up.
+    let anon = client();
+    for _ in 0..2 {
+        let resp = anon.get(app.url(&path)).send().await.expect("preview");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(resp.text().await.expect("body").contains(&format!("/signin?next={path}")));
+        let resp = alice.post(&app, &path, &[]).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let r = app.http.post(app.url(&format!("/api/v2/secrets/{key}/reveal"))).send().await.expect("v2");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = app.http.post(app.url(&format!("/api/v1/secret/{key}"))).send().await.expect("v1");
+        assert_eq!(r.headers()["x-ots-intended-status"], "403");
+    }
+    // Bob signs in from the link and comes back to it; then it reveals, once.
+    let (bob, to) = Web::sign_in(&app, "bob@example.com", &path).await;
+    assert_eq!(to, path);
+    assert_eq!(bob.get(&app, &path).await.status(), StatusCode::OK);
+    let shown = bob.post(&app, &path, &[]).await.text().await.expect("revealed");
+    assert!(shown.contains("for bob"), "{shown}");
+    assert_eq!(bob.get(&app, &path).await.status(), StatusCode::NOT_FOUND, "once");
+
+    // Through API v2 with bob's API key; a rule asking for two-factor sign-in refuses keys.
+    let made = bob.post(&app, "/account/keys", &[("name", "cli"), ("scope_read", "on")]).await;
+    let body = made.text().await.expect("body");
+    let bob_key = body
+        .split("id=\"new-key\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("key")
+        .to_owned();
+    for (second_factor, want) in [(false, StatusCode::OK), (true, StatusCode::FORBIDDEN)] {
+        let c: Value = app
+            .http
+            .post(app.url("/api/v2/secrets"))
+            .json(&json!({ "secret": "api", "only_for": { "email": "bob@example.com", "second_factor": second_factor } }))
+            .send()
+            .await
+            .expect("create")
+            .json()
+            .await
+            .expect("json");
+        let key = c["secret_key"].as_str().expect("key");
+        let reveal = |k: Option<&str>| {
+            let r = app.http.post(app.url(&format!("/api/v2/secrets/{key}/reveal")));
+            match k {
+                Some(k) => r.bearer_auth(k),
+                None => r,
+            }
+            .send()
+        };
+        assert_eq!(reveal(None).await.expect("anon").status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            reveal(Some(&bob_key)).await.expect("bob").status(),
+            want,
+            "second factor {second_factor}"
+        );
+    }
+
+    // A sign-in link can't send the browser elsewhere.
+    let (_, to) = Web::sign_in(&app, "alice@example.com", "//evil.example/x").await;
+    assert_eq!(to, "/account");
+}

@@ -44,12 +44,7 @@ async fn sign_up_enrol_totp_then_a_code_signs_in_once_and_a_recovery_code_once()
         // Sign up from the sign-in page's link; it signs in.
         b.visit(&site.url("/signin")).await;
         b.click("a[href='/signup']").await;
-        b.wait_text_in("h1", t.t("signup-title")).await;
-        b.type_into("#email", EMAIL).await;
-        b.type_into("#password", PASSWORD).await;
-        b.type_into("#password_again", PASSWORD).await;
-        b.click("form[action='/signup'] button[type=submit]").await;
-        b.wait_text_in("h1", t.t("account-title")).await;
+        fill_sign_up(&b, &t, EMAIL).await;
         assert!(b.text("#two-factor").await.contains(t.t("account-2fa-off")));
 
         // Enrol: read the key off the page, compute the code here, as an app would.
@@ -104,6 +99,69 @@ async fn sign_up_enrol_totp_then_a_code_signs_in_once_and_a_recovery_code_once()
             assert_absent("the SQLite files", &db, c);
             assert_absent("the SQLite files", &db, &c.replace('-', ""));
         }
+    })
+    .await;
+}
+
+/// Signs up in `b` (which lands on the account page).
+async fn sign_up(b: &Browser, site: &Site, t: &Catalog, email: &str) {
+    b.visit(&site.url("/signup")).await;
+    fill_sign_up(b, t, email).await;
+}
+
+/// On the sign-up page: fills it in and sends it; lands on the account page.
+async fn fill_sign_up(b: &Browser, t: &Catalog, email: &str) {
+    b.wait_text_in("h1", t.t("signup-title")).await;
+    b.type_into("#email", email).await;
+    b.type_into("#password", PASSWORD).await;
+    b.type_into("#password_again", PASSWORD).await;
+    b.click("form[action='/signup'] button[type=submit]").await;
+    b.wait_text_in("h1", t.t("account-title")).await;
+}
+
+#[tokio::test]
+async fn a_zero_knowledge_secret_only_for_bob_waits_through_his_sign_in() {
+    within(async {
+        let site = Site::spawn_with(None, |c| c.auth.signup = Signup::Open).await;
+        let t = Catalog::get("en");
+        let bob = Browser::open(Opts::default()).await;
+        sign_up(&bob, &site, &t, "bob@example.com").await;
+        sign_out(&bob, &site, &t).await;
+
+        // Alice makes a zero-knowledge secret only bob may open.
+        let alice = Browser::open(Opts::default()).await;
+        sign_up(&alice, &site, &t, EMAIL).await;
+        alice.visit(&site.url("/")).await;
+        alice.wait_text("mode", t.t("mode-zk")).await;
+        alice.type_into("#secret", "for bob's eyes").await;
+        alice.click("details.only-for summary").await;
+        alice.click("#only_signed_in").await;
+        alice.type_into("#only_email", "bob@example.com").await;
+        alice.click("#create button[type=submit]").await;
+        alice.wait_css("#zk-result:not([hidden]) #zk-secret-url").await;
+        let link = crate::flows::ZkLink::parse(&site, &alice.value("#zk-secret-url").await);
+        // Alice herself is not bob.
+        alice.visit(&link.url).await;
+        alice.wait_text_in("h1", t.t("recipient-only-title")).await;
+        alice.close().await;
+
+        // Bob opens it signed out: sign in first; the link's key survives the round trip.
+        bob.visit(&link.url).await;
+        bob.wait_text_in("h1", t.t("recipient-only-title")).await;
+        bob.click("a.button[href^='/signin?next=']").await;
+        bob.wait_text_in("h1", t.t("signin-title")).await;
+        bob.type_into("#email", "bob@example.com").await;
+        bob.type_into("#password", PASSWORD).await;
+        bob.click("form[action='/signin'] button[type=submit]").await;
+        bob.wait_css("form#zk-reveal").await;
+        assert_eq!(bob.text("h1").await, t.t("preview-title"));
+        bob.click("#zk-reveal button[type=submit]").await;
+        let value = bob.wait_css("#zk-revealed:not([hidden]) #zk-value").await;
+        assert_eq!(value.prop("value").await.expect("value").as_deref(), Some("for bob's eyes"));
+        bob.close().await;
+
+        // The key never went to the server, not even through the sign-in.
+        assert_absent("the bytes sent to the server", &site.recorded(), &link.fragment);
     })
     .await;
 }
