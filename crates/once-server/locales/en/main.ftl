@@ -297,3 +297,5 @@ error-only-email = The recipient's e-mail address is not valid.
 recipient-only-title = Sign in to view
 recipient-only-body = This secret is only for a signed-in recipient. Sign in as them to see it; it is still there, and nothing was used up.
 recipient-only-other-account = You are signed in, but not as the recipient (or not with two-factor sign-in, if the sender asked for it).
+totp-replace-password = Your password, to replace the authenticator app
+totp-replace-wrong-password = The password is wrong; your authenticator app was not replaced.

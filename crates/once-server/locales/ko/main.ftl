@@ -273,3 +273,5 @@ error-only-email = 받는 사람의 이메일 주소가 올바르지 않습니�
 recipient-only-title = 로그인 후 열람
 recipient-only-body = 로그인한 받는 사람만 볼 수 있는 비밀입니다. 받는 사람 계정으로 로그인하세요. 비밀은 그대로 있으며 아무것도 소모되지 않았습니다.
 recipient-only-other-account = 로그인되어 있지만 받는 사람 계정이 아닙니다(보낸 사람이 요구했다면 2단계 인증 로그인도 필요합니다).
+totp-replace-password = 인증 앱을 바꾸려면 비밀번호 입력
+totp-replace-wrong-password = 비밀번호가 틀렸습니다. 인증 앱은 바뀌지 않았습니다.

@@ -555,6 +555,19 @@ struct TotpPage {
     replacing: bool,
 }
 
+/// The enrolment page's form: the first code, and the password when replacing a second factor.
+#[derive(Deserialize, Default)]
+struct EnrolForm {
+    #[serde(default)]
+    ticket: String,
+    #[serde(default)]
+    code: Zeroizing<String>,
+    #[serde(default)]
+    password: Zeroizing<String>,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 struct RecoveryCodesPage {
@@ -610,7 +623,7 @@ async fn totp_confirm(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
-    form: Result<Form<CodeForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<EnrolForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let who = match require_session(&state, l, &csrf, &headers).await {
@@ -618,6 +631,10 @@ async fn totp_confirm(
         Err(resp) => return resp,
     };
     let accounts = &state.core.accounts;
+    let replacing = match accounts.second_factor_status(&who.account.id).await {
+        Ok(s) => s.is_some(),
+        Err(e) => return error_page(&state, l, &csrf, e),
+    };
     let resumed = accounts.resume_totp(&who.account.id, &who.account.email, &form.ticket);
     let Some(enrolment) = resumed else {
         return error_message(
@@ -637,8 +654,20 @@ async fn totp_confirm(
             StatusCode::FORBIDDEN,
             &enrolment,
             Some(l.t("error-csrf")),
-            false,
+            replacing,
         );
+    }
+    // Replacing a second factor takes the password too: a borrowed session alone must not be
+    // able to move the account to the borrower's phone.
+    if replacing {
+        match accounts.check_password(&who.account, form.password).await {
+            Ok(()) => {}
+            Err(CoreError::Unauthorized) => {
+                let msg = Some(l.t("totp-replace-wrong-password"));
+                return totp_page(&state, l, &csrf, StatusCode::UNAUTHORIZED, &enrolment, msg, true);
+            }
+            Err(e) => return error_page(&state, l, &csrf, e),
+        }
     }
     match accounts.confirm_totp(&who.account.id, &form.ticket, &form.code).await {
         Ok(codes) => {
@@ -653,7 +682,7 @@ async fn totp_confirm(
             StatusCode::BAD_REQUEST,
             &enrolment,
             Some(l.t("totp-wrong-code")),
-            false,
+            replacing,
         ),
         Err(e) => error_page(&state, l, &csrf, e),
     }

@@ -383,3 +383,104 @@ async fn a_secret_only_for_bob_waits_for_bob_and_consumes_nothing_before() {
     let (_, to) = Web::sign_in(&app, "alice@example.com", "//evil.example/x").await;
     assert_eq!(to, "/account");
 }
+
+fn hidden(body: &str, name: &str) -> String {
+    body.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect(name)
+        .to_owned()
+}
+
+#[tokio::test]
+async fn fifty_concurrent_submissions_of_one_totp_code_sign_in_once() {
+    use once_core::Clock;
+    use once_crypto::totp::{TotpPolicy, TotpSecret};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.auth.signup = Signup::Open).await;
+    let web = Web::sign_up(&app, "alice@example.com").await;
+    let page = web.get(&app, "/account/2fa").await.text().await.expect("enrol page");
+    let key: String = page
+        .split("id=\"totp-key\" class=\"key\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("key")
+        .split_whitespace()
+        .collect();
+    let secret = TotpSecret::from_base32(&key).expect("base32");
+    let now = || u64::try_from(once_core::SystemClock.now()).expect("after 1970");
+    let code = TotpPolicy::default().code_at(&secret, now()).expect("code");
+    let resp = web.post(&app, "/account/2fa", &[("ticket", &hidden(&page, "ticket")), ("code", &code)]).await;
+    assert!(resp.text().await.expect("codes").contains("id=\"recovery-codes\""), "enrolled");
+
+    // Password step in a fresh browser, then 50 submissions of the next step's code at once.
+    let http = client();
+    let form = http.get(app.url("/signin")).send().await.expect("form");
+    let csrf = cookie(&form, "once_csrf").expect("csrf");
+    let step = http
+        .post(app.url("/signin"))
+        .header("cookie", format!("once_csrf={csrf}"))
+        .form(&[("email", "alice@example.com"), ("password", PASSWORD), ("_csrf", &csrf)])
+        .send()
+        .await
+        .expect("password");
+    let ticket = hidden(&step.text().await.expect("code page"), "ticket");
+    let code = TotpPolicy::default().code_at(&secret, now() + 30).expect("code");
+    let tries: Vec<_> = (0..50)
+        .map(|_| {
+            let (http, url, csrf, ticket, code) =
+                (http.clone(), app.url("/signin/code"), csrf.clone(), ticket.clone(), code.clone());
+            tokio::spawn(async move {
+                let resp = http
+                    .post(url)
+                    .header("cookie", format!("once_csrf={csrf}"))
+                    .form(&[("ticket", ticket.as_str()), ("code", code.as_str()), ("_csrf", csrf.as_str())])
+                    .send()
+                    .await
+                    .expect("code");
+                cookie(&resp, "once_session").is_some()
+            })
+        })
+        .collect();
+    let mut signed_in = 0;
+    for t in tries {
+        signed_in += usize::from(t.await.expect("join"));
+    }
+    assert_eq!(signed_in, 1, "one code, one sign-in");
+}
+
+#[tokio::test]
+async fn replacing_the_authenticator_app_takes_the_password() {
+    use once_core::Clock;
+    use once_crypto::totp::{TotpPolicy, TotpSecret};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.auth.signup = Signup::Open).await;
+    let web = Web::sign_up(&app, "alice@example.com").await;
+    let now = || u64::try_from(once_core::SystemClock.now()).expect("after 1970");
+    let enrol = |page: String, extra: Option<&'static str>| {
+        let web = &web;
+        let app = &app;
+        async move {
+            let key: String = page
+                .split("id=\"totp-key\" class=\"key\">")
+                .nth(1)
+                .and_then(|s| s.split('<').next())
+                .expect("key")
+                .split_whitespace()
+                .collect();
+            let secret = TotpSecret::from_base32(&key).expect("base32");
+            let code = TotpPolicy::default().code_at(&secret, now()).expect("code");
+            let ticket = hidden(&page, "ticket");
+            let mut form = vec![("ticket", ticket.as_str()), ("code", code.as_str())];
+            if let Some(p) = extra {
+                form.push(("password", p));
+            }
+            web.post(app, "/account/2fa", &form).await
+        }
+    };
+    let first = web.get(&app, "/account/2fa").await.text().await.expect("page");
+    assert!(!first.contains("name=\"password\""), "the first enrolment needs no password");
+    assert_eq!(enrol(first, None).await.status(), StatusCode::OK);
+    let again = web.get(&app, "/account/2fa").await.text().await.expect("page");
+    assert!(again.contains("name=\"password\""), "replacing asks for it");
+    assert_eq!(enrol(again.clone(), Some("not my password!")).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(enrol(again, Some(PASSWORD)).await.status(), StatusCode::OK);
+}
