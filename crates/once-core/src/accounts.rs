@@ -7,7 +7,7 @@ use once_crypto::{ApiKey, KeyRing, SessionToken, VaultKey};
 use once_store::{Account, AccountId, ApiKeyRecord, Role, Scope, Scopes, SessionRecord, Store, UnixTime};
 use zeroize::Zeroizing;
 
-use crate::audit;
+use crate::audit::Auditor;
 use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::kdf::KdfPool;
@@ -113,6 +113,7 @@ pub struct AccountService {
     pub(crate) auth: AuthPolicy,
     /// Shared with the secret service: bounds all Argon2 work on the blocking pool.
     pub(crate) kdf: KdfPool,
+    pub(crate) audit: Auditor,
 }
 
 /// Lower-cases and checks an e-mail address (shape only: something@domain, no spaces or controls).
@@ -135,8 +136,9 @@ impl AccountService {
         clock: Arc<dyn Clock>,
         auth: AuthPolicy,
         kdf: KdfPool,
+        audit: Auditor,
     ) -> Self {
-        AccountService { store, keys, clock, auth, kdf }
+        AccountService { store, keys, clock, auth, kdf, audit }
     }
 
     /// Sets an account's password after checking it against the rules (the e-mail address is
@@ -151,7 +153,7 @@ impl AccountService {
         if !self.store.set_password(&account.id, &phc, &sealed).await? {
             return Err(CoreError::NotFound);
         }
-        audit::event("account.password_set", "ok", None, &account.id.0);
+        self.audit.event("account.password_set", "ok", None, &account.id.0);
         Ok(())
     }
 
@@ -180,7 +182,7 @@ impl AccountService {
     ) -> Result<SignedIn, CoreError> {
         let email = normalize_email(email)?;
         if !self.auth.signup.admits(&email) {
-            audit::event("account.signup", "denied:mode", None, "anon");
+            self.audit.event("account.signup", "denied:mode", None, "anon");
             return Err(CoreError::SignupRefused);
         }
         let phc = self.checked_password_hash(&email, new_password.clone()).await?;
@@ -201,7 +203,7 @@ impl AccountService {
         let vault = VaultKey::generate();
         let sealed = self.seal_vault_under_password(&account.id, new_password, &vault).await?;
         self.store.set_password(&account.id, &phc, &sealed).await?;
-        audit::event("account.signup", "ok", None, &account.id.0);
+        self.audit.event("account.signup", "ok", None, &account.id.0);
         self.open_session(account, false, client, Some(&vault)).await
     }
 
@@ -243,7 +245,7 @@ impl AccountService {
     ) -> Result<SignInStep, CoreError> {
         let params = self.auth.password_params;
         let denied = |reason: &'static str, actor: &str| {
-            audit::event("auth.password", reason, None, actor);
+            self.audit.event("auth.password", reason, None, actor);
             CoreError::Unauthorized
         };
         let found = match normalize_email(email) {
@@ -277,11 +279,11 @@ impl AccountService {
         }
         let vault = self.vault_at_sign_in(&account.id, &given, &phc).await?;
         if self.store.totp(&account.id).await?.is_some() {
-            audit::event("auth.password", "ok:second_factor_next", None, &account.id.0);
+            self.audit.event("auth.password", "ok:second_factor_next", None, &account.id.0);
             let ticket = self.second_factor_ticket(&account.id, &vault)?;
             return Ok(SignInStep::SecondFactor { ticket });
         }
-        audit::event("auth.password", "ok", None, &account.id.0);
+        self.audit.event("auth.password", "ok", None, &account.id.0);
         Ok(SignInStep::Done(self.open_session(account, false, client, Some(&vault)).await?))
     }
 
@@ -341,7 +343,7 @@ impl AccountService {
             return Err(CoreError::NotFound);
         }
         self.store.end_sessions_of(&account.id).await?;
-        audit::event("account.password_changed", "ok", None, &account.id.0);
+        self.audit.event("account.password_changed", "ok", None, &account.id.0);
         self.open_session(account.clone(), who.session.second_factor, client, Some(&vault)).await
     }
 
@@ -361,7 +363,7 @@ impl AccountService {
         match self.kdf.run(move || password::verify_password(&given, &phc, params)).await {
             Ok(_) => Ok(()),
             Err(_) => {
-                audit::event("auth.password_recheck", "denied:wrong_password", None, &account.id.0);
+                self.audit.event("auth.password_recheck", "denied:wrong_password", None, &account.id.0);
                 Err(CoreError::Unauthorized)
             }
         }
@@ -380,7 +382,7 @@ impl AccountService {
     /// Ends every session of an account ("sign out everywhere"); returns how many there were.
     pub async fn sign_out_everywhere(&self, account: &AccountId) -> Result<u64, CoreError> {
         let n = self.store.end_sessions_of(account).await?;
-        audit::event("auth.sign_out_everywhere", "ok", None, &account.0);
+        self.audit.event("auth.sign_out_everywhere", "ok", None, &account.0);
         Ok(n)
     }
 
@@ -415,7 +417,7 @@ impl AccountService {
             }
             other => CoreError::Unavailable(other),
         })?;
-        audit::event("account.created", "ok", None, &account.id.0);
+        self.audit.event("account.created", "ok", None, &account.id.0);
         Ok(NewUser { account, api_key })
     }
 
@@ -439,7 +441,7 @@ impl AccountService {
         if disabled {
             self.store.end_sessions_of(&account.id).await?;
         }
-        audit::event(
+        self.audit.event(
             if disabled { "account.disabled" } else { "account.enabled" },
             "ok",
             None,
@@ -454,7 +456,7 @@ impl AccountService {
         let account = self.account_by_email(email).await?;
         self.disable_totp(&account.id).await?;
         self.store.clear_lockout(&crate::second_factor::lock_subject(&account.id)).await?;
-        audit::event("account.2fa_reset", "ok", None, &account.id.0);
+        self.audit.event("account.2fa_reset", "ok", None, &account.id.0);
         Ok(account)
     }
 
@@ -462,7 +464,7 @@ impl AccountService {
     pub async fn set_role(&self, email: &str, role: Role) -> Result<Account, CoreError> {
         let account = self.account_by_email(email).await?;
         self.store.set_role(&account.id, role).await?;
-        audit::event("account.role_set", role.as_str(), None, &account.id.0);
+        self.audit.event("account.role_set", role.as_str(), None, &account.id.0);
         Ok(Account { role, ..account })
     }
 
@@ -505,7 +507,7 @@ impl AccountService {
             revoked_at: None,
         };
         self.store.add_api_key(record.clone()).await?;
-        audit::event("apikey.created", "ok", None, &who.account.id.0);
+        self.audit.event("apikey.created", "ok", None, &who.account.id.0);
         Ok(NewApiKey { key, record })
     }
 
@@ -518,7 +520,7 @@ impl AccountService {
     pub async fn revoke_api_key(&self, account: &AccountId, hash: &[u8; 32]) -> Result<bool, CoreError> {
         let done = self.store.revoke_api_key(account, hash, self.clock.now()).await?;
         if done {
-            audit::event("apikey.revoked", "ok", None, &account.0);
+            self.audit.event("apikey.revoked", "ok", None, &account.0);
         }
         Ok(done)
     }
@@ -546,7 +548,7 @@ impl AccountService {
     /// Checks an API key alone (API v2 `Bearer`), or with the e-mail it must belong to.
     pub async fn authenticate_key(&self, email: Option<&str>, key: &str) -> Result<Principal, CoreError> {
         let denied = |reason: &'static str| {
-            audit::event("auth.apikey", reason, None, "anon");
+            self.audit.event("auth.apikey", reason, None, "anon");
             CoreError::Unauthorized
         };
         let Some(key) = ApiKey::parse(key) else {
@@ -578,6 +580,8 @@ impl AccountService {
         // Last-used time to the minute: a busy key does not cost a write on every request.
         if record.last_used_at.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
             self.store.touch_api_key(&hash, now).await?;
+            // In the trail too, at the same granularity: not once per request.
+            self.audit.event_with("apikey.used", "ok", None, &account.id.0, &record.name);
         }
         Ok(Principal { account, vault, scopes: record.scopes })
     }

@@ -13,7 +13,7 @@ use once_crypto::{KeyInfo, KeyRing};
 use once_store::{Account, Role, Store, UnixTime, UsageRow, UsageState};
 
 use crate::accounts::{AccountService, normalize_email};
-use crate::audit;
+use crate::audit::Auditor;
 use crate::clock::Clock;
 use crate::error::CoreError;
 
@@ -119,6 +119,7 @@ pub struct AdminService {
     keys: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
     accounts: Arc<AccountService>,
+    audit: Auditor,
 }
 
 impl AdminService {
@@ -127,8 +128,9 @@ impl AdminService {
         keys: Arc<KeyRing>,
         clock: Arc<dyn Clock>,
         accounts: Arc<AccountService>,
+        audit: Auditor,
     ) -> Self {
-        AdminService { store, keys, clock, accounts }
+        AdminService { store, keys, clock, accounts, audit }
     }
 
     /// The acting account as it is now, if it is an enabled admin; [`CoreError::NotAdmin`]
@@ -137,7 +139,7 @@ impl AdminService {
         match self.store.account(&acting.id).await? {
             Some(a) if a.role == Role::Admin && !a.disabled => Ok(a),
             _ => {
-                audit::event_with("admin.denied", "denied:not_admin", None, &acting.id.0, what);
+                self.audit.event_with("admin.denied", "denied:not_admin", None, &acting.id.0, what);
                 Err(CoreError::NotAdmin)
             }
         }
@@ -201,7 +203,7 @@ impl AdminService {
         }
         let account = self.accounts.set_disabled(&email, disabled).await?;
         let event = if disabled { "admin.account_disabled" } else { "admin.account_enabled" };
-        audit::event_with(event, "ok", None, &admin.id.0, &format!("account={}", account.id.0));
+        self.audit.event_with(event, "ok", None, &admin.id.0, &format!("account={}", account.id.0));
         Ok(account)
     }
 

@@ -43,27 +43,54 @@ pub struct Core {
     pub accounts: std::sync::Arc<AccountService>,
     /// Administration; every call checks that the acting account is an admin.
     pub admin: AdminService,
+    auditor: audit::Auditor,
 }
 
 impl Core {
+    /// The services, with security events going to the log only.
     pub fn new(
         store: std::sync::Arc<dyn once_store::Store>,
         keys: std::sync::Arc<once_crypto::KeyRing>,
         clock: std::sync::Arc<dyn Clock>,
         policy: Policy,
     ) -> Self {
+        Core::with_audit(store, keys, clock, policy, std::sync::Arc::new(audit::LogOnly))
+    }
+
+    /// The services, with security events going to the log and to `sink`.
+    pub fn with_audit(
+        store: std::sync::Arc<dyn once_store::Store>,
+        keys: std::sync::Arc<once_crypto::KeyRing>,
+        clock: std::sync::Arc<dyn Clock>,
+        policy: Policy,
+        sink: std::sync::Arc<dyn audit::AuditSink>,
+    ) -> Self {
         let kdf = kdf::KdfPool::new(policy.kdf_concurrency);
+        let auditor = audit::Auditor::new(sink, clock.clone());
         let accounts = std::sync::Arc::new(AccountService::new(
             store.clone(),
             keys.clone(),
             clock.clone(),
             policy.auth.clone(),
             kdf.clone(),
+            auditor.clone(),
         ));
         Core {
-            admin: AdminService::new(store.clone(), keys.clone(), clock.clone(), accounts.clone()),
+            admin: AdminService::new(
+                store.clone(),
+                keys.clone(),
+                clock.clone(),
+                accounts.clone(),
+                auditor.clone(),
+            ),
             accounts,
-            secrets: SecretService::new(store, keys, clock, policy, kdf),
+            secrets: SecretService::new(store, keys, clock, policy, kdf, auditor.clone()),
+            auditor,
         }
+    }
+
+    /// Records a security event decided at the edge (a request refused before any service).
+    pub fn audit(&self) -> &audit::Auditor {
+        &self.auditor
     }
 }

@@ -7,7 +7,6 @@ use once_store::{AccountId, TotpRecord};
 use zeroize::Zeroizing;
 
 use crate::accounts::{AccountService, SignedIn};
-use crate::audit;
 use crate::error::CoreError;
 use crate::tickets::{self, Purpose};
 
@@ -144,7 +143,7 @@ impl AccountService {
             Ok(a) => a,
             Err(TotpError::Policy) => return Err(CoreError::Crypto("TOTP policy is invalid".into())),
             Err(_) => {
-                audit::event("account.2fa_enrol", "denied:wrong_code", None, &account.0);
+                self.audit.event("account.2fa_enrol", "denied:wrong_code", None, &account.0);
                 return Err(CoreError::Invalid("that code is not right".into()));
             }
         };
@@ -161,7 +160,7 @@ impl AccountService {
         // The confirming code's step is spent; an earlier, later-stored step makes this a no-op.
         self.store.use_totp_step(account, accepted.step).await?;
         self.store.clear_lockout(&lock_subject(account)).await?;
-        audit::event_with(
+        self.audit.event_with(
             "account.2fa_enabled",
             "ok",
             None,
@@ -178,14 +177,14 @@ impl AccountService {
         let codes = totp::recovery_codes(totp::RECOVERY_CODE_COUNT);
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
         self.store.set_totp(account, Some(current), &hashes).await?;
-        audit::event("account.2fa_recovery_codes", "ok", None, &account.0);
+        self.audit.event("account.2fa_recovery_codes", "ok", None, &account.0);
         Ok(codes)
     }
 
     /// Turns two-factor sign-in off (the caller has checked the password again).
     pub async fn disable_totp(&self, account: &AccountId) -> Result<(), CoreError> {
         self.store.set_totp(account, None, &[]).await?;
-        audit::event("account.2fa_disabled", "ok", None, &account.0);
+        self.audit.event("account.2fa_disabled", "ok", None, &account.0);
         Ok(())
     }
 
@@ -201,22 +200,22 @@ impl AccountService {
             let (vault, id) = p.split_at_checked(32)?;
             Some((VaultKey::from_bytes(vault)?, AccountId(String::from_utf8(id.to_vec()).ok()?)))
         }) else {
-            audit::event("auth.2fa", "denied:ticket", None, "anon");
+            self.audit.event("auth.2fa", "denied:ticket", None, "anon");
             return Err(CoreError::Unauthorized);
         };
         let Some(account) = self.store.account(&id).await?.filter(|a| !a.disabled) else {
-            audit::event("auth.2fa", "denied:disabled", None, &id.0);
+            self.audit.event("auth.2fa", "denied:disabled", None, &id.0);
             return Err(CoreError::Unauthorized);
         };
         let subject = lock_subject(&id);
         let (limit, lock_secs) = (self.auth.second_factor_max_failures, self.auth.second_factor_lock_secs);
         if let Some(until) = self.store.lockout(&subject, lock_secs, now).await?.locked_until {
-            audit::event("auth.2fa", "denied:locked", None, &id.0);
+            self.audit.event("auth.2fa", "denied:locked", None, &id.0);
             return Err(CoreError::Locked { until });
         }
         let Some(record) = self.store.totp(&id).await? else {
             // Second factor removed since the password step: the password step again.
-            audit::event("auth.2fa", "denied:not_enrolled", None, &id.0);
+            self.audit.event("auth.2fa", "denied:not_enrolled", None, &id.0);
             return Err(CoreError::Unauthorized);
         };
         let outcome = if looks_like_totp(code) {
@@ -229,15 +228,15 @@ impl AccountService {
         match outcome {
             Ok(detail) => {
                 self.store.clear_lockout(&subject).await?;
-                audit::event_with("auth.2fa", "ok", None, &id.0, &detail);
+                self.audit.event_with("auth.2fa", "ok", None, &id.0, &detail);
                 self.open_session(account, true, client, Some(&vault)).await
             }
             Err(reason) => {
-                audit::event("auth.2fa", reason, None, &id.0);
+                self.audit.event("auth.2fa", reason, None, &id.0);
                 let state = self.store.lockout_failure(&subject, limit, lock_secs, lock_secs, now).await?;
                 match state.locked_until {
                     Some(until) if state.failures >= limit => {
-                        audit::event("auth.2fa_locked", "locked", None, &id.0);
+                        self.audit.event("auth.2fa_locked", "locked", None, &id.0);
                         Err(CoreError::Locked { until })
                     }
                     _ => Err(CoreError::Unauthorized),

@@ -12,7 +12,7 @@ use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
 use crate::accounts::Principal;
-use crate::audit;
+use crate::audit::Auditor;
 use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::kdf::KdfPool;
@@ -206,6 +206,7 @@ pub struct SecretService {
     clock: Arc<dyn Clock>,
     policy: Policy,
     kdf: KdfPool,
+    audit: Auditor,
 }
 
 pub(crate) fn view(
@@ -264,8 +265,9 @@ impl SecretService {
         clock: Arc<dyn Clock>,
         policy: Policy,
         kdf: KdfPool,
+        audit: Auditor,
     ) -> Self {
-        SecretService { store, keys, clock, policy, kdf }
+        SecretService { store, keys, clock, policy, kdf, audit }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -397,7 +399,7 @@ impl SecretService {
         };
         let actor = receipt.owner.as_ref().map_or("anon".to_owned(), |o| o.0.clone());
         self.store.create(secret, receipt.clone()).await?;
-        audit::event("secret.created", "ok", Some(&secret_id), &actor);
+        self.audit.event("secret.created", "ok", Some(&secret_id), &actor);
         Ok(Created {
             receipt: view(receipt, now, Some(secret_key.clone()), Some(receipt_key.clone())),
             secret_key,
@@ -474,7 +476,7 @@ impl SecretService {
             if let Some(pw) = passphrase {
                 self.dummy_kdf(pw).await;
             }
-            audit::event("secret.reveal", "denied:malformed_key", None, "anon");
+            self.audit.event("secret.reveal", "denied:malformed_key", None, "anon");
             return Err(CoreError::NotFound);
         };
         let id = RecordId(token.lookup_id(SECRET));
@@ -485,7 +487,7 @@ impl SecretService {
                 Claim::Taken(taken) => return self.open_taken(&id, token, taken),
                 Claim::Guarded => {}
                 Claim::Gone => {
-                    audit::event("secret.reveal", "denied:unknown", Some(&id), "anon");
+                    self.audit.event("secret.reveal", "denied:unknown", Some(&id), "anon");
                     return Err(CoreError::NotFound);
                 }
             }
@@ -494,18 +496,18 @@ impl SecretService {
             if let Some(pw) = passphrase {
                 self.dummy_kdf(pw).await;
             }
-            audit::event("secret.reveal", "denied:unknown", Some(&id), "anon");
+            self.audit.event("secret.reveal", "denied:unknown", Some(&id), "anon");
             return Err(CoreError::NotFound);
         };
         if let Err(e) = admitted(&record, viewer) {
-            audit::event("secret.reveal", "denied:not_the_recipient", Some(&id), "anon");
+            self.audit.event("secret.reveal", "denied:not_the_recipient", Some(&id), "anon");
             return Err(e);
         }
 
         if !record.has_passphrase {
             // A second factor was given but none is needed: reveal as without one.
             let Some(taken) = self.store.take(&id, now).await? else {
-                audit::event("secret.reveal", "denied:lost_race", Some(&id), "anon");
+                self.audit.event("secret.reveal", "denied:lost_race", Some(&id), "anon");
                 return Err(CoreError::NotFound);
             };
             return self.open_taken(&id, token, taken);
@@ -514,12 +516,12 @@ impl SecretService {
         let kind = match Envelope::parse(&record.envelope) {
             Ok(env) => env.kind(),
             Err(e) => {
-                audit::event("secret.reveal", open_reason(&e), Some(&id), "anon");
+                self.audit.event("secret.reveal", open_reason(&e), Some(&id), "anon");
                 return Err(CoreError::NotFound);
             }
         };
         if kind != EnvelopeKind::Plain && matches!(unlock, Unlock::Nothing) {
-            audit::event("secret.reveal", "denied:passphrase_missing", Some(&id), "anon");
+            self.audit.event("secret.reveal", "denied:passphrase_missing", Some(&id), "anon");
             return Err(CoreError::NotFound);
         }
         let factor: Zeroizing<Vec<u8>> = Zeroizing::new(unlock.factor().unwrap_or_default().to_vec());
@@ -535,11 +537,11 @@ impl SecretService {
         match opened {
             Ok(plaintext) => match self.store.take(&id, now).await? {
                 Some(taken) => {
-                    audit::event("secret.revealed", "ok", Some(&id), "anon");
+                    self.audit.event("secret.revealed", "ok", Some(&id), "anon");
                     Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left, kind })
                 }
                 None => {
-                    audit::event("secret.reveal", "denied:lost_race", Some(&id), "anon");
+                    self.audit.event("secret.reveal", "denied:lost_race", Some(&id), "anon");
                     Err(CoreError::NotFound)
                 }
             },
@@ -552,16 +554,16 @@ impl SecretService {
                 };
                 match self.store.record_failure(&id, cap, now).await? {
                     FailureOutcome::Burned => {
-                        audit::event("secret.burned", "passphrase_failures", Some(&id), "anon");
+                        self.audit.event("secret.burned", "passphrase_failures", Some(&id), "anon");
                     }
                     FailureOutcome::Counted { .. } | FailureOutcome::Gone => {
-                        audit::event("secret.reveal", wrong, Some(&id), "anon");
+                        self.audit.event("secret.reveal", wrong, Some(&id), "anon");
                     }
                 }
                 Err(CoreError::NotFound)
             }
             Err(e) => {
-                audit::event("secret.reveal", open_reason(&e), Some(&id), "anon");
+                self.audit.event("secret.reveal", open_reason(&e), Some(&id), "anon");
                 Err(CoreError::NotFound)
             }
         }
@@ -571,7 +573,7 @@ impl SecretService {
     fn open_taken(&self, id: &RecordId, token: Token, taken: Taken) -> Result<Revealed, CoreError> {
         match self.keys.open(&id.0, token.expose().as_bytes(), None, &taken.envelope) {
             Ok(plaintext) => {
-                audit::event("secret.revealed", "ok", Some(id), "anon");
+                self.audit.event("secret.revealed", "ok", Some(id), "anon");
                 Ok(Revealed {
                     plaintext,
                     secret_key: token,
@@ -580,7 +582,7 @@ impl SecretService {
                 })
             }
             Err(e) => {
-                audit::event("secret.reveal", open_reason(&e), Some(id), "anon");
+                self.audit.event("secret.reveal", open_reason(&e), Some(id), "anon");
                 Err(CoreError::NotFound)
             }
         }
@@ -603,7 +605,7 @@ impl SecretService {
             self.store.receipt(&id, now).await?
         };
         let Some(r) = r else {
-            audit::event("receipt.view", "denied:unknown", Some(&id), "anon");
+            self.audit.event("receipt.view", "denied:unknown", Some(&id), "anon");
             return Err(CoreError::NotFound);
         };
         let secret_key = r
@@ -627,11 +629,11 @@ impl SecretService {
         let (token, id) = Self::receipt_id(key)?;
         match self.store.burn(&id, now).await? {
             None => {
-                audit::event("secret.burn", "denied:unknown", Some(&id), "anon");
+                self.audit.event("secret.burn", "denied:unknown", Some(&id), "anon");
                 Err(CoreError::NotFound)
             }
             Some(BurnOutcome::Burned(r)) => {
-                audit::event("secret.burned", "sender", Some(&r.secret_id), "anon");
+                self.audit.event("secret.burned", "sender", Some(&r.secret_id), "anon");
                 Ok((view(r, now, None, Some(token)), true))
             }
             Some(BurnOutcome::AlreadyGone(r)) => Ok((view(r, now, None, Some(token)), false)),

@@ -78,7 +78,7 @@ impl AccountService {
         let vault = VaultKey::generate();
         let sealed = self.seal_vault_under_password(account, password.clone(), &vault).await?;
         self.store.set_password(account, phc, &sealed).await?;
-        crate::audit::event("account.vault_created", "ok", None, &account.0);
+        self.audit.event("account.vault_created", "ok", None, &account.0);
         Ok(vault)
     }
 

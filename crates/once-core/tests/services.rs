@@ -657,3 +657,45 @@ async fn a_secret_for_a_signed_in_recipient_reveals_only_to_them_and_consumes_no
     let r = core.secrets.reveal_with(&key, unlock, Some(&bob(false))).await.expect("member reveals");
     assert_eq!(&r.plaintext[..], b"for members");
 }
+
+#[tokio::test]
+async fn security_events_reach_the_audit_sink_dated_and_without_secret_material() {
+    let clock = Arc::new(FakeClock::new(T0));
+    let sink = Arc::new(once_core::audit::MemorySink::default());
+    let policy = Policy {
+        passphrase_params: PassphraseParams { m_cost_kib: 64, t_cost: 1, p_cost: 1 },
+        auth: AuthPolicy { password_params: CHEAP, ..AuthPolicy::default() },
+        ..Policy::default()
+    };
+    let core = Core::with_audit(
+        Arc::new(MemoryStore::new()),
+        Arc::new(KeyRing::generate_new(T0)),
+        clock.clone() as Arc<dyn Clock>,
+        policy,
+        sink.clone(),
+    );
+    let mut s = secret("AUDIT-CANARY-9d2");
+    s.passphrase = pw("AUDIT-PASS-77");
+    let c = core.secrets.create(s).await.expect("create");
+    let key = c.secret_key.expose().to_owned();
+    clock.advance(5);
+    assert!(core.secrets.reveal(&key, pw("AUDIT-WRONG-13")).await.is_err());
+    core.secrets.reveal(&key, pw("AUDIT-PASS-77")).await.expect("reveal");
+    let events: Vec<(String, String, i64)> =
+        sink.entries().iter().map(|e| (e.event.clone(), e.outcome.clone(), e.time)).collect();
+    assert_eq!(
+        events,
+        [
+            ("secret.created".to_owned(), "ok".to_owned(), T0),
+            ("secret.reveal".to_owned(), "denied:wrong_passphrase".to_owned(), T0 + 5),
+            ("secret.revealed".to_owned(), "ok".to_owned(), T0 + 5),
+        ]
+    );
+    let record = &sink.entries()[0].record;
+    assert_eq!(record.len(), 8, "a short hash prefix: {record}");
+    assert!(sink.entries().iter().all(|e| e.record == *record), "the same secret throughout");
+    let all = format!("{:?}", sink.entries());
+    for needle in ["AUDIT-CANARY", "AUDIT-PASS", "AUDIT-WRONG", key.as_str(), c.receipt_key.expose()] {
+        assert!(!all.contains(needle), "{needle} in the audit trail");
+    }
+}

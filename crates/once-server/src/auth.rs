@@ -163,7 +163,7 @@ impl PeerAddr {
         let networks = &state.admin_networks;
         let allowed = networks.allows_anywhere() || self.0.is_some_and(|ip| networks.permits(ip));
         if !allowed {
-            once_core::audit::event("admin.denied", "denied:network", None, "anon");
+            state.core.audit().event("admin.denied", "denied:network", None, "anon");
         }
         allowed
     }

@@ -121,6 +121,21 @@ impl Default for MetricsConfig {
     }
 }
 
+/// The audit trail (docs/CONFIG.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Records older than this many days are pruned (the chain stays verifiable). Korean access-log
+    /// rules ask for at least a year (two with more than 50,000 users).
+    pub retention_days: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { retention_days: 400 }
+    }
+}
+
 /// Who may sign up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -284,6 +299,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub redis: RedisConfig,
     pub auth: AuthConfig,
+    pub audit: AuditConfig,
     pub admin: AdminConfig,
 }
 
@@ -303,6 +319,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             redis: RedisConfig::default(),
             auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
             admin: AdminConfig::default(),
         }
     }
@@ -373,6 +390,9 @@ impl Config {
         }
         if self.redis.key_prefix.contains(['{', '}', '*', '?', '[']) {
             return Err("redis.key_prefix must not contain '{', '}', '*', '?' or '['".into());
+        }
+        if !(1..=100 * 365).contains(&self.audit.retention_days) {
+            return Err("audit.retention_days must be between 1 and 36500".into());
         }
         let a = &self.auth;
         if !(8..=256).contains(&a.password_min_length) {

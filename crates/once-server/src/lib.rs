@@ -4,6 +4,7 @@
 //! [`error::ApiError`]; everything a handler needs comes from [`state::AppState`]. Prometheus
 //! metrics (one recorder per application) are in [`metrics`].
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -47,21 +47,23 @@ pub fn apply(router: Router, metrics: &Metrics, max_body: usize, timeout: Durati
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    let router = router.layer(
-        ServiceBuilder::new()
-            .layer(CatchPanicLayer::custom(panic_response))
-            .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(span_for)
-                    .on_request(())
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
-            // Enforced while the body streams in (a chunked body is cut off at the cap), and
-            // answered by the extractors in our JSON error shape.
-            .layer(DefaultBodyLimit::max(max_body)),
-    );
+    let router = router
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(span_for)
+                        .on_request(())
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                // Enforced while the body streams in (a chunked body is cut off at the cap), and
+                // answered by the extractors in our JSON error shape.
+                .layer(DefaultBodyLimit::max(max_body)),
+        )
+        .layer(axum::middleware::from_fn(crate::audit::with_client));
     if metrics.is_enabled() {
         router.layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
     } else {

@@ -88,6 +88,9 @@ pub struct Application {
     state: AppState,
     sweep_every: Duration,
     sweep_batch: u32,
+    /// Audit records older than this many seconds are pruned.
+    audit_retention: i64,
+    appender: crate::audit::Appender,
 }
 
 impl Application {
@@ -134,7 +137,8 @@ impl Application {
             Some(_) => config.base_url(),
             None => format!("http://{}", listener.local_addr().unwrap_or(config.listen)),
         };
-        let core = Arc::new(Core::new(store.clone(), Arc::new(keys), clock, config.policy()));
+        let (sink, appender) = crate::audit::start(store.clone());
+        let core = Arc::new(Core::with_audit(store.clone(), Arc::new(keys), clock, config.policy(), sink));
         let metrics = if config.metrics.enabled {
             if !audit_counting_installed() {
                 tracing::warn!(
@@ -160,6 +164,8 @@ impl Application {
             state,
             sweep_every: Duration::from_secs(config.sweeper.interval_secs),
             sweep_batch: config.sweeper.batch,
+            audit_retention: config.audit.retention_days.saturating_mul(86_400),
+            appender,
         })
     }
 
@@ -178,7 +184,8 @@ impl Application {
 
     /// Serves until `signal` completes, then finishes the requests in flight.
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let sweeper = tokio::spawn(sweep(self.state.clone(), self.sweep_every, self.sweep_batch));
+        let sweeper =
+            tokio::spawn(sweep(self.state.clone(), self.sweep_every, self.sweep_batch, self.audit_retention));
         let metrics_upkeep = tokio::spawn(self.state.metrics.clone().upkeep());
         tracing::info!(addr = %self.local_addr(), "listening");
         // With the peer's address in each request's extensions (`ConnectInfo`), which the admin
@@ -187,6 +194,8 @@ impl Application {
         let result = axum::serve(self.listener, service).with_graceful_shutdown(signal).await;
         sweeper.abort();
         metrics_upkeep.abort();
+        // Every event of the requests served goes into the trail before the process ends.
+        self.appender.drain(Duration::from_secs(10)).await;
         tracing::info!("stopped");
         result
     }
@@ -237,7 +246,7 @@ fn redact_store_url(url: &str) -> String {
     }
 }
 
-async fn sweep(state: AppState, every: Duration, batch: u32) {
+async fn sweep(state: AppState, every: Duration, batch: u32, audit_retention: i64) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -259,6 +268,15 @@ async fn sweep(state: AppState, every: Duration, batch: u32) {
             Err(e) => {
                 state.metrics.sweep_failed();
                 tracing::warn!(error = %e, "session sweep failed; will retry");
+            }
+        }
+        let before = SystemClock.now().saturating_sub(audit_retention);
+        match state.store.prune_audit(before, batch).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned audit records past their retention"),
+            Err(e) => {
+                state.metrics.sweep_failed();
+                tracing::warn!(error = %e, "audit pruning failed; will retry");
             }
         }
     }

@@ -21,6 +21,7 @@
 //! | `P{acct}:layout` | string | the version of the `{acct}` layout (2: the `ks:ID` indexes exist; [`RedisStore::open`] builds them for keys written before) |
 //! | `P{lock}:l:SUBJECT` | hash | a lockout counter: failures `f`, last failure `t`, lock end `u` (absent unless the round locked); Redis TTL: the longer of window and lock, plus [`EXPIRY_GRACE`] |
 //! | `P{lock}:locked` | sorted set | locked subjects (member: subject, score: locked_until); locks that ended over [`EXPIRY_GRACE`] ago are dropped by `locked` |
+//! | `P{audit}:log`, `:head`, `:anchor` | sorted set, strings | the audit trail's hash chain (records scored by sequence number), its last record and where it starts after pruning; no TTL; appended by compare-and-set on the head (the `audit` module) |
 //!
 //! Ids, hashes and lockout subjects appear in key names as lower-case hex and inside hashes and
 //! sorted-set members as raw bytes, so Redis's member order (score, then bytes) is the traits'
@@ -37,6 +38,7 @@
 //! gets a backend error quickly (the server answers 503), never a hang and never a local fallback.
 //! The connection manager reconnects by itself in the background.
 
+mod audit;
 mod scripts;
 #[cfg(feature = "testing")]
 pub mod testing;

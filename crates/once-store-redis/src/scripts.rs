@@ -343,3 +343,60 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES'
 ",
     )
 });
+
+/// KEYS: the audit head, the audit log. ARGV: the head the caller chained after (its value, or
+/// empty if there was none), the new head, then score/member pairs (seq, encoded record).
+/// Appends the records and moves the head only if the head is still the caller's (compare and
+/// set: the hashes are computed by the caller, as Redis Lua has no SHA-256). Returns 1, or 0 if
+/// another append came first (nothing changed).
+pub(crate) static APPEND_AUDIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+for i = 3, #ARGV, 2 do
+  redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+",
+    )
+});
+
+/// KEYS: the audit log, the audit anchor. ARGV: before (i64, 8 bytes big-endian), batch.
+/// Removes the oldest records while their time is before `before`, at most `batch`, and sets the
+/// anchor to the last one removed (its seq and hash), in one step. Returns how many went.
+///
+/// Times are compared as bytes (the sign bit flipped, so negative times sort first) rather than
+/// as Lua numbers, which are doubles and would round times beyond 2^53.
+pub(crate) static PRUNE_AUDIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local before, batch = ARGV[1], tonumber(ARGV[2])
+local function older(r)
+  if #r < 81 then error('malformed audit record') end
+  for i = 0, 7 do
+    local a, b = r:byte(10 + i), before:byte(1 + i)
+    if i == 0 then a, b = (a + 128) % 256, (b + 128) % 256 end
+    if a ~= b then return a < b end
+  end
+  return false
+end
+local removed, last = 0, nil
+while removed < batch do
+  local chunk = redis.call('ZRANGE', KEYS[1], removed, math.min(removed + 255, batch - 1))
+  if #chunk == 0 then break end
+  local kept = false
+  for _, r in ipairs(chunk) do
+    if not older(r) then kept = true break end
+    last, removed = r, removed + 1
+  end
+  if kept then break end
+end
+if removed > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, removed - 1)
+  redis.call('SET', KEYS[2], string.sub(last, 2, 9) .. string.sub(last, 50, 81))
+end
+return removed
+",
+    )
+});

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use once_store::conformance::{NOW, account, pair};
-use once_store::{AccountStore, LockoutStore, Scopes, SecretStore};
+use once_store::{
+    AccountStore, AuditAnchor, AuditEntry, AuditStore, LockoutStore, Scopes, SecretStore, audit,
+};
 use once_store_redis::testing::{Cleanup, OwnedRedis, fresh_prefix};
 use once_store_redis::{OpenError, RedisOptions, RedisStore};
 
@@ -313,4 +315,58 @@ async fn accounts_missing_from_the_email_index_are_listed() {
     let members: Vec<String> =
         redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).query(&mut conn).expect("zrange");
     assert_eq!(members.len(), 3, "the index is complete again");
+}
+
+/// Two instances (own connections) appending at once build one chain: each append is chained
+/// client-side and lands only if the head is still the one it read. The `{audit}` keys share one
+/// slot and never expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_append_to_one_audit_chain_in_one_slot() {
+    let url = once_store_redis::testing::shared_redis_url();
+    let opts = options();
+    let prefix = opts.key_prefix.clone();
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let a = std::sync::Arc::new(RedisStore::open(&url, opts.clone()).await.expect("a").0);
+    let b = std::sync::Arc::new(RedisStore::open(&url, opts).await.expect("b").0);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(100));
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                let entries: Vec<AuditEntry> = (0..2)
+                    .map(|part| AuditEntry {
+                        time: NOW + i,
+                        event: "secret.created".into(),
+                        actor: format!("caller-{i}"),
+                        detail: format!("part={part}"),
+                        ..AuditEntry::default()
+                    })
+                    .collect();
+                barrier.wait().await;
+                store.append_audit(&entries).await.expect("append");
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let records = b.audit_after(0, 1000).await.expect("read");
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
+    assert!(audit::verify_chain(AuditAnchor::default(), &records).is_ok());
+    assert!(records.chunks(2).all(|p| p[0].entry.actor == p[1].entry.actor), "each append is one run");
+    assert_eq!(a.prune_audit(NOW + 1000, 20).await.expect("prune"), 20);
+    assert_eq!(b.audit_anchor().await.expect("anchor"), AuditAnchor { seq: 20, hash: records[19].hash });
+
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+    let mut keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*audit*")).query(&mut conn).expect("keys");
+    keys.sort();
+    let key = |name: &str| format!("{prefix}{{audit}}:{name}");
+    assert_eq!(keys, vec![key("anchor"), key("head"), key("log")]);
+    for k in &keys {
+        let ttl: i64 = redis::cmd("PTTL").arg(k).query(&mut conn).expect("pttl");
+        assert_eq!(ttl, -1, "{k}: kept until pruned");
+    }
 }

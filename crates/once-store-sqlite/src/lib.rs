@@ -3,15 +3,15 @@
 //! # Design
 //! - **One writer thread, group commit.** A dedicated thread owns the only write connection.
 //!   Every write (`create`, `take`, `record_failure`, `burn`, `open_receipt`, `purge_expired`,
-//!   account, API-key and second-factor writes, `touch_api_key`, lockout counting) is queued to it
-//!   as a closure. The thread drains whatever is queued (up to 256 operations) and runs it all in
+//!   account, API-key and second-factor writes, `touch_api_key`, lockout counting, audit appends
+//!   and pruning) is queued to it as a closure. The thread drains whatever is queued (up to 256 operations) and runs it all in
 //!   **one** `BEGIN IMMEDIATE … COMMIT`; each caller is answered through a oneshot only after the
 //!   commit that holds its write. Many small writes thus share one commit, which is what lets a
 //!   2-core box do tens of thousands of writes a second. If one operation of a group fails, the
 //!   group is rolled back and each operation re-runs alone, so a bad one fails only itself. See
 //!   the `writer` module.
 //! - **Reads** (`peek`, `receipt`, `recent`, account, key and second-factor lookups, the admin's
-//!   `usage` and `accounts_page`, lockout states, `ping`) go to a small pool of `query_only` connections (4 by default) run on tokio's
+//!   `usage` and `accounts_page`, lockout states, the audit trail, `ping`) go to a small pool of `query_only` connections (4 by default) run on tokio's
 //!   blocking pool, bounded by a semaphore. In WAL mode they never wait for the writer, and each
 //!   sees every write acknowledged before it started.
 //! - **The one-time claim** is a conditional `UPDATE secrets SET views_left = views_left - 1
@@ -19,7 +19,8 @@
 //!   transaction, followed (on the last view) by deleting the row and marking the receipt, all in
 //!   the same transaction. `record_failure` counts the same way; `burn` deletes the live secret
 //!   and updates the receipt in one transaction. Nothing reads and then decides outside a
-//!   transaction.
+//!   transaction: an audit append, too, reads the chain's head and inserts after it inside the
+//!   writer's transaction, so appends from any number of stores or processes never fork the chain.
 //! - **Durability**: WAL with `synchronous=NORMAL`. A transaction is written to the WAL before
 //!   `COMMIT` returns, and callers hear back only after that, so acknowledged writes survive
 //!   `kill -9` of the process. They are not guaranteed to survive a power loss of the host: that
@@ -53,17 +54,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use once_store::{
-    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
-    Lockout, LockoutStore, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord,
-    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState,
+    Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
+    BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Lockout, LockoutStore, Receipt, ReceiptState,
+    RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken,
+    TotpRecord, UnixTime, UsageRow, UsageState,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
 use crate::checkpoint::Checkpointer;
 use crate::readers::Readers;
 use crate::rows::{
-    API_KEY_COLUMN_COUNT, API_KEY_COLUMNS, RECEIPT_COLUMNS, SESSION_COLUMNS, account_at, api_key_from_row,
-    receipt_from_row, secret_from_row, session_from_row,
+    API_KEY_COLUMN_COUNT, API_KEY_COLUMNS, AUDIT_COLUMNS, RECEIPT_COLUMNS, SESSION_COLUMNS, account_at,
+    api_key_from_row, audit_anchor_from_row, audit_record_from_row, receipt_from_row, secret_from_row,
+    session_from_row,
 };
 use crate::writer::Writer;
 
@@ -1113,6 +1116,125 @@ impl LockoutStore for SqliteStore {
     }
 }
 
+/// The head of the audit chain: its last record (by rowid, backwards).
+const AUDIT_HEAD: &str = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+/// The oldest `?1` audit records, for pruning (by rowid).
+const AUDIT_OLDEST: &str = "SELECT seq, hash, time FROM audit ORDER BY seq LIMIT ?1";
+
+/// Up to `?2` audit records after `?1` (a rowid range).
+fn audit_after_sql() -> String {
+    format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+}
+
+fn audit_anchor_in(conn: &Connection) -> rusqlite::Result<AuditAnchor> {
+    conn.prepare_cached("SELECT seq, hash FROM audit_anchor WHERE id = 1")?
+        .query_row([], audit_anchor_from_row)
+        .optional()
+        .map(Option::unwrap_or_default)
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let entries = entries.to_vec();
+        self.writer
+            .write(move |conn| {
+                // Read the head and insert after it inside the writer's transaction (`BEGIN
+                // IMMEDIATE`): no other connection or process can append in between, so the chain
+                // never forks. Operations of one group run one after the other, each seeing the
+                // records of those before it.
+                let last = conn
+                    .prepare_cached(AUDIT_HEAD)
+                    .and_then(|mut st| st.query_row([], audit_anchor_from_row).optional())
+                    .map_err(backend)?;
+                let head = match last {
+                    Some(head) => head,
+                    None => audit_anchor_in(conn).map_err(backend)?,
+                };
+                let mut insert = conn
+                    .prepare_cached(
+                        "INSERT INTO audit (seq, time, event, outcome, actor, client, record, detail, prev, hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .map_err(backend)?;
+                for r in once_store::audit::chain(head, &entries) {
+                    let seq = i64::try_from(r.seq)
+                        .map_err(|_| backend(schema::setup_error("audit sequence number beyond i64".into())))?;
+                    let e = &r.entry;
+                    insert
+                        .execute(params![
+                            seq,
+                            e.time,
+                            e.event,
+                            e.outcome,
+                            e.actor,
+                            e.client,
+                            e.record,
+                            e.detail,
+                            &r.prev[..],
+                            &r.hash[..]
+                        ])
+                        .map_err(backend)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn audit_after(&self, after: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        // Sequence numbers are SQLite integers: none lies beyond i64::MAX.
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(&audit_after_sql())?;
+            let rows = st.query_map(params![after, limit], audit_record_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn audit_anchor(&self) -> StoreResult<AuditAnchor> {
+        self.read(audit_anchor_in).await
+    }
+
+    async fn prune_audit(&self, before: UnixTime, batch: u32) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| {
+                // The oldest records while they are older than `before`: the first one that is
+                // not ends the run, whatever follows it.
+                let mut removed = 0u64;
+                let mut last: Option<(i64, Vec<u8>)> = None;
+                {
+                    let mut st = conn.prepare_cached(AUDIT_OLDEST).map_err(backend)?;
+                    let mut rows = st.query(params![batch]).map_err(backend)?;
+                    while let Some(row) = rows.next().map_err(backend)? {
+                        if row.get::<_, UnixTime>(2).map_err(backend)? >= before {
+                            break;
+                        }
+                        last = Some((row.get(0).map_err(backend)?, row.get(1).map_err(backend)?));
+                        removed += 1;
+                    }
+                }
+                let Some((seq, hash)) = last else { return Ok(0) };
+                // The records removed and the anchor moved in one transaction: the rest always
+                // verifies from the anchor.
+                conn.prepare_cached("DELETE FROM audit WHERE seq <= ?1")
+                    .and_then(|mut st| st.execute(params![seq]))
+                    .map_err(backend)?;
+                conn.prepare_cached(
+                    "INSERT INTO audit_anchor (id, seq, hash) VALUES (1, ?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                )
+                .and_then(|mut st| st.execute(params![seq, hash]))
+                .map_err(backend)?;
+                Ok(removed)
+            })
+            .await
+    }
+}
+
 fn insert_api_key(conn: &Connection, key: &ApiKeyRecord) -> StoreResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -1226,6 +1348,18 @@ mod tests {
         let receipt =
             plan(&conn, &format!("SELECT {RECEIPT_COLUMNS} FROM receipts WHERE id = ?1 AND expires_at > ?2"));
         assert!(receipt.contains("USING PRIMARY KEY (id=?)"), "{receipt}");
+    }
+
+    #[test]
+    fn the_audit_trail_is_walked_by_rowid() {
+        let (_dir, conn) = schema_only();
+        for sql in [AUDIT_HEAD, AUDIT_OLDEST, &audit_after_sql(), "DELETE FROM audit WHERE seq <= ?1"] {
+            let plan = plan(&conn, sql);
+            assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+            assert!(!plan.contains("INDEX"), "the table itself, in seq order: {plan}");
+        }
+        let after = plan(&conn, &audit_after_sql());
+        assert!(after.contains("USING INTEGER PRIMARY KEY (rowid>?)"), "seeks past `after`: {after}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Row ↔ record mapping.
 
 use once_store::{
-    Account, AccountId, ApiKeyRecord, BurnReason, Receipt, ReceiptState, RecordId, Role, Scopes,
-    SecretRecord, SessionRecord,
+    Account, AccountId, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, BurnReason, Receipt,
+    ReceiptState, RecordId, Role, Scopes, SecretRecord, SessionRecord,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
@@ -114,4 +114,33 @@ pub(crate) fn session_from_row(r: &Row) -> rusqlite::Result<SessionRecord> {
         client: r.get(7)?,
         vault: r.get(8)?,
     })
+}
+
+/// The columns [`audit_record_from_row`] reads, in order.
+pub(crate) const AUDIT_COLUMNS: &str = "seq, time, event, outcome, actor, client, record, detail, prev, hash";
+
+fn audit_seq(r: &Row, i: usize) -> rusqlite::Result<u64> {
+    u64::try_from(r.get::<_, i64>(i)?).map_err(|_| bad(i, "audit sequence number"))
+}
+
+pub(crate) fn audit_record_from_row(r: &Row) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: audit_seq(r, 0)?,
+        entry: AuditEntry {
+            time: r.get(1)?,
+            event: r.get(2)?,
+            outcome: r.get(3)?,
+            actor: r.get(4)?,
+            client: r.get(5)?,
+            record: r.get(6)?,
+            detail: r.get(7)?,
+        },
+        prev: hash(r, 8)?,
+        hash: hash(r, 9)?,
+    })
+}
+
+/// A chain position from the columns `seq, hash`.
+pub(crate) fn audit_anchor_from_row(r: &Row) -> rusqlite::Result<AuditAnchor> {
+    Ok(AuditAnchor { seq: audit_seq(r, 0)?, hash: hash(r, 1)? })
 }

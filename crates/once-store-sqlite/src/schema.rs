@@ -16,6 +16,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_key_scopes_totp_lockouts.sql"),
     include_str!("../migrations/0007_vaults.sql"),
     include_str!("../migrations/0008_restricted_secrets.sql"),
+    include_str!("../migrations/0009_audit.sql"),
 ];
 
 /// Records are keyed by random hashes, so every insert dirties its own leaf page and WAL traffic

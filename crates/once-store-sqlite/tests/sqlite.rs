@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use once_store::conformance::{NOW, account, fresh_id, pair};
 use once_store::{
-    AccountStore, BurnOutcome, FailureOutcome, LockoutStore, ReceiptState, RecordId, Scopes, SecretStore,
-    Store, StoreError,
+    AccountStore, AuditAnchor, AuditEntry, AuditStore, BurnOutcome, FailureOutcome, LockoutStore,
+    ReceiptState, RecordId, Scopes, SecretStore, Store, StoreError, audit,
 };
 use once_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -73,6 +73,40 @@ async fn two_stores_on_one_file_count_failures_exactly() {
     }
     assert_eq!(burned, 1, "exactly one failure reaches the cap");
     assert_eq!(b.peek(&id, NOW).await.expect("peek"), None);
+}
+
+/// Two writers on one file (as two processes would be): each reads the head inside its own
+/// `BEGIN IMMEDIATE`, so appends from both make one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_append_to_one_audit_chain() {
+    let (_dir, path) = db();
+    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).expect("a"));
+    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).expect("b"));
+    let barrier = Arc::new(tokio::sync::Barrier::new(100));
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let entries: Vec<AuditEntry> = (0..2)
+                .map(|part| AuditEntry {
+                    time: NOW,
+                    actor: format!("caller-{i}"),
+                    detail: format!("part={part}"),
+                    ..AuditEntry::default()
+                })
+                .collect();
+            barrier.wait().await;
+            store.append_audit(&entries).await.expect("append");
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let records = a.audit_after(0, 1000).await.expect("read");
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
+    assert!(audit::verify_chain(AuditAnchor::default(), &records).is_ok());
+    assert!(records.chunks(2).all(|p| p[0].entry.actor == p[1].entry.actor), "each append is one run");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,6 +326,7 @@ async fn an_older_schema_is_upgraded_in_place() {
     conn.execute_batch(
         "DROP TABLE master_keys; DROP TABLE sessions; DROP TABLE totp_steps; DROP TABLE passwords;
          DROP TABLE totp; DROP TABLE recovery_codes; DROP TABLE lockouts;
+         DROP TABLE audit; DROP TABLE audit_anchor;
          ALTER TABLE api_keys DROP COLUMN scopes; ALTER TABLE api_keys DROP COLUMN expires_at;
          ALTER TABLE api_keys DROP COLUMN revoked_at; ALTER TABLE secrets DROP COLUMN restricted_to;
          PRAGMA user_version = 1;",
@@ -311,6 +346,17 @@ async fn an_older_schema_is_upgraded_in_place() {
     assert!(store.set_totp(&alice.id, None, &[]).await.expect("the new tables work"));
     let lockout = store.lockout_failure("s", 3, 60, 60, NOW).await.expect("the new tables work");
     assert_eq!(lockout.failures, 1);
+    let entry = AuditEntry { time: NOW, event: "secret.created".into(), ..AuditEntry::default() };
+    store.append_audit(std::slice::from_ref(&entry)).await.expect("the audit tables work");
+    assert_eq!(
+        store.audit_anchor().await.expect("anchor"),
+        AuditAnchor::default(),
+        "the anchor row is there"
+    );
+    assert_eq!(
+        store.audit_after(0, 10).await.expect("audit"),
+        audit::chain(AuditAnchor::default(), &[entry])
+    );
     let conn = rusqlite::Connection::open(&path).expect("open");
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
     assert_eq!(version, once_store_sqlite::SCHEMA_VERSION);

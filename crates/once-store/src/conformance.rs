@@ -37,10 +37,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[doc(hidden)]
 pub use tokio;
 
+use crate::audit::{chain, verify_chain};
 use crate::{
-    Account, AccountId, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, DAY_SECS, FailureOutcome,
-    Lockout, Receipt, ReceiptState, RecordId, Role, Scope, Scopes, SecretRecord, SessionRecord, Store,
-    StoreError, TotpRecord, UsageRow, UsageState,
+    Account, AccountId, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, BurnOutcome, BurnReason, Claim,
+    Cursor, DAY_SECS, FailureOutcome, Lockout, Receipt, ReceiptState, RecordId, Role, Scope, Scopes,
+    SecretRecord, SessionRecord, Store, StoreError, TotpRecord, UsageRow, UsageState,
 };
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
@@ -1466,6 +1467,194 @@ pub async fn accounts_pages_see_everyone_once_while_accounts_are_added(store: Ar
     assert_eq!(all_pages(&store, None, 7).await.len(), 100, "everyone, once the writer is done");
 }
 
+// ---------------------------------------------------------------------------------------------
+// The audit trail
+// ---------------------------------------------------------------------------------------------
+
+/// An ordinary audit entry at `time`; `n` shows up in its detail.
+fn audit_entry(time: i64, n: usize) -> AuditEntry {
+    AuditEntry {
+        time,
+        event: "secret.revealed".into(),
+        outcome: "ok".into(),
+        actor: "acct-1".into(),
+        client: "203.0.113.7".into(),
+        record: "3f9a1c".into(),
+        detail: format!("n={n}"),
+    }
+}
+
+/// Every record, in pages of 1000.
+async fn audit_all(store: &Arc<dyn Store>) -> Vec<AuditRecord> {
+    let mut out: Vec<AuditRecord> = Vec::new();
+    loop {
+        let after = out.last().map_or(0, |r| r.seq);
+        let page = store.audit_after(after, 1000).await.expect("audit page");
+        if page.is_empty() {
+            return out;
+        }
+        out.extend(page);
+    }
+}
+
+fn at(record: &AuditRecord) -> AuditAnchor {
+    AuditAnchor { seq: record.seq, hash: record.hash }
+}
+
+pub async fn audit_records_chain_in_order_and_page(store: Arc<dyn Store>) {
+    assert_eq!(store.audit_anchor().await.expect("anchor"), AuditAnchor::default(), "nothing pruned yet");
+    assert_eq!(store.audit_after(0, 100).await.expect("after"), vec![], "an empty trail");
+    store.append_audit(&[]).await.expect("an empty append");
+    assert_eq!(store.audit_after(0, 100).await.expect("after"), vec![], "an empty append is a no-op");
+
+    // Fields at their edges: all empty, unicode, long, a NUL and quotes, extreme times.
+    let odd = vec![
+        AuditEntry { time: NOW, ..AuditEntry::default() },
+        AuditEntry {
+            time: NOW + 1,
+            event: "auth.login".into(),
+            outcome: "denied:wrong_password".into(),
+            actor: "계정-ünïcödé 🔐".into(),
+            client: "2001:db8::1".into(),
+            record: "ab12".into(),
+            detail: "긴 ".repeat(10_000),
+        },
+        AuditEntry {
+            time: -1,
+            event: "key.rotated".into(),
+            detail: "nul\0inside, quotes ' \" and a newline\n".into(),
+            ..AuditEntry::default()
+        },
+        AuditEntry { time: i64::MAX, event: "admin.x".into(), ..AuditEntry::default() },
+        AuditEntry { time: i64::MIN, actor: "anon".into(), ..AuditEntry::default() },
+    ];
+    let mut all = Vec::new();
+    for part in [vec![audit_entry(NOW, 0)], (1..5).map(|n| audit_entry(NOW + 2, n)).collect(), odd] {
+        store.append_audit(&part).await.expect("append");
+        all.extend(part);
+    }
+    store.append_audit(&[]).await.expect("an empty append");
+    let more: Vec<AuditEntry> = (10..20).map(|n| audit_entry(NOW + 3, n)).collect();
+    store.append_audit(&more).await.expect("append");
+    all.extend(more);
+
+    let records = store.audit_after(0, 100_000).await.expect("after");
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=all.len() as u64).collect::<Vec<_>>());
+    for (r, e) in records.iter().zip(&all) {
+        assert_eq!(&r.entry, e, "record {} round-trips", r.seq);
+    }
+    assert_eq!(records, chain(AuditAnchor::default(), &all), "chained exactly as `chain` does");
+    assert_eq!(records[0].prev, [0; 32]);
+    assert_eq!(verify_chain(AuditAnchor::default(), &records), Ok(at(&records[all.len() - 1])));
+
+    // Pages of any size walk the same records; a page starts right after `after`.
+    for limit in [1, 3, 7, all.len() as u32, all.len() as u32 + 5] {
+        let mut paged = Vec::new();
+        loop {
+            let after = paged.last().map_or(0, |r: &AuditRecord| r.seq);
+            let page = store.audit_after(after, limit).await.expect("page");
+            assert!(page.len() <= limit as usize);
+            if page.is_empty() {
+                break;
+            }
+            paged.extend(page);
+        }
+        assert_eq!(paged, records, "pages of {limit}");
+    }
+    assert_eq!(store.audit_after(7, 2).await.expect("page"), records[7..9].to_vec());
+    let n = all.len() as u64;
+    assert_eq!(store.audit_after(n - 1, 10).await.expect("page"), records[all.len() - 1..].to_vec());
+    assert_eq!(store.audit_after(n, 10).await.expect("page"), vec![]);
+    assert_eq!(store.audit_after(n + 100, 10).await.expect("page"), vec![]);
+    assert_eq!(store.audit_after(u64::MAX, 10).await.expect("page"), vec![]);
+    assert_eq!(store.audit_after(0, 0).await.expect("page"), vec![]);
+    assert_eq!(store.audit_anchor().await.expect("anchor"), AuditAnchor::default(), "reading prunes nothing");
+}
+
+pub async fn concurrent_audit_appends_never_fork_or_leave_a_gap(store: Arc<dyn Store>) {
+    const CALLERS: usize = 50;
+    race(&store, CALLERS, |s, i| async move {
+        let entries: Vec<AuditEntry> = (0..3)
+            .map(|part| AuditEntry { actor: format!("caller-{i}"), ..audit_entry(NOW, part) })
+            .collect();
+        s.append_audit(&entries).await.expect("append");
+    })
+    .await;
+    let records = audit_all(&store).await;
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=150).collect::<Vec<_>>());
+    assert_eq!(verify_chain(AuditAnchor::default(), &records), Ok(at(&records[149])), "one chain, no fork");
+    // Each call's three entries are one run, in order.
+    for run in records.chunks(3) {
+        let actor = &run[0].entry.actor;
+        assert!(run.iter().all(|r| &r.entry.actor == actor), "a call's entries are contiguous: {run:?}");
+        let details: Vec<&str> = run.iter().map(|r| r.entry.detail.as_str()).collect();
+        assert_eq!(details, ["n=0", "n=1", "n=2"], "in the order given");
+    }
+    let mut actors: Vec<&str> = records.iter().step_by(3).map(|r| r.entry.actor.as_str()).collect();
+    actors.sort_unstable();
+    actors.dedup();
+    assert_eq!(actors.len(), CALLERS, "every call landed once");
+}
+
+pub async fn pruning_moves_the_anchor_and_the_chain_goes_on(store: Arc<dyn Store>) {
+    assert_eq!(store.prune_audit(i64::MAX, 100).await.expect("prune"), 0, "nothing to prune");
+    assert_eq!(store.audit_anchor().await.expect("anchor"), AuditAnchor::default());
+
+    // Seq 7 is older than seq 6: pruning stops at 6 all the same (oldest first, never past a
+    // record it keeps).
+    let times = [-7, 100, 101, 102, 104, 200, 105, 300];
+    let entries: Vec<AuditEntry> = times.iter().enumerate().map(|(n, &t)| audit_entry(t, n)).collect();
+    store.append_audit(&entries[..3]).await.expect("append");
+    store.append_audit(&entries[3..]).await.expect("append");
+    let records = audit_all(&store).await;
+    assert_eq!(records.len(), 8);
+
+    // Only records strictly before `before` go; a batch of 0 removes nothing.
+    assert_eq!(store.prune_audit(-7, 100).await.expect("prune"), 0);
+    assert_eq!(store.prune_audit(i64::MIN, 100).await.expect("prune"), 0);
+    assert_eq!(store.prune_audit(150, 0).await.expect("prune"), 0);
+    assert_eq!(store.audit_anchor().await.expect("anchor"), AuditAnchor::default());
+    assert_eq!(audit_all(&store).await, records);
+
+    // At most `batch` at a time, oldest first; the anchor is the last one removed.
+    assert_eq!(store.prune_audit(150, 2).await.expect("prune"), 2);
+    let anchor = store.audit_anchor().await.expect("anchor");
+    assert_eq!(anchor, at(&records[1]));
+    let kept = audit_all(&store).await;
+    assert_eq!(kept, records[2..].to_vec());
+    assert_eq!(verify_chain(anchor, &kept), Ok(at(&records[7])), "the rest verifies from the anchor");
+
+    assert_eq!(store.prune_audit(150, 100).await.expect("prune"), 3, "stops at the first record it keeps");
+    let anchor = store.audit_anchor().await.expect("anchor");
+    assert_eq!(anchor, at(&records[4]));
+    let kept = audit_all(&store).await;
+    assert_eq!(kept, records[5..].to_vec(), "seq 7 (older than 150) stays behind seq 6");
+    assert_eq!(store.audit_after(0, 1).await.expect("page"), records[5..6].to_vec(), "paging starts at 6");
+    assert_eq!(verify_chain(anchor, &kept), Ok(at(&records[7])));
+    assert_eq!(store.prune_audit(150, 100).await.expect("prune"), 0, "the oldest kept is not before 150");
+    assert_eq!(store.audit_anchor().await.expect("anchor"), anchor, "unmoved");
+
+    // Appending after pruning continues the chain: sequence and hash.
+    let later: Vec<AuditEntry> = (8..10).map(|n| audit_entry(400, n)).collect();
+    store.append_audit(&later).await.expect("append");
+    let kept = audit_all(&store).await;
+    assert_eq!(kept.iter().map(|r| r.seq).collect::<Vec<_>>(), (6..=10).collect::<Vec<_>>());
+    assert_eq!(kept[3..].to_vec(), chain(at(&records[7]), &later));
+    assert_eq!(verify_chain(anchor, &kept), Ok(at(&kept[4])));
+
+    // Pruning everything leaves the anchor at the last record, and the next one chains from it.
+    assert_eq!(store.prune_audit(i64::MAX, 100).await.expect("prune"), 5);
+    let anchor = store.audit_anchor().await.expect("anchor");
+    assert_eq!(anchor, at(&kept[4]));
+    assert_eq!(audit_all(&store).await, vec![]);
+    assert_eq!(store.prune_audit(i64::MAX, 100).await.expect("prune"), 0);
+    store.append_audit(&[audit_entry(500, 10)]).await.expect("append");
+    let last = audit_all(&store).await;
+    assert_eq!(last, chain(anchor, &[audit_entry(500, 10)]));
+    assert_eq!((last[0].seq, last[0].prev), (11, anchor.hash));
+    assert_eq!(verify_chain(anchor, &last), Ok(at(&last[0])));
+}
+
 async fn join_all<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles.collect::<Vec<_>>() {
@@ -1529,6 +1718,9 @@ macro_rules! conformance_suite {
             usage_counts_receipts_and_live_bytes_by_day_and_state,
             accounts_page_lists_by_email_with_search,
             accounts_pages_see_everyone_once_while_accounts_are_added,
+            audit_records_chain_in_order_and_page,
+            concurrent_audit_appends_never_fork_or_leave_a_gap,
+            pruning_moves_the_anchor_and_the_chain_goes_on,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

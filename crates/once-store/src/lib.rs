@@ -13,9 +13,12 @@
 
 use async_trait::async_trait;
 
+pub mod audit;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod memory;
+
+pub use audit::{AuditAnchor, AuditEntry, AuditRecord, ChainBreak};
 
 /// Seconds since the Unix epoch.
 pub type UnixTime = i64;
@@ -689,7 +692,28 @@ pub trait SessionStore: Send + Sync {
     async fn purge_sessions(&self, now: UnixTime, batch: u32) -> StoreResult<u64>;
 }
 
-/// Everything a backend provides.
-pub trait Store: SecretStore + AccountStore + SessionStore + LockoutStore {}
+/// The audit trail: an append-only, hash-chained log (see [`audit`]), shared by every instance on
+/// the store.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends `entries`, in order: each gets the next sequence number and is chained to the
+    /// record before it ([`audit::chain`]). All or none. Concurrent calls, from any number of
+    /// instances, never fork the chain or leave a gap.
+    async fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
 
-impl<T: SecretStore + AccountStore + SessionStore + LockoutStore> Store for T {}
+    /// Up to `limit` records with a sequence number above `after`, ascending.
+    async fn audit_after(&self, after: u64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Where the kept chain starts (after pruning; the default before any).
+    async fn audit_anchor(&self) -> StoreResult<AuditAnchor>;
+
+    /// Removes the oldest records, up to `batch` of them, while their time is before `before`,
+    /// and moves the anchor to the last one removed (in the same step), so the rest still
+    /// verifies. Returns how many went.
+    async fn prune_audit(&self, before: UnixTime, batch: u32) -> StoreResult<u64>;
+}
+
+/// Everything a backend provides.
+pub trait Store: SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore {}
+
+impl<T: SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore> Store for T {}

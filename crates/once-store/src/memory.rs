@@ -7,9 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::{
-    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout,
-    LockoutStore, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord,
-    SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, utc_day,
+    Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
+    BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout, LockoutStore, Receipt, ReceiptState, RecordId,
+    Role, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord,
+    UnixTime, UsageRow, UsageState, utc_day,
 };
 
 #[derive(Default)]
@@ -26,6 +27,8 @@ struct Inner {
     totp: HashMap<AccountId, TotpRecord>,
     recovery: HashMap<AccountId, Vec<[u8; 32]>>,
     lockouts: HashMap<String, Counter>,
+    audit: Vec<AuditRecord>,
+    audit_anchor: AuditAnchor,
 }
 
 /// A lockout subject's counter: failures in the current round, the last failure's time, and the
@@ -487,6 +490,36 @@ impl SessionStore for MemoryStore {
             g.sessions.remove(h);
         }
         Ok(dead.len() as u64)
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        let mut g = self.lock();
+        let head = g.audit.last().map_or(g.audit_anchor, |r| AuditAnchor { seq: r.seq, hash: r.hash });
+        let records = crate::audit::chain(head, entries);
+        g.audit.extend(records);
+        Ok(())
+    }
+
+    async fn audit_after(&self, after: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let g = self.lock();
+        Ok(g.audit.iter().filter(|r| r.seq > after).take(limit as usize).cloned().collect())
+    }
+
+    async fn audit_anchor(&self) -> StoreResult<AuditAnchor> {
+        Ok(self.lock().audit_anchor)
+    }
+
+    async fn prune_audit(&self, before: UnixTime, batch: u32) -> StoreResult<u64> {
+        let mut g = self.lock();
+        let n = g.audit.iter().take(batch as usize).take_while(|r| r.entry.time < before).count();
+        if let Some(last) = n.checked_sub(1).map(|i| &g.audit[i]) {
+            g.audit_anchor = AuditAnchor { seq: last.seq, hash: last.hash };
+        }
+        g.audit.drain(..n);
+        Ok(n as u64)
     }
 }
 

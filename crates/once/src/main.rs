@@ -1,5 +1,7 @@
 //! `once`: run the server, manage keys and users.
 
+mod audit;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,6 +42,13 @@ enum Command {
         common: CommonArgs,
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Check or export the hash-chained audit trail.
+    Audit {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
 }
 
@@ -188,6 +197,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Keys { common, command } => keys(&common, command),
         Command::User { common, command } => user(&common, command).await,
+        Command::Audit { common, command } => {
+            audit::run(load_config(&common, FlagOverrides::default())?, command).await
+        }
     }
 }
 
@@ -275,7 +287,15 @@ async fn user(common: &CommonArgs, command: UserCommand) -> anyhow::Result<()> {
         MasterKeySource::Given(k) => KeyRing::from_single_key(k),
         MasterKeySource::KeyRingFile => KeyRing::load_or_create(&config.keyring_path(), SystemClock.now())?.0,
     };
-    let core = Core::new(store, Arc::new(keys), Arc::new(SystemClock), config.policy());
+    // What the commands do is recorded in the audit trail, as from the web UI.
+    let (sink, appender) = once_server::audit::start(store.clone());
+    let core = Core::with_audit(store, Arc::new(keys), Arc::new(SystemClock), config.policy(), sink);
+    let result = user_command(&core, command).await;
+    appender.drain(std::time::Duration::from_secs(10)).await;
+    result
+}
+
+async fn user_command(core: &Core, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { email, admin } => {
             let role = if admin { once_store::Role::Admin } else { once_store::Role::User };

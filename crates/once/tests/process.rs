@@ -402,3 +402,58 @@ fn help_and_bad_config_are_clear() {
     let out = Command::new(BIN).args(["serve", "--print-config-example"]).output().expect("example");
     assert!(String::from_utf8_lossy(&out.stdout).contains("[secrets]"));
 }
+
+#[tokio::test]
+async fn the_audit_trail_records_what_happened_and_verify_catches_tampering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "audit", &[]);
+    let client = server.client();
+    let opts = ShareOptions { passphrase: Some("right".into()), ..ShareOptions::default() };
+    let m = client.share("AUDITED-SECRET", &opts).await.expect("share");
+    let key = m.secret_key.clone().expect("key");
+    client.reveal(&key, Some("wrong")).await.expect_err("wrong passphrase");
+    client.reveal(&key, Some("right")).await.expect("reveal");
+    // A graceful stop appends everything still queued.
+    server.stop();
+    let (ok, _, err) = once(&["user", "add", "auditor@example.com"], dir.path());
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = once(&["audit", "verify"], dir.path());
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("ok: 4 records, 1 to 4"), "{out}");
+    let (ok, out, _) = once(&["audit", "export"], dir.path());
+    assert!(ok);
+    let lines: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let what: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["event"].as_str().expect("event"),
+                l["outcome"].as_str().expect("outcome"),
+                l["client"].as_str().expect("client"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        what,
+        [
+            ("secret.created", "ok", "127.0.0.1"),
+            ("secret.reveal", "denied:wrong_passphrase", "127.0.0.1"),
+            ("secret.revealed", "ok", "127.0.0.1"),
+            ("account.created", "ok", ""),
+        ]
+    );
+    assert!(!out.contains("AUDITED-SECRET") && !out.contains(&key) && !out.contains("wrong\""));
+    let (_, later, _) = once(&["audit", "export", "--since", "2999-01-01"], dir.path());
+    assert!(later.is_empty(), "{later}");
+
+    // Changing, then deleting, one record: verify names it and fails.
+    let db = rusqlite::Connection::open(dir.path().join("once.db")).expect("open");
+    db.execute("UPDATE audit SET outcome = 'ok' WHERE seq = 2", []).expect("tamper");
+    let (ok, out, _) = once(&["audit", "verify"], dir.path());
+    assert!(!ok && out.contains("BROKEN at record 2"), "{out}");
+    db.execute("DELETE FROM audit WHERE seq = 2", []).expect("delete");
+    let (ok, out, _) = once(&["audit", "verify"], dir.path());
+    assert!(!ok && out.contains("BROKEN at record 3"), "{out}");
+}

@@ -128,17 +128,21 @@ mod tests {
     use super::*;
     use crate::metrics::Metrics;
 
-    /// Emits events through the core's own `audit::event` inside a request scope and reads the
-    /// counters back.
+    /// Emits events through the core's own auditor inside a request scope and reads the counters
+    /// back.
     #[test]
     fn core_audit_events_become_counters() {
         let metrics = Metrics::prometheus().expect("recorder");
         let inner = Arc::clone(metrics.inner.as_ref().expect("enabled"));
         let subscriber = tracing_subscriber::registry().with(AuditMetricsLayer);
         let id = RecordId([7; 32]);
+        let auditor = once_core::audit::Auditor::new(
+            Arc::new(once_core::audit::LogOnly),
+            Arc::new(once_core::SystemClock),
+        );
+        let event = |e, o, r, a| auditor.event(e, o, r, a);
         tracing::subscriber::with_default(subscriber, || {
             REQUEST_METRICS.sync_scope(inner, || {
-                use once_core::audit::event;
                 event("secret.created", "ok", Some(&id), "anon");
                 event("secret.created", "ok", Some(&id), "someone@example.com");
                 event("secret.revealed", "ok", Some(&id), "anon");
@@ -150,7 +154,7 @@ mod tests {
                 event("receipt.view", "denied:unknown", Some(&id), "anon");
             });
             // Outside a request: counted nowhere, and no panic.
-            once_core::audit::event("secret.created", "ok", None, "anon");
+            event("secret.created", "ok", None, "anon");
         });
         let text = metrics.render().expect("enabled");
         for line in [

@@ -1,0 +1,125 @@
+//! The audit trail at the edge: the core's security events, with the client's address added,
+//! queued without blocking the request and appended to the store's hash chain in batches by one
+//! task per process. On shutdown the queue is drained before the process exits.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use once_core::audit::AuditSink;
+use once_store::{AuditEntry, Store};
+use tokio::sync::{mpsc, oneshot};
+
+tokio::task_local! {
+    /// The client of the request being served (the socket's peer).
+    static CLIENT: Option<IpAddr>;
+}
+
+/// Middleware: makes the request's client known to the audit events recorded while serving it.
+pub async fn with_client(req: Request, next: Next) -> Response {
+    let ip = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    CLIENT.scope(ip, next.run(req)).await
+}
+
+/// Entries queued at most; past this (the store has been failing for a long time) new entries
+/// are dropped, loudly, rather than growing memory without bound.
+const MAX_QUEUED: usize = 100_000;
+/// Entries appended in one store call at most.
+const BATCH: usize = 512;
+
+/// The sink the server's core records into.
+pub struct StoreSink {
+    tx: mpsc::UnboundedSender<AuditEntry>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl AuditSink for StoreSink {
+    fn record(&self, mut entry: AuditEntry) {
+        if let Ok(Some(ip)) = CLIENT.try_with(|c| *c) {
+            entry.client = ip.to_string();
+        }
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!(event = %entry.event, "audit queue full (the store keeps failing): event dropped");
+            return;
+        }
+        if self.tx.send(entry).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!("audit appender stopped: event dropped");
+        }
+    }
+}
+
+/// Stops the appender after it has appended everything queued.
+pub struct Appender {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Appender {
+    /// Appends what is queued, then stops; gives up after `wait` (the rest is logged as lost).
+    pub async fn drain(mut self, wait: Duration) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if tokio::time::timeout(wait, &mut self.task).await.is_err() {
+            tracing::error!("audit events still queued at shutdown could not be stored");
+            self.task.abort();
+        }
+    }
+}
+
+/// A sink for a core and the task that appends what it records to `store`.
+pub fn start(store: Arc<dyn Store>) -> (Arc<StoreSink>, Appender) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(append(store, rx, queued.clone(), stop_rx));
+    (Arc::new(StoreSink { tx, queued }), Appender { stop: Some(stop_tx), task })
+}
+
+async fn append(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<AuditEntry>,
+    queued: Arc<AtomicUsize>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut stopping = false;
+    loop {
+        let first = if stopping {
+            match rx.try_recv() {
+                Ok(e) => e,
+                Err(_) => return,
+            }
+        } else {
+            tokio::select! {
+                e = rx.recv() => match e {
+                    Some(e) => e,
+                    None => return,
+                },
+                _ = &mut stop => {
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        let mut backoff = Duration::from_millis(50);
+        while let Err(e) = store.append_audit(&batch).await {
+            tracing::warn!(error = %e, events = batch.len(), "cannot append to the audit trail; will retry");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+        queued.fetch_sub(batch.len(), Ordering::Relaxed);
+    }
+}
