@@ -310,6 +310,8 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// Too many requests from this client; retry after the `Retry-After` header's seconds.
+    RateLimited,
     /// Storage is unavailable; retry later.
     Unavailable,
     Internal,

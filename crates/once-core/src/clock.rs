@@ -5,6 +5,11 @@ use once_store::UnixTime;
 /// The source of "now" for everything in Once. Injected, so tests can move time.
 pub trait Clock: Send + Sync {
     fn now(&self) -> UnixTime;
+
+    /// Now in milliseconds (rate limits need finer steps than seconds).
+    fn now_ms(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The wall clock. The only place in Once that reads it.
@@ -16,6 +21,12 @@ impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
         let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    #[allow(clippy::disallowed_methods, reason = "SystemClock is the one sanctioned wall-clock reader")]
+    fn now_ms(&self) -> i64 {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
     }
 }
 

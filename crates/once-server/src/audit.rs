@@ -7,22 +7,50 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use once_core::audit::AuditSink;
 use once_store::{AuditEntry, Store};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Networks;
+
 tokio::task_local! {
     /// The client of the request being served (the socket's peer).
     static CLIENT: Option<IpAddr>;
 }
 
-/// Middleware: makes the request's client known to the audit events recorded while serving it.
-pub async fn with_client(req: Request, next: Next) -> Response {
-    let ip = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+/// The client of a request: the TCP peer, or, when the peer is a trusted reverse proxy, the
+/// address that proxy (and any trusted proxies before it) reports in `X-Forwarded-For`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+/// Middleware: works out the request's client ([`ClientIp`], in the request's extensions) and
+/// makes it known to the audit events recorded while serving it.
+pub async fn with_client(State(proxies): State<Arc<Networks>>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let ip = client_ip(peer, req.headers(), &proxies);
+    req.extensions_mut().insert(ClientIp(ip));
     CLIENT.scope(ip, next.run(req)).await
+}
+
+/// The rightmost address of `X-Forwarded-For` that is not a trusted proxy, when the peer is one;
+/// else the peer. A forged header from an untrusted peer changes nothing; a chain of only
+/// trusted proxies gives the leftmost address.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, proxies: &Networks) -> Option<IpAddr> {
+    let peer = peer.map(|p| p.to_canonical());
+    let Some(p) = peer.filter(|p| proxies.contains(*p)) else { return peer };
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    hops.iter().rev().find(|ip| !proxies.contains(**ip)).or(hops.first()).copied().or(Some(p))
 }
 
 /// Entries queued at most; past this (the store has been failing for a long time) new entries
@@ -121,5 +149,44 @@ async fn append(
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
         queued.fetch_sub(batch.len(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxies = Networks::parse(&["10.0.0.0/8".into()], "t").expect("networks");
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "198.51.100.1, 203.0.113.9, 10.0.0.2".parse().expect("value"));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &h, &proxies),
+            Some(ip("203.0.113.9")),
+            "rightmost untrusted"
+        );
+        assert_eq!(client_ip(Some(ip("192.0.2.5")), &h, &proxies), Some(ip("192.0.2.5")), "forged: ignored");
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &HeaderMap::new(), &proxies), Some(ip("10.0.0.1")));
+        let mut only_proxies = HeaderMap::new();
+        only_proxies.insert("x-forwarded-for", "10.1.1.1, 10.0.0.2".parse().expect("value"));
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &only_proxies, &proxies), Some(ip("10.1.1.1")));
+        let mut garbage = HeaderMap::new();
+        garbage.insert("x-forwarded-for", "not an address".parse().expect("value"));
+        assert_eq!(client_ip(Some(ip("10.0.0.1")), &garbage, &proxies), Some(ip("10.0.0.1")));
+        assert_eq!(
+            client_ip(Some(ip("::ffff:10.0.0.1")), &h, &proxies),
+            Some(ip("203.0.113.9")),
+            "mapped peer"
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &h, &Networks::default()),
+            Some(ip("10.0.0.1")),
+            "none trusted"
+        );
     }
 }

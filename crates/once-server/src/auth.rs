@@ -151,8 +151,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let connect = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(PeerAddr(connect.map(|c| c.0.ip())))
+        // The client as `audit::with_client` worked it out (through trusted proxies), else the
+        // socket's peer.
+        let client = parts.extensions.get::<crate::audit::ClientIp>().copied();
+        let peer =
+            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        Ok(PeerAddr(client.map_or(peer, |c| c.0)))
     }
 }
 

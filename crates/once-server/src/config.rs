@@ -60,11 +60,21 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Whole-request timeout in seconds (408 beyond it).
     pub request_timeout_secs: u64,
+    /// Reverse proxies (CIDR networks or addresses) whose `X-Forwarded-For` names the client.
+    /// From any other peer the header is ignored: the peer is the client. Empty: none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 4 * 1024 * 1024, request_timeout_secs: 30 }
+        HttpConfig { max_body_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, trusted_proxies: Vec::new() }
+    }
+}
+
+impl HttpConfig {
+    /// The trusted proxies, parsed.
+    pub fn proxies(&self) -> Result<Networks, String> {
+        Networks::parse(&self.trusted_proxies, "http.trusted_proxies")
     }
 }
 
@@ -118,6 +128,34 @@ pub struct MetricsConfig {
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig { enabled: true }
+    }
+}
+
+/// Per-client rate limits (docs/CONFIG.md): requests per minute from one IP address (an IPv6
+/// client by its /64), in bursts of up to that many. Shared by every instance on one Redis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub enabled: bool,
+    /// Secrets created (API v1 share/create/generate, API v2, the web form).
+    pub create_per_minute: u32,
+    /// Reveal attempts, right or wrong (API v1, API v2, the web page).
+    pub reveal_per_minute: u32,
+    /// Password sign-ins and sign-ups.
+    pub signin_per_minute: u32,
+    /// Second-factor codes.
+    pub second_factor_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            enabled: true,
+            create_per_minute: 120,
+            reveal_per_minute: 300,
+            signin_per_minute: 10,
+            second_factor_per_minute: 10,
+        }
     }
 }
 
@@ -201,29 +239,50 @@ pub struct AdminConfig {
 impl AdminConfig {
     /// The allow-list, parsed.
     pub fn allow_list(&self) -> Result<CidrAllowList, String> {
-        CidrAllowList::parse(&self.allow_cidrs)
+        Networks::parse(&self.allow_cidrs, "admin.allow_cidrs").map(CidrAllowList)
     }
 }
 
-/// Networks a peer address must be in; empty allows every address.
+/// A set of networks (CIDR, or single addresses as a /32 or /128).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CidrAllowList(Vec<ipnet::IpNet>);
+pub struct Networks(Vec<ipnet::IpNet>);
 
-impl CidrAllowList {
-    /// Parses CIDR networks (`192.168.0.0/16`, `fd00::/8`) and single addresses (a /32 or /128).
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
+impl Networks {
+    /// Parses CIDR networks (`192.168.0.0/16`, `fd00::/8`) and single addresses; `key` names the
+    /// setting in errors.
+    pub fn parse(entries: &[String], key: &str) -> Result<Self, String> {
         let nets = entries
             .iter()
             .map(|e| {
                 let e = e.trim();
                 e.parse::<ipnet::IpNet>()
                     .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        format!("admin.allow_cidrs: {e:?} is not a network like \"10.0.0.0/8\" or an address")
-                    })
+                    .map_err(|_| format!("{key}: {e:?} is not a network like \"10.0.0.0/8\" or an address"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(CidrAllowList(nets))
+        Ok(Networks(nets))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `ip` is in one of the networks. An IPv4 address seen on an IPv6 socket
+    /// (`::ffff:10.1.2.3`) is matched as the IPv4 address it is.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// Networks a client address must be in; empty allows every address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CidrAllowList(Networks);
+
+impl CidrAllowList {
+    /// Parses CIDR networks and single addresses.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        Networks::parse(entries, "admin.allow_cidrs").map(CidrAllowList)
     }
 
     /// Whether the list allows every address.
@@ -231,11 +290,9 @@ impl CidrAllowList {
         self.0.is_empty()
     }
 
-    /// Whether `peer` may reach what the list guards. An IPv4 peer seen on an IPv6 socket
-    /// (`::ffff:10.1.2.3`) is matched as the IPv4 address it is.
-    pub fn permits(&self, peer: std::net::IpAddr) -> bool {
-        let peer = peer.to_canonical();
-        self.0.is_empty() || self.0.iter().any(|n| n.contains(&peer))
+    /// Whether `client` may reach what the list guards.
+    pub fn permits(&self, client: std::net::IpAddr) -> bool {
+        self.0.is_empty() || self.0.contains(client)
     }
 }
 
@@ -300,6 +357,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub auth: AuthConfig,
     pub audit: AuditConfig,
+    pub limits: LimitsConfig,
     pub admin: AdminConfig,
 }
 
@@ -320,6 +378,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
+            limits: LimitsConfig::default(),
             admin: AdminConfig::default(),
         }
     }
@@ -391,6 +450,15 @@ impl Config {
         if self.redis.key_prefix.contains(['{', '}', '*', '?', '[']) {
             return Err("redis.key_prefix must not contain '{', '}', '*', '?' or '['".into());
         }
+        let l = &self.limits;
+        if [l.create_per_minute, l.reveal_per_minute, l.signin_per_minute, l.second_factor_per_minute]
+            .contains(&0)
+        {
+            return Err(
+                "limits.*_per_minute must be at least 1 (set limits.enabled = false to turn limits off)"
+                    .into(),
+            );
+        }
         if !(1..=100 * 365).contains(&self.audit.retention_days) {
             return Err("audit.retention_days must be between 1 and 36500".into());
         }
@@ -422,6 +490,7 @@ impl Config {
             return Err("http.request_timeout_secs must be at least 1".into());
         }
         self.admin.allow_list()?;
+        self.http.proxies()?;
         Ok(())
     }
 
@@ -523,7 +592,10 @@ mod tests {
             jail.set_env("ONCE_LISTEN", "127.0.0.1:1002");
             jail.set_env("ONCE_SECRETS__MAX_TTL", "2000");
             jail.set_env("ONCE_DATA_DIR", "/from/env");
+            // A list, as deploy/docker-compose.yml sets it.
+            jail.set_env("ONCE_HTTP__TRUSTED_PROXIES", r#"["10.0.0.0/8", "172.16.0.0/12"]"#);
             let c = Config::load(file, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.http.trusted_proxies, ["10.0.0.0/8", "172.16.0.0/12"]);
             assert_eq!(c.listen.port(), 1002);
             assert_eq!(c.secrets.max_ttl, 2000);
             assert_eq!(c.data_dir, PathBuf::from("/from/env"));

@@ -29,6 +29,8 @@ pub enum ApiError {
     /// Authenticated, but not allowed to do this (an API key without the route's scope).
     Forbidden(String),
     TooLarge(String),
+    /// Rate limit reached (the caller adds `Retry-After`).
+    TooManyRequests(String),
     UnsupportedMediaType,
     /// The store failed (`StoreError::Backend`): 503, retryable.
     Unavailable,
@@ -65,6 +67,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,6 +139,7 @@ impl IntoResponse for ApiError {
                 json!({ "message": "Unsupported Content-Type: send application/x-www-form-urlencoded, multipart/form-data or application/json" }),
             ),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, json!({ "message": m })),
+            ApiError::TooManyRequests(m) => (StatusCode::NOT_FOUND, json!({ "message": m })),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "message": "Service temporarily unavailable, try again shortly" }),
@@ -169,6 +173,14 @@ impl V2Error {
         V2Error { status: StatusCode::BAD_REQUEST, code: ErrorCode::BadRequest, message: message.into() }
     }
 
+    pub fn too_many_requests(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        V2Error {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+        }
+    }
+
     pub fn not_found(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         V2Error { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: message.into() }
     }
@@ -193,6 +205,7 @@ impl From<ApiError> for V2Error {
             }
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, m.into()),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, m.into()),
+            ApiError::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, m.into()),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,

@@ -35,7 +35,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
-pub fn apply(router: Router, metrics: &Metrics, max_body: usize, timeout: Duration) -> Router {
+pub fn apply(
+    router: Router,
+    metrics: &Metrics,
+    max_body: usize,
+    timeout: Duration,
+    proxies: std::sync::Arc<crate::config::Networks>,
+) -> Router {
     let headers = [
         (header::CACHE_CONTROL, "no-store"),
         (header::REFERRER_POLICY, "no-referrer"),
@@ -63,7 +69,7 @@ pub fn apply(router: Router, metrics: &Metrics, max_body: usize, timeout: Durati
                 // answered by the extractors in our JSON error shape.
                 .layer(DefaultBodyLimit::max(max_body)),
         )
-        .layer(axum::middleware::from_fn(crate::audit::with_client));
+        .layer(axum::middleware::from_fn_with_state(proxies, crate::audit::with_client));
     if metrics.is_enabled() {
         router.layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
     } else {

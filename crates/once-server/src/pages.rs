@@ -653,6 +653,20 @@ pub async fn not_found(
     page(&state, StatusCode::NOT_FOUND, &csrf, l, p.render())
 }
 
+/// "Too many requests": a page for a browser that reached a rate limit (`Retry-After` is set by
+/// the caller).
+pub(crate) fn too_many_requests_page(state: &AppState, request: &HeaderMap, secs: i64) -> Response {
+    let l = Loc::for_headers(request);
+    let csrf = CsrfToken::for_headers(request);
+    let p = MessagePage {
+        c: chrome(l, &csrf, "/".into(), l.t("error-rate-limited-title")),
+        heading: l.t("error-rate-limited-title"),
+        message: l.t_n("error-rate-limited", "secs", secs),
+        back: Some("/".into()),
+    };
+    page(state, StatusCode::TOO_MANY_REQUESTS, &csrf, l, p.render())
+}
+
 /// A form with nothing but its CSRF token.
 #[derive(Deserialize, Default)]
 struct PlainForm {

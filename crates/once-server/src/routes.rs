@@ -24,5 +24,7 @@ pub fn router(state: AppState) -> Router {
     if state.metrics.is_enabled() {
         router = router.merge(metrics::router());
     }
-    router.with_state(state)
+    router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::check))
+        .with_state(state)
 }

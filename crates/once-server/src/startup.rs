@@ -151,12 +151,14 @@ impl Application {
             Metrics::disabled()
         };
         let admin_networks = Arc::new(config.admin.allow_list().map_err(anyhow::Error::msg)?);
-        let state = AppState { core, base_url: base_url.into(), store, metrics, admin_networks };
+        let limits = Arc::new(config.limits.clone());
+        let state = AppState { core, base_url: base_url.into(), store, metrics, admin_networks, limits };
         let router = crate::middleware::apply(
             routes::router(state.clone()),
             &state.metrics,
             config.http.max_body_bytes,
             Duration::from_secs(config.http.request_timeout_secs),
+            Arc::new(config.http.proxies().map_err(anyhow::Error::msg)?),
         );
         Ok(Application {
             listener,

@@ -15,4 +15,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Where the admin pages may be reached from (`admin.allow_cidrs`).
     pub admin_networks: Arc<crate::config::CidrAllowList>,
+    /// Per-client rate limits.
+    pub limits: Arc<crate::config::LimitsConfig>,
 }

@@ -21,11 +21,17 @@
 //! | `P{acct}:layout` | string | the version of the `{acct}` layout (2: the `ks:ID` indexes exist; [`RedisStore::open`] builds them for keys written before) |
 //! | `P{lock}:l:SUBJECT` | hash | a lockout counter: failures `f`, last failure `t`, lock end `u` (absent unless the round locked); Redis TTL: the longer of window and lock, plus [`EXPIRY_GRACE`] |
 //! | `P{lock}:locked` | sorted set | locked subjects (member: subject, score: locked_until); locks that ended over [`EXPIRY_GRACE`] ago are dropped by `locked` |
+//! | `P{rl:KEY}` | string | a rate-limit counter: the key's theoretical arrival time in ms ([`once_store::gcra`]); Redis TTL: until that time, after which no key means the same |
 //! | `P{audit}:log`, `:head`, `:anchor` | sorted set, strings | the audit trail's hash chain (records scored by sequence number), its last record and where it starts after pruning; no TTL; appended by compare-and-set on the head (the `audit` module) |
 //!
-//! Ids, hashes and lockout subjects appear in key names as lower-case hex and inside hashes and
-//! sorted-set members as raw bytes, so Redis's member order (score, then bytes) is the traits'
-//! `(created_at, id)` order.
+//! Ids, hashes, lockout subjects and rate-limit keys appear in key names as lower-case hex (so no
+//! caller's bytes, such as a `}`, can move a hash tag) and inside hashes and sorted-set members as
+//! raw bytes, so Redis's member order (score, then bytes) is the traits' `(created_at, id)` order.
+//!
+//! Each rate-limit key has a hash tag of its own (`{rl:KEY}`) rather than one shared `{rl}`: its
+//! script touches that one key only, so nothing needs them in one slot, and on a Cluster the
+//! counters (checked on every create and reveal) spread over every shard instead of making one
+//! of them the hot spot.
 //!
 //! # Expiry
 //! Every check uses the caller's `now` against the stored expiry time, exactly as the other
@@ -52,9 +58,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
-    Lockout, LockoutStore, Receipt, ReceiptState, RecordId, Role, Scopes, SecretRecord, SecretStore,
-    SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState,
-    utc_day,
+    Lockout, LockoutStore, RateLimitStore, Receipt, ReceiptState, RecordId, Role, Scopes, SecretRecord,
+    SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow,
+    UsageState, utc_day,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -376,6 +382,11 @@ impl RedisStore {
 
     fn locked_key(&self) -> String {
         format!("{}{{lock}}:locked", self.prefix)
+    }
+
+    /// A rate-limit counter, in a slot of its own (see "Layout" in the crate documentation).
+    fn rate_key(&self, key: &str) -> String {
+        format!("{}{{rl:{}}}", self.prefix, hex(key.as_bytes()))
     }
 
     /// The secret id in a receipt-state key's name (`P{sid}:rs`), if it is one.
@@ -1822,6 +1833,41 @@ impl LockoutStore for RedisStore {
                 Ok((String::from_utf8(subject).map_err(|_| malformed("lockout"))?, until))
             })
             .collect()
+    }
+}
+
+/// The times and periods (ms) [`scripts::RATE_HIT`] computes exactly with Lua's doubles: within
+/// ±2^51 ms (about 71,000 years), every value it derives stays below 2^53.
+const RATE_HIT_RANGE: std::ops::RangeInclusive<i64> = -(1 << 51)..=(1 << 51);
+
+/// One script per hit on the key's own slot (`P{rl:KEY}`), with the caller's `now`: the counters
+/// are shared by every instance on this Redis, and exact under any concurrency.
+#[async_trait]
+impl RateLimitStore for RedisStore {
+    async fn rate_hit(&self, key: &str, limit: u32, period_ms: i64, now_ms: i64) -> StoreResult<Option<i64>> {
+        if !RATE_HIT_RANGE.contains(&now_ms) || !RATE_HIT_RANGE.contains(&period_ms) {
+            return Err(StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "rate-limit time or period beyond ±2^51 ms",
+            )));
+        }
+        let rate_key = self.rate_key(key);
+        let wait: i64 = self
+            .run(|mut c| async move {
+                scripts::RATE_HIT
+                    .key(rate_key)
+                    .arg(limit)
+                    .arg(period_ms)
+                    .arg(now_ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        match wait {
+            0 => Ok(None),
+            w if w > 0 => Ok(Some(w)),
+            _ => Err(malformed("rate-limit reply")),
+        }
     }
 }
 

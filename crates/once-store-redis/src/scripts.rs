@@ -1,6 +1,7 @@
 //! The Lua scripts that make each operation atomic. Every script touches the keys of one hash tag
 //! only (one secret's `{sid}` keys, or the accounts' `{acct}` keys), so each runs inside one Redis
-//! Cluster slot as well as on a single server. Lockouts share the `{lock}` tag.
+//! Cluster slot as well as on a single server. Lockouts share the `{lock}` tag; a rate-limit
+//! counter is one key with a tag of its own (`{rl:KEY}`).
 //!
 //! Times are the caller's (`ARGV`), never Redis's clock: the store traits take `now` from the
 //! core's clock, and records stay logically expired by their stored `x` (expires_at) field even
@@ -340,6 +341,30 @@ pub(crate) static LOCKED: LazyLock<Script> = LazyLock::new(|| {
         r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, ARGV[2])
+",
+    )
+});
+
+/// KEYS: the rate-limit key. ARGV: limit, period ms, now ms.
+/// One step of `once_store::gcra` on the key's theoretical arrival time (TAT, ms; no key: none).
+/// Returns 0 when allowed (the new TAT is stored, expiring when it is reached: from then on no key
+/// means the same as that TAT), or the wait in ms (≥ 1) when refused (nothing changes).
+///
+/// Lua numbers are doubles: every value here is an integer below 2^53 as long as the caller keeps
+/// `now` and the period within ±2^51 ms, so this is exact (`RATE_HIT_RANGE` in the crate root).
+/// `math.floor` then `max(…, 1)` gives the interval Rust's truncating division does: the two
+/// differ only for a negative quotient, which the `max` lifts to 1 either way. Values are written
+/// with `%d` so that no large TAT is ever stored in exponent notation.
+pub(crate) static RATE_HIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local limit, period, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval = math.max(math.floor(period / math.max(limit, 1)), 1)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local ahead = math.max(tat, now) + interval - now
+if ahead > period then return ahead - period end
+redis.call('SET', KEYS[1], string.format('%d', now + ahead), 'PX', string.format('%d', ahead))
+return 0
 ",
     )
 });

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use once_store::conformance::{NOW, account, pair};
 use once_store::{
-    AccountStore, AuditAnchor, AuditEntry, AuditStore, LockoutStore, Scopes, SecretStore, audit,
+    AccountStore, AuditAnchor, AuditEntry, AuditStore, LockoutStore, RateLimitStore, Scopes, SecretStore,
+    audit,
 };
 use once_store_redis::testing::{Cleanup, OwnedRedis, fresh_prefix};
 use once_store_redis::{OpenError, RedisOptions, RedisStore};
@@ -237,6 +238,49 @@ async fn lockouts_live_in_one_slot_and_carry_a_ttl() {
     let indexed: i64 =
         redis::cmd("ZCARD").arg(format!("{prefix}{{lock}}:locked")).query(&mut conn).expect("zcard");
     assert_eq!(indexed, 0);
+}
+
+#[tokio::test]
+async fn rate_counters_are_hex_named_in_slots_of_their_own_and_vanish_when_idle() {
+    let url = once_store_redis::testing::shared_redis_url();
+    let opts = options();
+    let prefix = opts.key_prefix.clone();
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let (store, _) = RedisStore::open(&url, opts).await.expect("open");
+    let client = redis::Client::open(url.as_str()).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+
+    // Braces in a caller's key can't touch the hash tag: the key is hex in a tag of its own.
+    let now = 1_754_000_000_000;
+    assert_eq!(store.rate_hit("ip:a}b{", 10, 60_000, now).await.expect("hit"), None);
+    assert_eq!(store.rate_hit("ip:a}b{", 10, 60_000, now).await.expect("hit"), None);
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}{{rl*")).query(&mut conn).expect("keys");
+    let key = format!("{prefix}{{rl:{}}}", hex(b"ip:a}b{"));
+    assert_eq!(keys, vec![key.clone()]);
+    let tat: String = redis::cmd("GET").arg(&key).query(&mut conn).expect("get");
+    assert_eq!(tat, (now + 12_000).to_string(), "the TAT in ms, as an integer");
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut conn).expect("pttl");
+    assert!((11_000..=12_000).contains(&ttl), "expires when the TAT is reached: {ttl}");
+
+    // With Redis's own clock running, an idle key goes when its TAT passes (10 ms here).
+    assert_eq!(store.rate_hit("idle", 100, 1_000, now).await.expect("hit"), None);
+    let idle = format!("{prefix}{{rl:{}}}", hex(b"idle"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis::cmd("EXISTS").arg(&idle).query::<i64>(&mut conn).expect("exists") == 1 {
+        assert!(Instant::now() < deadline, "the idle counter stayed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // Exact at the edge of the range Lua's doubles hold; refused beyond it.
+    let edge = 1_i64 << 51;
+    let mut tat = None;
+    for _ in 0..4 {
+        let expected = once_store::gcra(tat, 3, edge, edge);
+        tat = expected.ok().or(tat);
+        assert_eq!(store.rate_hit("edge", 3, edge, edge).await.expect("hit"), expected.err());
+    }
+    assert!(store.rate_hit("edge", 3, 60_000, edge + 1).await.is_err());
+    assert!(store.rate_hit("edge", 3, -edge - 1, now).await.is_err());
 }
 
 #[tokio::test]

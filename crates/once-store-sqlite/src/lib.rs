@@ -35,6 +35,11 @@
 //!   `BEGIN IMMEDIATE`, versioned by `PRAGMA user_version`; the version is re-read under the lock,
 //!   so two processes opening a new file at once both end up with one schema. A file from a newer
 //!   build is refused.
+//! - **Rate limits** ([`RateLimitStore`]) are kept in process memory (a [`RateTable`]), not in
+//!   the database: a rate check on every create and reveal must not cost a write, and so a turn
+//!   on the one writer thread. The counters therefore start empty when the process starts, and
+//!   they count per process: several processes on one file each allow the whole limit. (Every
+//!   other guarantee here holds across processes.)
 //! - **Errors** never carry record contents: SQLite's messages name tables and columns, never
 //!   values, and nothing here logs an envelope, a sealed key or an id in full. Duplicate keys
 //!   become [`StoreError::Conflict`], everything else [`StoreError::Backend`].
@@ -55,9 +60,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
-    BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Lockout, LockoutStore, Receipt, ReceiptState,
-    RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken,
-    TotpRecord, UnixTime, UsageRow, UsageState,
+    BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Lockout, LockoutStore, RateLimitStore, RateTable,
+    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
+    StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
@@ -96,6 +101,8 @@ pub struct SqliteStore {
     writer: Writer,
     _checkpointer: Checkpointer,
     readers: Arc<Readers>,
+    /// Rate-limit counters: in memory, per process (see the crate documentation).
+    rates: RateTable,
     path: PathBuf,
 }
 
@@ -143,6 +150,7 @@ impl SqliteStore {
             writer,
             _checkpointer: checkpointer,
             readers: Arc::new(readers),
+            rates: RateTable::new(),
             path: path.to_owned(),
         })
     }
@@ -1131,6 +1139,17 @@ fn audit_anchor_in(conn: &Connection) -> rusqlite::Result<AuditAnchor> {
         .query_row([], audit_anchor_from_row)
         .optional()
         .map(Option::unwrap_or_default)
+}
+
+/// Rate limits live in this process's memory, not in the database: a check on every create and
+/// reveal would otherwise be a write, queued to the one writer thread and committed before the
+/// request could go on, competing with the writes that matter. So the limits count per process
+/// and start empty at each start: several processes on one file each allow the whole limit.
+#[async_trait]
+impl RateLimitStore for SqliteStore {
+    async fn rate_hit(&self, key: &str, limit: u32, period_ms: i64, now_ms: i64) -> StoreResult<Option<i64>> {
+        Ok(self.rates.hit(key, limit, period_ms, now_ms))
+    }
 }
 
 #[async_trait]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use once_store::conformance::{NOW, account, fresh_id, pair};
 use once_store::{
     AccountStore, AuditAnchor, AuditEntry, AuditStore, BurnOutcome, FailureOutcome, LockoutStore,
-    ReceiptState, RecordId, Scopes, SecretStore, Store, StoreError, audit,
+    RateLimitStore, ReceiptState, RecordId, Scopes, SecretStore, Store, StoreError, audit,
 };
 use once_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -107,6 +107,29 @@ async fn two_stores_on_one_file_append_to_one_audit_chain() {
     assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
     assert!(audit::verify_chain(AuditAnchor::default(), &records).is_ok());
     assert!(records.chunks(2).all(|p| p[0].entry.actor == p[1].entry.actor), "each append is one run");
+}
+
+/// Rate limits are kept in each store's memory, not in the file (no write per check): two stores
+/// on one file, like two processes, each allow the whole limit, and the schema has no place for
+/// them.
+#[tokio::test]
+async fn rate_limits_count_per_store_not_in_the_file() {
+    let (_dir, path) = db();
+    let a = SqliteStore::open(&path).expect("a");
+    let b = SqliteStore::open(&path).expect("b");
+    let now = NOW * 1_000;
+    for store in [&a, &b] {
+        for _ in 0..10 {
+            assert_eq!(store.rate_hit("ip:192.0.2.1", 10, 60_000, now).await.expect("hit"), None);
+        }
+        assert_eq!(store.rate_hit("ip:192.0.2.1", 10, 60_000, now).await.expect("hit"), Some(6_000));
+    }
+    drop((a, b));
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let mut tables = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").expect("prepare");
+    let names: Vec<String> =
+        tables.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("names");
+    assert!(names.iter().all(|n| !n.contains("rate")), "{names:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1244,6 +1244,202 @@ pub async fn concurrent_lockout_failures_lock_once(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rate limits
+// ---------------------------------------------------------------------------------------------
+
+/// The suite's "now" in milliseconds, for rate limits.
+const NOW_MS: i64 = NOW * 1_000;
+
+/// 10 per minute: bursts of 10, one slot back every 6 s. Periods stay long in these cases:
+/// Redis drops a key after (its TAT − now) of *real* time, which must not run out while a case
+/// holds its logical time still.
+const LIMIT: u32 = 10;
+const PERIOD_MS: i64 = 60_000;
+const INTERVAL_MS: i64 = 6_000;
+
+async fn hit(store: &Arc<dyn Store>, key: &str, now_ms: i64) -> Option<i64> {
+    store.rate_hit(key, LIMIT, PERIOD_MS, now_ms).await.expect("rate hit")
+}
+
+/// `n` hits of `key` at `now_ms`, each of which must be allowed.
+async fn burst(store: &Arc<dyn Store>, key: &str, n: usize, now_ms: i64) {
+    for i in 1..=n {
+        assert_eq!(hit(store, key, now_ms).await, None, "{key:?}: hit {i} of {n} at {now_ms}");
+    }
+}
+
+pub async fn rate_limit_allows_a_burst_then_says_how_long_to_wait(store: Arc<dyn Store>) {
+    // What `gcra` says from no state: ten arrival times one interval apart, then a refusal.
+    let mut tat = None;
+    for i in 1..=10 {
+        let next = crate::gcra(tat, LIMIT, PERIOD_MS, NOW_MS).expect("within the burst");
+        assert_eq!(next, NOW_MS + i * INTERVAL_MS);
+        tat = Some(next);
+    }
+    assert_eq!(crate::gcra(tat, LIMIT, PERIOD_MS, NOW_MS), Err(INTERVAL_MS));
+
+    let k = "ip:192.0.2.1";
+    burst(&store, k, 10, NOW_MS).await;
+    assert_eq!(hit(&store, k, NOW_MS).await, Some(INTERVAL_MS), "the 11th waits one interval");
+    // Later in that interval the wait is shorter by the time that passed.
+    assert_eq!(hit(&store, k, NOW_MS + 1_000).await, Some(INTERVAL_MS - 1_000));
+    assert_eq!(hit(&store, k, NOW_MS + INTERVAL_MS - 1).await, Some(1));
+
+    // An interval that doesn't divide the period is rounded down: 7 per 600 s is one per
+    // 85_714 ms, so a burst of 7 leaves 2 ms, the 8th waits 85_712 ms, and at that moment its
+    // arrival time is exactly one period ahead, which is still allowed.
+    let (k, limit, period, interval) = ("odd", 7, 600_000, 85_714);
+    let odd = |now| {
+        let store = store.clone();
+        async move { store.rate_hit(k, limit, period, now).await.expect("rate hit") }
+    };
+    for _ in 0..7 {
+        assert_eq!(odd(NOW_MS).await, None);
+    }
+    assert_eq!(crate::gcra(Some(NOW_MS + 7 * interval), limit, period, NOW_MS), Err(85_712));
+    assert_eq!(odd(NOW_MS).await, Some(85_712));
+    assert_eq!(odd(NOW_MS + 85_712).await, None);
+    assert_eq!(odd(NOW_MS + 85_712).await, Some(interval));
+}
+
+pub async fn rate_limit_refills_one_slot_per_interval(store: Arc<dyn Store>) {
+    let k = "ip:2001:db8::1";
+    burst(&store, k, 10, NOW_MS).await;
+    // One interval later one slot is back, and only one.
+    assert_eq!(hit(&store, k, NOW_MS + INTERVAL_MS).await, None);
+    assert_eq!(hit(&store, k, NOW_MS + INTERVAL_MS).await, Some(INTERVAL_MS));
+    // Three intervals after that, three.
+    let t = NOW_MS + 4 * INTERVAL_MS;
+    burst(&store, k, 3, t).await;
+    assert_eq!(hit(&store, k, t).await, Some(INTERVAL_MS));
+    // Traffic at exactly the rate is never refused; a little faster is.
+    for i in 1..=20 {
+        assert_eq!(hit(&store, k, t + i * INTERVAL_MS).await, None, "steady hit {i}");
+    }
+    assert_eq!(hit(&store, k, t + 21 * INTERVAL_MS - 1).await, Some(1));
+}
+
+pub async fn rate_limit_keys_are_independent(store: Arc<dyn Store>) {
+    // Keys are whatever the caller counts by (addresses, e-mails), including bytes a key name
+    // could trip on: hash-tag braces, glob characters, separators, NUL, the empty key.
+    let keys = [
+        "ip:192.0.2.1",
+        "ip:192.0.2.10",
+        "ip:192.0.2.1 ",
+        "email:alice@example.com",
+        "email:Alice@example.com",
+        "{rl}",
+        "}{",
+        "a}b{c",
+        "*",
+        "x:y:z",
+        "nul\0byte",
+        "카카오",
+        "",
+    ];
+    burst(&store, keys[0], 10, NOW_MS).await;
+    assert_eq!(hit(&store, keys[0], NOW_MS).await, Some(INTERVAL_MS));
+    for k in &keys[1..] {
+        burst(&store, k, 10, NOW_MS).await;
+        assert_eq!(hit(&store, k, NOW_MS).await, Some(INTERVAL_MS), "{k:?} counted on its own");
+    }
+    // A key has one arrival time, whatever limit a call checks it against: at 100 per minute
+    // (one slot per 600 ms), the ten hits so far leave a wait of one such interval.
+    assert_eq!(store.rate_hit(keys[0], 100, PERIOD_MS, NOW_MS).await.expect("rate hit"), Some(600));
+}
+
+pub async fn a_refused_rate_hit_counts_nothing(store: Arc<dyn Store>) {
+    let k = "email:bob@example.com";
+    burst(&store, k, 10, NOW_MS).await;
+    for i in 0..25 {
+        assert_eq!(hit(&store, k, NOW_MS).await, Some(INTERVAL_MS), "retry {i} waits as long");
+    }
+    // One interval on, exactly one slot, as if no refused call had happened.
+    assert_eq!(hit(&store, k, NOW_MS + INTERVAL_MS).await, None);
+    assert_eq!(hit(&store, k, NOW_MS + INTERVAL_MS).await, Some(INTERVAL_MS));
+}
+
+pub async fn concurrent_rate_hits_allow_exactly_the_limit(store: Arc<dyn Store>) {
+    let k = "ip:198.51.100.7";
+    let at_once = |s: Arc<dyn Store>, _: usize| async move {
+        s.rate_hit(k, LIMIT, PERIOD_MS, NOW_MS).await.expect("rate hit")
+    };
+    let results = race(&store, 50, at_once).await;
+    assert_eq!(results.iter().filter(|r| r.is_none()).count(), 10, "{results:?}");
+    // Refusals count nothing, so each of the 40 waits the same one interval.
+    assert!(results.iter().flatten().all(|wait| *wait == INTERVAL_MS), "{results:?}");
+    assert_eq!(hit(&store, k, NOW_MS).await, Some(INTERVAL_MS));
+    assert_eq!(hit(&store, k, NOW_MS + INTERVAL_MS).await, None);
+}
+
+pub async fn an_idle_rate_key_starts_fresh(store: Arc<dyn Store>) {
+    let k = "ip:203.0.113.9";
+    burst(&store, k, 10, NOW_MS).await;
+    assert_eq!(hit(&store, k, NOW_MS).await, Some(INTERVAL_MS));
+    // A whole period after the burst the key has its whole burst again, and no more.
+    let later = NOW_MS + PERIOD_MS;
+    burst(&store, k, 10, later).await;
+    assert_eq!(hit(&store, k, later).await, Some(INTERVAL_MS));
+    // Long after (the state may be gone by now), the same.
+    let much_later = later + 100 * PERIOD_MS;
+    burst(&store, k, 10, much_later).await;
+    assert_eq!(hit(&store, k, much_later).await, Some(INTERVAL_MS));
+    // Half a period idle gives half the burst back.
+    let half = much_later + PERIOD_MS / 2;
+    burst(&store, k, 5, half).await;
+    assert_eq!(hit(&store, k, half).await, Some(INTERVAL_MS));
+}
+
+pub async fn rate_hits_follow_gcra_exactly(store: Arc<dyn Store>) {
+    // Intervals that don't divide the period, a limit of 0 (`gcra` counts it as 1), a period of 0
+    // (always refused), at a real epoch time in ms (Redis's Lua computes in doubles). Every
+    // interval is at least 6 s, for the reason given at `PERIOD_MS`.
+    let limits: [(&str, u32, i64); 7] = [
+        ("a", 7, 600_000),
+        ("b", 3, 100_000),
+        ("c", 1, 60_000),
+        ("d", 0, 60_000),
+        ("e", 13, 3_600_000),
+        ("f", 1_000, 6_000_000),
+        ("g", 5, 0),
+    ];
+    let mut model: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    let mut now = 1_754_000_000_123_i64;
+    // xorshift64: reproducible without a dependency.
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n.max(1)
+    };
+    let (mut allowed, mut refused) = (0, 0);
+    for step in 0..600 {
+        let (key, limit, period) = limits[random(limits.len() as u64) as usize];
+        now += match random(8) {
+            0..=3 => 0,
+            4 | 5 => random(10_000) as i64,
+            6 => random(period as u64) as i64,
+            _ => random(2 * period as u64 + 1) as i64,
+        };
+        let expected = match crate::gcra(model.get(key).copied(), limit, period, now) {
+            Ok(tat) => {
+                model.insert(key, tat);
+                allowed += 1;
+                None
+            }
+            Err(wait) => {
+                refused += 1;
+                Some(wait)
+            }
+        };
+        let got = store.rate_hit(key, limit, period, now).await.expect("rate hit");
+        assert_eq!(got, expected, "step {step}: {key:?}, {limit} per {period} ms, at {now}");
+    }
+    assert!(allowed > 100 && refused > 100, "both outcomes exercised: {allowed} allowed, {refused} refused");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Administration: usage statistics and the accounts list
 // ---------------------------------------------------------------------------------------------
 
@@ -1715,6 +1911,13 @@ macro_rules! conformance_suite {
             locked_lists_current_locks_soonest_first,
             concurrent_lockout_failures_are_all_counted,
             concurrent_lockout_failures_lock_once,
+            rate_limit_allows_a_burst_then_says_how_long_to_wait,
+            rate_limit_refills_one_slot_per_interval,
+            rate_limit_keys_are_independent,
+            a_refused_rate_hit_counts_nothing,
+            concurrent_rate_hits_allow_exactly_the_limit,
+            an_idle_rate_key_starts_fresh,
+            rate_hits_follow_gcra_exactly,
             usage_counts_receipts_and_live_bytes_by_day_and_state,
             accounts_page_lists_by_email_with_search,
             accounts_pages_see_everyone_once_while_accounts_are_added,

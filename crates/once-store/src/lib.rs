@@ -17,8 +17,10 @@ pub mod audit;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod memory;
+pub mod rates;
 
 pub use audit::{AuditAnchor, AuditEntry, AuditRecord, ChainBreak};
+pub use rates::RateTable;
 
 /// Seconds since the Unix epoch.
 pub type UnixTime = i64;
@@ -713,7 +715,32 @@ pub trait AuditStore: Send + Sync {
     async fn prune_audit(&self, before: UnixTime, batch: u32) -> StoreResult<u64>;
 }
 
-/// Everything a backend provides.
-pub trait Store: SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore {}
+/// Rate-limit counters (GCRA), shared by every instance on a shared store. (SQLite keeps them in
+/// process memory, so there they count per process: see `once-store-sqlite`.)
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one request for `key` at `now_ms` against `limit` requests per `period_ms`, with
+    /// bursts of up to `limit` (the generic cell rate algorithm: one "theoretical arrival time"
+    /// per key, moved `period_ms / limit` ahead per request). `None` when allowed; when refused,
+    /// `Some(ms)` to wait before the next request would be allowed, and nothing is counted.
+    /// Atomic: of N concurrent calls exactly as many are allowed as sequential calls would be.
+    /// A key's state may be forgotten once `period_ms` has passed without requests.
+    async fn rate_hit(&self, key: &str, limit: u32, period_ms: i64, now_ms: i64) -> StoreResult<Option<i64>>;
+}
 
-impl<T: SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore> Store for T {}
+/// The GCRA step every backend applies: from the key's stored theoretical arrival time (if any),
+/// the new one to store (when allowed), or the wait (when refused).
+pub fn gcra(tat: Option<i64>, limit: u32, period_ms: i64, now_ms: i64) -> Result<i64, i64> {
+    let interval = (period_ms / i64::from(limit.max(1))).max(1);
+    let new_tat = tat.unwrap_or(now_ms).max(now_ms).saturating_add(interval);
+    let ahead = new_tat.saturating_sub(now_ms);
+    if ahead > period_ms { Err(ahead - period_ms) } else { Ok(new_tat) }
+}
+
+/// Everything a backend provides.
+pub trait Store:
+    SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore + RateLimitStore
+{
+}
+
+impl<T: SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore + RateLimitStore> Store for T {}

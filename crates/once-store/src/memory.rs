@@ -8,9 +8,9 @@ use async_trait::async_trait;
 
 use crate::{
     Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
-    BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout, LockoutStore, Receipt, ReceiptState, RecordId,
-    Role, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord,
-    UnixTime, UsageRow, UsageState, utc_day,
+    BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout, LockoutStore, RateLimitStore, RateTable,
+    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
+    StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, utc_day,
 };
 
 #[derive(Default)]
@@ -51,10 +51,12 @@ impl Counter {
     }
 }
 
-/// Everything in one mutex: operations are short and this makes each one trivially atomic.
+/// Everything in one mutex: operations are short and this makes each one trivially atomic. Rate
+/// limits have their own table (and lock), shared with the backends that keep them per process.
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    rates: RateTable,
 }
 
 impl MemoryStore {
@@ -490,6 +492,13 @@ impl SessionStore for MemoryStore {
             g.sessions.remove(h);
         }
         Ok(dead.len() as u64)
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn rate_hit(&self, key: &str, limit: u32, period_ms: i64, now_ms: i64) -> StoreResult<Option<i64>> {
+        Ok(self.rates.hit(key, limit, period_ms, now_ms))
     }
 }
 

@@ -153,3 +153,40 @@ async fn an_instance_with_another_master_key_refuses_to_serve_the_shared_redis()
     let b = instance(dir.path(), "b", &url, &prefix);
     b.client().share("still fine", &ShareOptions::default()).await.expect("share");
 }
+
+#[tokio::test]
+async fn rate_limits_are_shared_by_the_instances_on_one_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, prefix) = (shared_redis_url(), fresh_prefix());
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let spawn = |name: &str| {
+        Server::spawn(
+            &dir.path().join(name),
+            dir.path().join(format!("{name}.log")),
+            &["--store", &url],
+            &[
+                ("ONCE_MASTER_KEY", MASTER_KEY),
+                ("ONCE_REDIS__KEY_PREFIX", &prefix),
+                ("ONCE_LIMITS__ENABLED", "true"),
+                ("ONCE_LIMITS__CREATE_PER_MINUTE", "4"),
+            ],
+        )
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    let http = reqwest::Client::new();
+    let mut created = 0;
+    for i in 0..10 {
+        let base = if i % 2 == 0 { a.base() } else { b.base() };
+        let r = http
+            .post(format!("{base}/api/v2/secrets"))
+            .json(&serde_json::json!({"secret": "x"}))
+            .send()
+            .await;
+        match r.expect("create").status().as_u16() {
+            201 => created += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(created, 4, "one quota for both instances");
+}

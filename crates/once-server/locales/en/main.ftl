@@ -299,3 +299,5 @@ recipient-only-body = This secret is only for a signed-in recipient. Sign in as 
 recipient-only-other-account = You are signed in, but not as the recipient (or not with two-factor sign-in, if the sender asked for it).
 totp-replace-password = Your password, to replace the authenticator app
 totp-replace-wrong-password = The password is wrong; your authenticator app was not replaced.
+error-rate-limited-title = Too many requests
+error-rate-limited = Too many requests from your address. Try again in { $secs } seconds.

@@ -275,3 +275,5 @@ recipient-only-body = 로그인한 받는 사람만 볼 수 있는 비밀입니�
 recipient-only-other-account = 로그인되어 있지만 받는 사람 계정이 아닙니다(보낸 사람이 요구했다면 2단계 인증 로그인도 필요합니다).
 totp-replace-password = 인증 앱을 바꾸려면 비밀번호 입력
 totp-replace-wrong-password = 비밀번호가 틀렸습니다. 인증 앱은 바뀌지 않았습니다.
+error-rate-limited-title = 요청이 너무 많습니다
+error-rate-limited = 이 주소에서 요청이 너무 많습니다. { $secs }초 뒤에 다시 시도하세요.

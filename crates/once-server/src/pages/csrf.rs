@@ -58,10 +58,17 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(match request_cookie(&parts.headers, CSRF_COOKIE).filter(|v| well_formed(v)) {
+        Ok(CsrfToken::for_headers(&parts.headers))
+    }
+}
+
+impl CsrfToken {
+    /// The request's token (from its cookie), or a new one.
+    pub fn for_headers(headers: &axum::http::HeaderMap) -> CsrfToken {
+        match request_cookie(headers, CSRF_COOKIE).filter(|v| well_formed(v)) {
             Some(v) => CsrfToken { value: v.to_owned(), fresh: false },
             None => CsrfToken::generate(),
-        })
+        }
     }
 }
 

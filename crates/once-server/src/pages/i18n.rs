@@ -210,17 +210,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Loc {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let lang = request_cookie(&parts.headers, LANG_COOKIE)
+        Ok(Loc::for_headers(&parts.headers))
+    }
+}
+
+impl Loc {
+    /// The language a request asks for: the switcher's cookie, else `Accept-Language`, else English.
+    pub fn for_headers(headers: &axum::http::HeaderMap) -> Loc {
+        let lang = request_cookie(headers, LANG_COOKIE)
             .and_then(Lang::from_code)
             .or_else(|| {
-                parts
-                    .headers
+                headers
                     .get(ACCEPT_LANGUAGE)
                     .and_then(|v| v.to_str().ok())
                     .and_then(Lang::from_accept_language)
             })
             .unwrap_or(Lang::En);
-        Ok(Loc { lang })
+        Loc { lang }
     }
 }
 

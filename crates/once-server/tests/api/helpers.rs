@@ -42,6 +42,8 @@ impl TestApp {
         // Cheap Argon2id so passphrase tests stay fast; the cost is a parameter, not the logic.
         config.crypto.passphrase_m_cost_kib = 256;
         config.crypto.passphrase_t_cost = 1;
+        // Tests make many requests from one address; the rate-limit tests turn limits back on.
+        config.limits.enabled = false;
         tweak(&mut config);
         let app = Application::build(config.clone(), MasterKeySource::KeyRingFile).await.expect("build");
         let base = format!("http://127.0.0.1:{}", app.port());

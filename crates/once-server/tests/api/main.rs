@@ -4,6 +4,7 @@ mod admin;
 mod dashboard;
 mod helpers;
 mod keys;
+mod limits;
 mod metrics;
 mod pages;
 mod v1;
