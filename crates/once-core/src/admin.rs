@@ -213,6 +213,18 @@ impl AdminService {
         Ok(self.keys.list())
     }
 
+    /// Audit records, newest first: up to `limit` below sequence number `before` (`u64::MAX` for
+    /// the newest).
+    pub async fn audit(
+        &self,
+        acting: &Account,
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<once_store::AuditRecord>, CoreError> {
+        self.authorize(acting, "audit").await?;
+        Ok(self.store.audit_before(before, limit).await?)
+    }
+
     /// Subjects locked now (too many wrong second-factor codes), soonest unlock first, at most
     /// `limit`.
     pub async fn locked(&self, acting: &Account, limit: u32) -> Result<Vec<LockedSubject>, CoreError> {

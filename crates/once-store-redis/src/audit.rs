@@ -216,6 +216,33 @@ impl AuditStore for RedisStore {
         Ok(out)
     }
 
+    async fn audit_before(&self, before: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let (key, n) = (self.audit_log_key(), (limit as usize).min(READ_CHUNK));
+        let top = if before == u64::MAX { "+inf".to_owned() } else { format!("({before}") };
+        let members: Vec<Vec<u8>> = self
+            .run(|mut c| async move {
+                redis::cmd("ZREVRANGEBYSCORE")
+                    .arg(key)
+                    .arg(top)
+                    .arg("-inf")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(n)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let mut out = Vec::with_capacity(members.len());
+        for m in members {
+            let r = decode_record(&m).filter(|r| r.seq < before).ok_or_else(|| malformed("audit record"))?;
+            if out.last().is_some_and(|p: &AuditRecord| p.seq <= r.seq) {
+                return Err(malformed("audit record"));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
     async fn audit_anchor(&self) -> StoreResult<AuditAnchor> {
         let key = self.audit_anchor_key();
         let raw: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;

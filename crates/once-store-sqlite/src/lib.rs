@@ -1214,6 +1214,18 @@ impl AuditStore for SqliteStore {
         .await
     }
 
+    async fn audit_before(&self, before: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![before, limit], audit_record_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn audit_anchor(&self) -> StoreResult<AuditAnchor> {
         self.read(audit_anchor_in).await
     }

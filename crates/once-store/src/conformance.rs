@@ -1764,6 +1764,24 @@ pub async fn audit_records_chain_in_order_and_page(store: Arc<dyn Store>) {
     assert_eq!(store.audit_after(n + 100, 10).await.expect("page"), vec![]);
     assert_eq!(store.audit_after(u64::MAX, 10).await.expect("page"), vec![]);
     assert_eq!(store.audit_after(0, 0).await.expect("page"), vec![]);
+
+    // Newest first, for browsing: pages walk back to the oldest.
+    let mut newest_first: Vec<AuditRecord> = records.iter().rev().cloned().collect();
+    assert_eq!(store.audit_before(u64::MAX, 1000).await.expect("before"), newest_first);
+    let mut back = Vec::new();
+    loop {
+        let before = back.last().map_or(u64::MAX, |r: &AuditRecord| r.seq);
+        let page = store.audit_before(before, 3).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        back.extend(page);
+    }
+    assert_eq!(back, newest_first, "pages of 3, newest first");
+    newest_first.retain(|r| r.seq < 5);
+    assert_eq!(store.audit_before(5, 100).await.expect("before"), newest_first);
+    assert_eq!(store.audit_before(1, 100).await.expect("before"), vec![]);
+    assert_eq!(store.audit_before(u64::MAX, 0).await.expect("before"), vec![]);
     assert_eq!(store.audit_anchor().await.expect("anchor"), AuditAnchor::default(), "reading prunes nothing");
 }
 

@@ -706,6 +706,10 @@ pub trait AuditStore: Send + Sync {
     /// Up to `limit` records with a sequence number above `after`, ascending.
     async fn audit_after(&self, after: u64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
 
+    /// Up to `limit` records with a sequence number below `before`, newest first (for browsing:
+    /// `u64::MAX` for the newest).
+    async fn audit_before(&self, before: u64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+
     /// Where the kept chain starts (after pruning; the default before any).
     async fn audit_anchor(&self) -> StoreResult<AuditAnchor>;
 

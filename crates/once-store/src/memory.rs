@@ -517,6 +517,11 @@ impl AuditStore for MemoryStore {
         Ok(g.audit.iter().filter(|r| r.seq > after).take(limit as usize).cloned().collect())
     }
 
+    async fn audit_before(&self, before: u64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let g = self.lock();
+        Ok(g.audit.iter().rev().filter(|r| r.seq < before).take(limit as usize).cloned().collect())
+    }
+
     async fn audit_anchor(&self) -> StoreResult<AuditAnchor> {
         Ok(self.lock().audit_anchor)
     }

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(overview))
         .route("/admin/users", get(users))
+        .route("/admin/audit", get(audit))
         .route("/admin/users/disable", post(disable))
         .route("/admin/users/enable", post(enable))
 }
@@ -374,4 +375,79 @@ mod tests {
             assert_eq!(super::size(bytes), shown, "{bytes}");
         }
     }
+}
+
+// ---------------------------------------------------------------- audit trail
+
+/// Records per page of the audit trail.
+const AUDIT_PER_PAGE: u32 = 100;
+
+struct AuditLine {
+    seq: u64,
+    time: String,
+    time_iso: String,
+    event: String,
+    outcome: String,
+    actor: String,
+    client: String,
+    record: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPageView {
+    c: Chrome,
+    records: Vec<AuditLine>,
+    /// The `before` of the next (older) page.
+    older: Option<u64>,
+    first_page: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    #[serde(default)]
+    before: Option<u64>,
+}
+
+/// The audit trail, newest first (`once audit verify` checks the chain; this only reads).
+async fn audit(
+    State(state): State<AppState>,
+    l: Loc,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    peer: Peer,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let who = match gate(&state, l, &csrf, &headers, &peer).await {
+        Ok(who) => who,
+        Err(resp) => return resp,
+    };
+    let before = query.ok().and_then(|Query(q)| q.before);
+    let records = match state.core.admin.audit(&who.account, before.unwrap_or(u64::MAX), AUDIT_PER_PAGE).await
+    {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, l, &csrf, e),
+    };
+    let older = (records.len() == AUDIT_PER_PAGE as usize).then(|| records.last().map(|r| r.seq)).flatten();
+    let p = AuditPageView {
+        c: chrome(l, &csrf, "/admin/audit".into(), l.t("admin-audit-title")),
+        records: records
+            .into_iter()
+            .map(|r| AuditLine {
+                seq: r.seq,
+                time: l.datetime(r.entry.time),
+                time_iso: l.iso(r.entry.time),
+                event: r.entry.event,
+                outcome: r.entry.outcome,
+                actor: r.entry.actor,
+                client: r.entry.client,
+                record: r.entry.record,
+                detail: r.entry.detail,
+            })
+            .collect(),
+        older,
+        first_page: before.is_none(),
+    };
+    page(&state, StatusCode::OK, &csrf, l, p.render())
 }

@@ -515,3 +515,36 @@ async fn the_network_allow_list_guards_pages_and_api() {
     html(admin.get(&app, "/admin/users").await, StatusCode::OK).await;
     assert_eq!(usage_api(&app, Some(&admin_key)).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn admins_browse_the_audit_trail_newest_first() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.add_admin(ADMIN, PASSWORD).await;
+    app.add_user("user@example.com").await;
+    app.set_password("user@example.com", PASSWORD).await;
+    let made =
+        app.http.post(app.url("/api/v2/secrets")).json(&serde_json::json!({"secret": "s"})).send().await;
+    assert_eq!(made.expect("create").status(), StatusCode::CREATED);
+    let admin = Browser::sign_in(&app, ADMIN).await;
+    // The appender writes in the background: wait for the create to reach the trail.
+    let mut body = String::new();
+    for _ in 0..50 {
+        let resp = admin.get(&app, "/admin/audit").await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        body = resp.text().await.expect("body");
+        if body.contains("secret.created") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(body.contains("<code>secret.created</code>") && body.contains("127.0.0.1"), "{body}");
+    let first_row = body.split("<tbody>").nth(1).expect("rows");
+    assert!(
+        first_row.find("auth.password").expect("the admin's sign-in")
+            < first_row.find("secret.created").expect("create"),
+        "newest first"
+    );
+
+    let user = Browser::sign_in(&app, "user@example.com").await;
+    assert_eq!(user.get(&app, "/admin/audit").await.status(), StatusCode::FORBIDDEN);
+}
