@@ -7,7 +7,7 @@ use once_client::ShareOptions;
 
 mod common;
 
-use common::{BIN, Server, once, once_with_input, reveal_race};
+use common::{Server, once, once_with_input, reveal_race};
 
 #[tokio::test]
 async fn first_run_generates_a_0600_key_and_says_where() {
@@ -93,7 +93,7 @@ async fn a_lost_key_ring_stops_startup_instead_of_burning_secrets() {
     let ring = dir.path().join("keyring.json");
     std::fs::rename(&ring, dir.path().join("keyring.json.bak")).expect("lose the key ring");
 
-    let out = Command::new(BIN)
+    let out = common::once_command()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .output()
@@ -383,23 +383,23 @@ fn sigterm_finishes_the_request_in_flight() {
 
 #[test]
 fn help_and_bad_config_are_clear() {
-    let out = Command::new(BIN).arg("--help").output().expect("help");
+    let out = common::once_command().arg("--help").output().expect("help");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("serve") && text.contains("keys") && text.contains("user"));
-    let out = Command::new(BIN).args(["serve", "--help"]).output().expect("serve help");
+    let out = common::once_command().args(["serve", "--help"]).output().expect("serve help");
     let text = String::from_utf8_lossy(&out.stdout);
     for flag in ["--listen", "--store", "--data-dir", "--config", "ONCE_CONFIG"] {
         assert!(text.contains(flag), "serve --help mentions {flag}");
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
+    let out = common::once_command()
         .args(["serve", "--store", "postgres://x", "--data-dir"])
         .arg(dir.path())
         .output()
         .expect("bad store");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("sqlite://") && err.contains("memory://"), "{err}");
-    let out = Command::new(BIN).args(["serve", "--print-config-example"]).output().expect("example");
+    let out = common::once_command().args(["serve", "--print-config-example"]).output().expect("example");
     assert!(String::from_utf8_lossy(&out.stdout).contains("[secrets]"));
 }
 

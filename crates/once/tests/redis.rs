@@ -139,7 +139,7 @@ async fn an_instance_with_another_master_key_refuses_to_serve_the_shared_redis()
     a.client().share("sealed under the shared key", &ShareOptions::default()).await.expect("share");
 
     // Forgot ONCE_MASTER_KEY: this instance would generate its own key ring.
-    let out = std::process::Command::new(common::BIN)
+    let out = common::once_command()
         .args(["serve", "--listen", "127.0.0.1:0", "--store", &url, "--data-dir"])
         .arg(dir.path().join("forgetful"))
         .env("ONCE_REDIS__KEY_PREFIX", &prefix)

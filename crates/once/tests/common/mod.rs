@@ -31,7 +31,7 @@ impl Server {
     /// `once serve` with extra arguments and the log where the caller wants it.
     pub fn spawn(data_dir: &Path, log: PathBuf, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = once_command();
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
             .args(extra)
@@ -99,8 +99,18 @@ impl Drop for Server {
     }
 }
 
+/// The `once` binary, without the tests' own settings (`ONCE_TEST_*`), which are not its config
+/// keys.
+pub fn once_command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ONCE_TEST_")) {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
 pub fn once(args: &[&str], data_dir: &Path) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).arg("--data-dir").arg(data_dir).output().expect("run once");
+    let out = once_command().args(args).arg("--data-dir").arg(data_dir).output().expect("run once");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -111,7 +121,7 @@ pub fn once(args: &[&str], data_dir: &Path) -> (bool, String, String) {
 /// `once ARGS --data-dir DIR` with `input` on standard input (not a terminal).
 pub fn once_with_input(args: &[&str], data_dir: &Path, input: &str) -> (bool, String, String) {
     use std::io::Write;
-    let mut child = Command::new(BIN)
+    let mut child = once_command()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
