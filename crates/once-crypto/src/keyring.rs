@@ -17,6 +17,8 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::envelope::AeadAlgorithm;
+
 /// A master key's id, as named in every envelope it sealed. `[a-z0-9-]{1,64}`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(String);
@@ -183,29 +185,47 @@ struct FileRing {
 }
 
 /// The set of master keys. Cheap to share behind an `Arc`; read-only while serving.
+///
+/// The ring also names the AEAD that new envelopes are sealed with (AES-256-GCM unless
+/// [`KeyRing::with_algorithm`] says otherwise). It is a setting of the running ring, not stored
+/// in the key ring file: opening follows each envelope's own header.
 pub struct KeyRing {
     entries: Vec<Entry>,
+    algorithm: AeadAlgorithm,
     pub(crate) kdf_memory: crate::envelope::KdfMemory,
 }
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.list()).finish()
+        f.debug_struct("KeyRing").field("algorithm", &self.algorithm).field("keys", &self.list()).finish()
     }
 }
 
 impl KeyRing {
+    fn with_entries(entries: Vec<Entry>) -> Self {
+        KeyRing { entries, algorithm: AeadAlgorithm::default(), kdf_memory: Default::default() }
+    }
+
+    /// The same ring, sealing new envelopes with `algorithm` (`crypto.algorithm`). Envelopes
+    /// sealed under any algorithm still open.
+    pub fn with_algorithm(mut self, algorithm: AeadAlgorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// The AEAD new envelopes are sealed with.
+    pub fn algorithm(&self) -> AeadAlgorithm {
+        self.algorithm
+    }
+
     /// A new ring holding one fresh active key.
     pub fn generate_new(now: i64) -> Self {
-        KeyRing {
-            entries: vec![Entry {
-                id: KeyId::random(),
-                state: KeyState::Active,
-                created_at: now,
-                material: Some(MasterKey::generate()),
-            }],
-            kdf_memory: Default::default(),
-        }
+        KeyRing::with_entries(vec![Entry {
+            id: KeyId::random(),
+            state: KeyState::Active,
+            created_at: now,
+            material: Some(MasterKey::generate()),
+        }])
     }
 
     /// A ring of one active key given from outside (env or `*_FILE`). Its id is derived from the
@@ -213,10 +233,7 @@ impl KeyRing {
     pub fn from_single_key(key: MasterKey) -> Self {
         let digest = crate::lookup_hash("master-key-id", key.bytes());
         let id = KeyId(format!("env-{}", HEXLOWER.encode(&digest[..4])));
-        KeyRing {
-            entries: vec![Entry { id, state: KeyState::Active, created_at: 0, material: Some(key) }],
-            kdf_memory: Default::default(),
-        }
+        KeyRing::with_entries(vec![Entry { id, state: KeyState::Active, created_at: 0, material: Some(key) }])
     }
 
     /// Loads the ring from `path`, or creates it (one active key, mode 0600) if the file does not
@@ -277,7 +294,7 @@ impl KeyRing {
         if active > 1 {
             return Err(invalid(format!("{active} keys are active; exactly one may be")));
         }
-        Ok(KeyRing { entries, kdf_memory: Default::default() })
+        Ok(KeyRing::with_entries(entries))
     }
 
     /// Writes the ring atomically: a 0600 temp file beside it, fsync, rename, fsync the directory.

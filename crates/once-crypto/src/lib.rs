@@ -1,13 +1,14 @@
 //! Cryptography of Once: link tokens, the master-key ring, and the envelope that seals every secret.
 //!
 //! # Scheme (server-side mode)
-//! A secret is sealed with AES-256-GCM under a key used for that one record only:
+//! A secret is sealed with an AEAD (AES-256-GCM by default; ARIA-256-GCM or XChaCha20-Poly1305 by
+//! choice, see [`AeadAlgorithm`]) under a key used for that one record only:
 //!
 //! ```text
 //! ikm       = master_key(32) ‖ token ‖ [Argon2id(passphrase, salt16, m,t,p)(32)]
 //! aead_key  = HKDF-SHA256(salt = random 32 bytes, ikm, info = "once/v1/aead-key" ‖ alg ‖ key_id)
 //! aad       = "once/envelope/v1" ‖ header ‖ record_id(32)
-//! envelope  = header ‖ AES-256-GCM(aead_key, nonce, plaintext, aad)
+//! envelope  = header ‖ AEAD[alg](aead_key, nonce, plaintext, aad)
 //! ```
 //!
 //! * The **link token** (the `secret_key` in the link) is a key factor: the store keeps only
@@ -30,6 +31,6 @@ mod token;
 pub mod totp;
 pub mod zk;
 
-pub use envelope::{Envelope, EnvelopeKind, Guard, OpenError, PassphraseParams, SealError};
+pub use envelope::{AeadAlgorithm, Envelope, EnvelopeKind, Guard, OpenError, PassphraseParams, SealError};
 pub use keyring::{KeyId, KeyInfo, KeyRing, KeyRingError, KeyState, MasterKey, RegistryError};
 pub use token::{ApiKey, SessionToken, Token, VaultKey, lookup_hash};

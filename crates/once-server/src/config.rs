@@ -98,6 +98,10 @@ impl Default for SweeperConfig {
 pub struct CryptoConfig {
     /// Key ring file; default `<data_dir>/keyring.json`.
     pub keyring: Option<PathBuf>,
+    /// The AEAD new envelopes are sealed with: `aes-256-gcm` (default), `aria-256-gcm` (the
+    /// Korean standard cipher) or `xchacha20-poly1305`. Envelopes sealed under any of them open
+    /// whatever this says, so it can be changed at any time.
+    pub algorithm: once_crypto::AeadAlgorithm,
     /// Argon2id memory cost for passphrases, KiB (OWASP: 19456).
     pub passphrase_m_cost_kib: u32,
     /// Argon2id iterations for passphrases (OWASP: 2).
@@ -111,6 +115,7 @@ impl Default for CryptoConfig {
         let p = once_crypto::PassphraseParams::default();
         CryptoConfig {
             keyring: None,
+            algorithm: once_crypto::AeadAlgorithm::default(),
             passphrase_m_cost_kib: p.m_cost_kib,
             passphrase_t_cost: p.t_cost,
             kdf_concurrency: 4,
@@ -444,6 +449,14 @@ impl Config {
         if self.sweeper.interval_secs == 0 || self.sweeper.batch == 0 {
             return Err("sweeper.interval_secs and sweeper.batch must be at least 1".into());
         }
+        // Out of these bounds every passphrase secret would fail to seal (and to open).
+        if !self.policy().passphrase_params.within_limits() {
+            return Err(
+                "crypto.passphrase_m_cost_kib must be between 8 and 1048576 and crypto.passphrase_t_cost \
+                 between 1 and 16"
+                    .into(),
+            );
+        }
         if self.redis.timeout_ms == 0 {
             return Err("redis.timeout_ms must be at least 1".into());
         }
@@ -685,6 +698,29 @@ mod tests {
             jail.set_env("ONCE_METRICS__ENABLED", "false");
             let c = Config::load(None, &FlagOverrides::default()).map_err(|e| e.to_string())?;
             assert!(!c.metrics.enabled);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_crypto_algorithm_is_chosen_by_name_and_checked() {
+        use once_crypto::AeadAlgorithm;
+        assert_eq!(Config::default().crypto.algorithm, AeadAlgorithm::Aes256Gcm);
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("once.toml", "[crypto]\nalgorithm = \"aria-256-gcm\"\n")?;
+            let file = Some(Path::new("once.toml"));
+            let c = Config::load(file, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.crypto.algorithm, AeadAlgorithm::Aria256Gcm);
+            jail.set_env("ONCE_CRYPTO__ALGORITHM", "xchacha20-poly1305");
+            let c = Config::load(file, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.crypto.algorithm, AeadAlgorithm::XChaCha20Poly1305);
+            jail.set_env("ONCE_CRYPTO__ALGORITHM", "seed-128-cbc");
+            let err = Config::load(file, &FlagOverrides::default()).expect_err("unknown algorithm");
+            assert!(err.to_lowercase().contains("crypto.algorithm") && err.contains("aria-256-gcm"), "{err}");
+            jail.set_env("ONCE_CRYPTO__ALGORITHM", "aes-256-gcm");
+            jail.set_env("ONCE_CRYPTO__PASSPHRASE_T_COST", "0");
+            let err = Config::load(file, &FlagOverrides::default()).expect_err("t_cost 0");
+            assert!(err.contains("crypto.passphrase_t_cost"), "{err}");
             Ok(())
         });
     }

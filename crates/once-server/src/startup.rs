@@ -123,6 +123,7 @@ impl Application {
                 ring
             }
         };
+        let keys = keys.with_algorithm(config.crypto.algorithm);
         let Some(active) = keys.active_id() else {
             bail!("the key ring has no active key: run `once keys generate` and `once keys activate ID`");
         };

@@ -287,6 +287,7 @@ async fn user(common: &CommonArgs, command: UserCommand) -> anyhow::Result<()> {
         MasterKeySource::Given(k) => KeyRing::from_single_key(k),
         MasterKeySource::KeyRingFile => KeyRing::load_or_create(&config.keyring_path(), SystemClock.now())?.0,
     };
+    let keys = keys.with_algorithm(config.crypto.algorithm);
     // What the commands do is recorded in the audit trail, as from the web UI.
     let (sink, appender) = once_server::audit::start(store.clone());
     let core = Core::with_audit(store, Arc::new(keys), Arc::new(SystemClock), config.policy(), sink);

@@ -474,3 +474,44 @@ async fn the_browser_script_is_served_cacheable_with_an_etag() {
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{missing}");
     }
 }
+
+#[tokio::test]
+async fn every_cipher_serves_secrets_and_reads_the_others() {
+    use once_crypto::AeadAlgorithm;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = app.config.data_dir.clone();
+    // Secrets sealed by an AES instance ...
+    let aes = create(&app, json!({"secret": "sealed with aes", "passphrase": "pw"})).await;
+    // (`app` keeps the temp dir alive; the others share its SQLite file and key ring.)
+    for alg in [AeadAlgorithm::Aria256Gcm, AeadAlgorithm::XChaCha20Poly1305] {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+            c.crypto.algorithm = alg;
+            c.data_dir = dir.clone();
+            c.store = Some(format!("sqlite://{}", dir.join("once.db").display()));
+        })
+        .await;
+        let c = create(&app, json!({"secret": "시크릿 with this cipher", "passphrase": "pw"})).await;
+        let key = c["secret_key"].as_str().expect("key");
+        // The newest envelope's header names the cipher (byte 1: 2 ARIA, 3 XChaCha).
+        let db = rusqlite::Connection::open(dir.join("once.db")).expect("db");
+        let header: Vec<u8> = db
+            .query_row("SELECT envelope FROM secrets ORDER BY created_at DESC, id DESC LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .expect("envelope");
+        let want = if alg == AeadAlgorithm::Aria256Gcm { 2 } else { 3 };
+        assert_eq!(header[1], want, "{alg:?}");
+        let r = reveal(&app, key, Some(json!({"passphrase": "pw"}))).await;
+        assert_eq!(r.status(), StatusCode::OK, "{alg:?}");
+        assert_eq!(body(r).await["value"], "시크릿 with this cipher");
+    }
+    // ... open after the setting changed.
+    let aria = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.crypto.algorithm = AeadAlgorithm::Aria256Gcm;
+        c.data_dir = dir.clone();
+        c.store = Some(format!("sqlite://{}", dir.join("once.db").display()));
+    })
+    .await;
+    let r = reveal(&aria, aes["secret_key"].as_str().expect("key"), Some(json!({"passphrase": "pw"}))).await;
+    assert_eq!(body(r).await["value"], "sealed with aes");
+}
