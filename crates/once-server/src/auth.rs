@@ -56,8 +56,18 @@ pub fn require(p: &Principal, scope: Scope) -> Result<(), ApiError> {
 #[derive(Debug)]
 pub struct Authenticated(pub Principal);
 
+/// The request's one `Authorization` header: two or more are refused (a proxy or client that
+/// adds its own must not have it silently ignored, nor pick which one counts).
+fn authorization(parts: &Parts) -> Result<Option<&axum::http::HeaderValue>, ()> {
+    let mut all = parts.headers.get_all(AUTHORIZATION).iter();
+    match (all.next(), all.next()) {
+        (first, None) => Ok(first),
+        _ => Err(()),
+    }
+}
+
 fn basic_credentials(parts: &Parts) -> Result<Option<(String, Zeroizing<String>)>, ApiError> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    let Some(value) = authorization(parts).map_err(|()| ApiError::Unauthorized)? else {
         return Ok(None);
     };
     let text = value.to_str().map_err(|_| ApiError::Unauthorized)?;
@@ -107,10 +117,10 @@ pub struct Bearer(pub Option<Principal>);
 pub struct BearerRequired(pub Principal);
 
 fn bearer_key(parts: &Parts) -> Result<Option<Zeroizing<String>>, V2Error> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    let unauthorized = || V2Error::from(ApiError::Unauthorized);
+    let Some(value) = authorization(parts).map_err(|()| unauthorized())? else {
         return Ok(None);
     };
-    let unauthorized = || V2Error::from(ApiError::Unauthorized);
     let text = value.to_str().map_err(|_| unauthorized())?;
     let (scheme, key) = text.trim().split_once(' ').ok_or_else(unauthorized)?;
     if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {

@@ -249,6 +249,15 @@ impl IntoResponse for V2Error {
     }
 }
 
+/// `Content-Type: application/json` (or `application/…+json`), as axum's `Json` requires.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 /// A JSON body for API v2, whose rejections answer in the v2 envelope.
 pub struct V2Json<T>(pub T);
 
@@ -261,7 +270,17 @@ where
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::rejection::JsonRejection;
-        match Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType.into());
+        }
+        // Read within the body limit (`DefaultBodyLimit`), like `Json` would.
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(ApiError::from_bytes)?;
+        // serde also reads a struct from a JSON array (by position): every v2 body is an object
+        // (or `null` where the body is optional), never an array.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(V2Error::bad_request("the JSON body must be an object, not an array"));
+        }
+        match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(V2Json(v)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType.into()),
             Err(JsonRejection::BytesRejection(b)) => Err(ApiError::from_bytes(b).into()),

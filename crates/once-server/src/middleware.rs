@@ -69,10 +69,46 @@ pub fn apply(
                 // answered by the extractors in our JSON error shape.
                 .layer(DefaultBodyLimit::max(max_body)),
         )
+        .layer(axum::middleware::from_fn_with_state(max_body, refuse_declared_oversize))
         .layer(axum::middleware::from_fn_with_state(proxies, crate::audit::with_client));
     if metrics.is_enabled() {
         router.layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
     } else {
         router
     }
+}
+
+/// A request that declares a body larger than the cap gets 413 at once, instead of the server
+/// reading (or waiting for) a body it will refuse anyway. Bodies without a length (chunked) are
+/// cut off at the cap while they stream in (`DefaultBodyLimit`).
+async fn refuse_declared_oversize(
+    axum::extract::State(max_body): axum::extract::State<usize>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_none_or(|n| n <= max_body as u64) {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    let too_large = crate::error::ApiError::TooLarge("request body is too large".into());
+    let mut resp = if path.starts_with("/api/v2/") {
+        crate::error::V2Error::from(too_large).into_response()
+    } else if path.starts_with("/api/") {
+        too_large.into_response()
+    } else {
+        // A bare page: the body, which would say what language to answer in, is not read.
+        let html = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too large · Once</title>\
+                    </head><body><h1>Too large</h1><p>The request is larger than this server accepts.</p>\
+                    <p><a href=\"/\">Once</a></p></body></html>";
+        (StatusCode::PAYLOAD_TOO_LARGE, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html)
+            .into_response()
+    };
+    // The body is not read: close the connection rather than parse it as the next request.
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }

@@ -132,7 +132,9 @@ async fn expired_and_revoked_keys_fail_and_lists_never_show_keys() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let email = "alice@example.com";
     let first = app.add_user(email).await;
+    // Expiry is in whole seconds: this key may be expired by the next second already.
     let (short, _) = new_key(&app, &first, &["share"], Some(1)).await;
+    let (share_only, _) = new_key(&app, &first, &["share"], None).await;
     let (revocable, id) = new_key(&app, &first, &["share", "read"], None).await;
     let share = |key: String| {
         let app = &app;
@@ -152,18 +154,18 @@ async fn expired_and_revoked_keys_fail_and_lists_never_show_keys() {
     let listed = app.http.get(app.url("/api/v2/keys")).bearer_auth(&first).send().await.expect("list");
     assert_eq!(listed.status(), StatusCode::OK);
     let text = listed.text().await.expect("text");
-    for k in [&first, &short, &revocable] {
+    for k in [&first, &short, &share_only, &revocable] {
         assert!(!text.contains(k.as_str()), "a listed key shows itself");
     }
     let list: Value = serde_json::from_str(&text).expect("json");
     let items = list["items"].as_array().expect("items");
-    assert_eq!(items.len(), 3);
+    assert_eq!(items.len(), 4);
     assert!(items.iter().all(|i| i.get("key").is_none()));
     let used = items.iter().filter(|i| i["last_used_at"].is_i64()).count();
     assert_eq!(used, 2, "the first key and the one that shared have a last-used time: {list}");
 
     // A share-only key can't revoke a key that can also read; the first key can.
-    let resp = app.http.delete(app.url(&format!("/api/v2/keys/{id}"))).bearer_auth(&short).send().await;
+    let resp = app.http.delete(app.url(&format!("/api/v2/keys/{id}"))).bearer_auth(&share_only).send().await;
     assert_eq!(resp.expect("revoke").status(), StatusCode::FORBIDDEN);
     let resp = app.http.delete(app.url(&format!("/api/v2/keys/{id}"))).bearer_auth(&first).send().await;
     assert_eq!(resp.expect("revoke").status(), StatusCode::NO_CONTENT);

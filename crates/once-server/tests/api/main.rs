@@ -3,6 +3,7 @@
 mod admin;
 mod dashboard;
 mod helpers;
+mod hostile;
 mod keys;
 mod limits;
 mod metrics;
