@@ -28,6 +28,7 @@ pub(crate) use account::{web_principal, web_viewer};
 pub use csrf::{CSRF_COOKIE, CsrfToken};
 pub use i18n::{LANG_COOKIE, Lang, Loc};
 
+use crate::params::LinkKey;
 use crate::state::AppState;
 
 /// Pages may load our own script, styles and images, and post forms only to us.
@@ -319,7 +320,7 @@ async fn preview(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
 ) -> Response {
     let Some(key) = link_key(&key) else {
         return gone_page(&state, l, &csrf);
@@ -374,7 +375,7 @@ async fn reveal(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
     form: Result<Form<RevealForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Some(key) = link_key(&key) else {
@@ -491,12 +492,7 @@ fn receipt_page(state: &AppState, l: Loc, csrf: &CsrfToken, v: &ReceiptView) -> 
     }
 }
 
-async fn receipt(
-    State(state): State<AppState>,
-    l: Loc,
-    csrf: CsrfToken,
-    Path(key): Path<String>,
-) -> Response {
+async fn receipt(State(state): State<AppState>, l: Loc, csrf: CsrfToken, LinkKey(key): LinkKey) -> Response {
     let Some(key) = link_key(&key) else {
         return gone_page(&state, l, &csrf);
     };
@@ -514,7 +510,7 @@ async fn burn(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Some(key) = link_key(&key) else {

@@ -128,3 +128,21 @@ impl<S: Send + Sync> FromRequest<S> for V1Params {
         Ok(params)
     }
 }
+
+/// The `{key}` of a secret or receipt route. A key that does not even decode (an invalid UTF-8
+/// percent-escape such as `%FF`) is an unknown key like any other malformed one: the route answers
+/// in its own "unknown" shape, not with axum's plain-text rejection.
+#[derive(Debug)]
+pub struct LinkKey(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LinkKey {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let key = axum::extract::Path::<String>::from_request_parts(parts, state).await.map(|p| p.0);
+        Ok(LinkKey(key.unwrap_or_default()))
+    }
+}

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::account::{CsrfForm, require_session, signed_in_post, signed_out};
 use super::{Chrome, CsrfToken, Loc, PlainForm, chrome, error_message, error_page, page};
+use crate::params::LinkKey;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -133,7 +134,7 @@ async fn burn(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
     form: Result<Form<PlainForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let who = match signed_in_post(&state, l, &csrf, &headers, form, "/dashboard").await {

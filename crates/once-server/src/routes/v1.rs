@@ -1,6 +1,8 @@
 //! API v1, wire-compatible with Onetime Secret.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::params::LinkKey;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -139,7 +141,7 @@ async fn generate(
 
 async fn reveal(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
     _caller: Caller,
     mut params: V1Params,
 ) -> Result<Json<Secret>, ApiError> {
@@ -175,7 +177,7 @@ fn receipt_error(e: CoreError, key: &str) -> ApiError {
 
 async fn receipt(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
     caller: Caller,
 ) -> Result<Json<Metadata>, ApiError> {
     caller.require(Scope::Read)?;
@@ -187,7 +189,7 @@ async fn receipt(
 
 async fn burn(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
     caller: Caller,
     _params: V1Params,
 ) -> Result<Json<Burned>, ApiError> {

@@ -2,7 +2,9 @@
 //! error envelope `{"error": {"code", "message"}}`, and an OpenAPI 3 document generated from
 //! these handlers' annotations and the `once_api::v2` types, served at `/api/v2/openapi.json`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
+
+use crate::params::LinkKey;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use data_encoding::BASE64URL_NOPAD;
@@ -242,7 +244,7 @@ async fn preview(
     State(state): State<AppState>,
     Bearer(who): Bearer,
     headers: axum::http::HeaderMap,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
 ) -> Result<Json<v2::Preview>, V2Error> {
     let viewer = viewer(&state, who.as_ref(), &headers).await;
     let p = state.core.secrets.preview(&key, viewer.as_ref()).await?;
@@ -285,7 +287,7 @@ async fn reveal(
     State(state): State<AppState>,
     Bearer(who): Bearer,
     headers: axum::http::HeaderMap,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
     body: Option<V2Json<Option<v2::Reveal>>>,
 ) -> Result<Json<v2::Revealed>, V2Error> {
     // No body, an empty one and JSON `null` all mean "nothing to present".
@@ -352,7 +354,7 @@ pub(crate) fn receipt_body(state: &AppState, v: &ReceiptView) -> v2::Receipt {
 async fn receipt(
     State(state): State<AppState>,
     Bearer(who): Bearer,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
 ) -> Result<Json<v2::Receipt>, V2Error> {
     if let Some(p) = &who {
         require(p, Scope::Read)?;
@@ -383,7 +385,7 @@ async fn receipt(
 async fn burn(
     State(state): State<AppState>,
     Bearer(who): Bearer,
-    Path(key): Path<String>,
+    LinkKey(key): LinkKey,
 ) -> Result<Json<v2::Receipt>, V2Error> {
     if let Some(p) = &who {
         require(p, Scope::Burn)?;

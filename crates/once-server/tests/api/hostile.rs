@@ -1833,7 +1833,6 @@ async fn v2_refuses_a_json_array_in_place_of_an_object() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a key with invalid UTF-8 percent-escapes (%FF) gets axum's text/plain 400, not the route's error shape"]
 async fn malformed_keys_answer_in_the_routes_own_error_shape() {
     let app = TestApp::spawn(Backend::Memory).await;
     // Every malformed key is an unknown one (ARCHITECTURE.md: "malformed → not found").
