@@ -214,10 +214,10 @@ async fn create(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
-    form: Result<Form<CreateForm>, axum::extract::rejection::FormRejection>,
+    form: Result<crate::params::Utf8Form<CreateForm>, crate::params::FormProblem>,
 ) -> Response {
     let form = match form {
-        Ok(Form(f)) => f,
+        Ok(crate::params::Utf8Form(f)) => f,
         Err(e) => {
             let msg = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 l.t("error-too-large")

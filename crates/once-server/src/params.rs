@@ -146,3 +146,87 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LinkKey {
         Ok(LinkKey(key.unwrap_or_default()))
     }
 }
+
+/// An urlencoded form whose every name and value must decode to valid UTF-8. axum's `Form`
+/// replaces invalid bytes with U+FFFD, which would store a secret other than the one sent; this
+/// refuses it instead (as API v1 does).
+#[derive(Debug)]
+pub struct Utf8Form<T>(pub T);
+
+/// Why a [`Utf8Form`] was refused.
+#[derive(Debug)]
+pub enum FormProblem {
+    Rejected(axum::extract::rejection::FormRejection),
+    Body(axum::extract::rejection::BytesRejection),
+    InvalidUtf8,
+}
+
+impl FormProblem {
+    pub fn status(&self) -> axum::http::StatusCode {
+        match self {
+            FormProblem::Rejected(e) => e.status(),
+            FormProblem::Body(e) => e.status(),
+            FormProblem::InvalidUtf8 => axum::http::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl axum::response::IntoResponse for FormProblem {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            FormProblem::Rejected(e) => e.into_response(),
+            FormProblem::Body(e) => e.into_response(),
+            FormProblem::InvalidUtf8 => (self.status(), "the form is not valid UTF-8").into_response(),
+        }
+    }
+}
+
+/// Whether every name and value of an urlencoded body decodes to UTF-8.
+fn urlencoded_is_utf8(body: &[u8]) -> bool {
+    body.split(|&b| b == b'&')
+        .flat_map(|pair| pair.splitn(2, |&b| b == b'='))
+        .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
+}
+
+impl<T, S> axum::extract::FromRequest<S> for Utf8Form<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = FormProblem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).cloned();
+        let method = parts.method.clone();
+        let req = axum::extract::Request::from_parts(parts, body);
+        // Within the body limit (`DefaultBodyLimit`), as `Form` would read it.
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(FormProblem::Body)?;
+        if !urlencoded_is_utf8(&bytes) {
+            return Err(FormProblem::InvalidUtf8);
+        }
+        let mut again = axum::extract::Request::new(axum::body::Body::from(bytes));
+        *again.method_mut() = method;
+        if let Some(ct) = content_type {
+            again.headers_mut().insert(axum::http::header::CONTENT_TYPE, ct);
+        }
+        axum::Form::<T>::from_request(again, state)
+            .await
+            .map(|axum::Form(t)| Utf8Form(t))
+            .map_err(FormProblem::Rejected)
+    }
+}
+
+#[cfg(test)]
+mod utf8_form_tests {
+    use super::urlencoded_is_utf8;
+
+    #[test]
+    fn invalid_utf8_anywhere_in_a_form_is_found() {
+        assert!(urlencoded_is_utf8(b"secret=%EB%B9%84%EB%B0%80&ttl=3600"));
+        assert!(urlencoded_is_utf8(b"a=&=b&&c"));
+        assert!(!urlencoded_is_utf8(b"secret=%FF%FEpass&ttl=3600"));
+        assert!(!urlencoded_is_utf8(b"%C0%AF=x"));
+        assert!(!urlencoded_is_utf8(b"secret=\xff"));
+    }
+}

@@ -1876,7 +1876,6 @@ async fn a_second_authorization_header_is_not_ignored() {
 }
 
 #[tokio::test]
-#[ignore = "bug: the web form replaces invalid UTF-8 in the secret with U+FFFD and stores it (API v1 refuses with 400)"]
 async fn the_web_form_refuses_invalid_utf8_instead_of_altering_the_secret() {
     let app = TestApp::spawn(Backend::Memory).await;
     let form = format!("secret=%FF%FEpass&ttl=3600&views=1&_csrf={CSRF}");
