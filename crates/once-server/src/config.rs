@@ -60,6 +60,9 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Whole-request timeout in seconds (408 beyond it).
     pub request_timeout_secs: u64,
+    /// A connection must send a request's head within this many seconds (slowloris); an idle
+    /// keep-alive connection is closed after it too.
+    pub header_timeout_secs: u64,
     /// Reverse proxies (CIDR networks or addresses) whose `X-Forwarded-For` names the client.
     /// From any other peer the header is ignored: the peer is the client. Empty: none.
     pub trusted_proxies: Vec<String>,
@@ -67,7 +70,12 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 4 * 1024 * 1024, request_timeout_secs: 30, trusted_proxies: Vec::new() }
+        HttpConfig {
+            max_body_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 30,
+            header_timeout_secs: 10,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -498,6 +506,9 @@ impl Config {
         if a.signup_domains.iter().any(|d| d.trim().is_empty() || d.contains(['@', ' ']) || !d.contains('.'))
         {
             return Err("auth.signup_domains must be domain names like \"example.com\"".into());
+        }
+        if self.http.header_timeout_secs == 0 {
+            return Err("http.header_timeout_secs must be at least 1".into());
         }
         if self.http.request_timeout_secs == 0 {
             return Err("http.request_timeout_secs must be at least 1".into());

@@ -90,6 +90,8 @@ pub struct Application {
     sweep_batch: u32,
     /// Audit records older than this many seconds are pruned.
     audit_retention: i64,
+    /// How long a connection may take to send a request's head (slowloris).
+    header_timeout: Duration,
     appender: crate::audit::Appender,
 }
 
@@ -168,6 +170,7 @@ impl Application {
             sweep_every: Duration::from_secs(config.sweeper.interval_secs),
             sweep_batch: config.sweeper.batch,
             audit_retention: config.audit.retention_days.saturating_mul(86_400),
+            header_timeout: Duration::from_secs(config.http.header_timeout_secs),
             appender,
         })
     }
@@ -191,10 +194,7 @@ impl Application {
             tokio::spawn(sweep(self.state.clone(), self.sweep_every, self.sweep_batch, self.audit_retention));
         let metrics_upkeep = tokio::spawn(self.state.metrics.clone().upkeep());
         tracing::info!(addr = %self.local_addr(), "listening");
-        // With the peer's address in each request's extensions (`ConnectInfo`), which the admin
-        // pages' allow-list checks.
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(signal).await;
+        let result = serve(self.listener, self.router, self.header_timeout, signal).await;
         sweeper.abort();
         metrics_upkeep.abort();
         // Every event of the requests served goes into the trail before the process ends.
@@ -330,4 +330,73 @@ mod tests {
         let without = tracing_subscriber::registry();
         assert!(!tracing::subscriber::with_default(without, super::audit_counting_installed));
     }
+}
+
+/// Serves HTTP/1.1 on `listener` until `signal`, then lets the requests in flight finish.
+///
+/// Like `axum::serve`, plus what it lacks: a connection that does not send a complete request
+/// head within `header_timeout` (a slowloris client, or an idle keep-alive connection) is closed.
+/// Each request carries its peer's address (`ConnectInfo`), which the client-address logic reads.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    header_timeout: Duration,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        // Reap finished connection tasks now and then, so the set does not grow.
+        while connections.try_join_next().is_some() {}
+        let router = router.clone();
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let service =
+                hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    router.clone().oneshot(req.map(axum::body::Body::new))
+                });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            let stopped = async move {
+                loop {
+                    // Copied out, so the watch's guard is gone before any await.
+                    let stopping = *stop.borrow_and_update();
+                    if stopping || stop.changed().await.is_err() {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = stopped => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
