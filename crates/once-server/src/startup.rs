@@ -362,6 +362,8 @@ async fn serve(
             },
             () = &mut signal => break,
         };
+        // Answers are small and whole: send them at once rather than wait to fill a packet.
+        let _ = stream.set_nodelay(true);
         // Reap finished connection tasks now and then, so the set does not grow.
         while connections.try_join_next().is_some() {}
         let router = router.clone();
