@@ -309,29 +309,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn store_url_credentials_are_redacted() {
-        assert_eq!(super::redact_store_url("redis://u:p@host:6379/0"), "redis://[redacted]@host:6379/0");
-        assert_eq!(super::redact_store_url("sqlite://./x.db"), "sqlite://./x.db");
-    }
-
-    #[test]
-    fn the_audit_counting_layer_is_found_behind_its_filter() {
-        use tracing_subscriber::Layer;
-        use tracing_subscriber::layer::SubscriberExt;
-
-        let filtered = tracing_subscriber::filter::Targets::new()
-            .with_target(crate::metrics::AUDIT_TARGET, tracing::Level::INFO);
-        let with_layer =
-            tracing_subscriber::registry().with(crate::metrics::AuditMetricsLayer.with_filter(filtered));
-        assert!(tracing::subscriber::with_default(with_layer, super::audit_counting_installed));
-        let without = tracing_subscriber::registry();
-        assert!(!tracing::subscriber::with_default(without, super::audit_counting_installed));
-    }
-}
-
 /// Serves HTTP/1.1 on `listener` until `signal`, then lets the requests in flight finish.
 ///
 /// Like `axum::serve`, plus what it lacks: a connection that does not send a complete request
@@ -401,4 +378,27 @@ async fn serve(
     let _ = stop_tx.send(true);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_url_credentials_are_redacted() {
+        assert_eq!(super::redact_store_url("redis://u:p@host:6379/0"), "redis://[redacted]@host:6379/0");
+        assert_eq!(super::redact_store_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn the_audit_counting_layer_is_found_behind_its_filter() {
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let filtered = tracing_subscriber::filter::Targets::new()
+            .with_target(crate::metrics::AUDIT_TARGET, tracing::Level::INFO);
+        let with_layer =
+            tracing_subscriber::registry().with(crate::metrics::AuditMetricsLayer.with_filter(filtered));
+        assert!(tracing::subscriber::with_default(with_layer, super::audit_counting_installed));
+        let without = tracing_subscriber::registry();
+        assert!(!tracing::subscriber::with_default(without, super::audit_counting_installed));
+    }
 }
