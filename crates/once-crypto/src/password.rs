@@ -766,48 +766,4 @@ mod tests {
         assert!(few_runs(&['1', '2', '3', 'x', 'x', 'x']));
         assert!(!few_runs(&['1', '2', '3', 'x', 'x', 'q']));
     }
-
-    /// Times one hash with the default parameters and with OWASP's minimum, for the module
-    /// documentation: `cargo test --release -p once-crypto password -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing; run in a release build"]
-    fn time_hashing() {
-        let candidates = [
-            ("default (64 MiB, t=3, p=1)", PasswordParams::default()),
-            (
-                "OWASP minimum (19 MiB, t=2, p=1)",
-                PasswordParams { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 },
-            ),
-            ("OWASP (46 MiB, t=1, p=1)", PasswordParams { m_cost_kib: 46 * 1024, t_cost: 1, p_cost: 1 }),
-        ];
-        for (name, params) in candidates {
-            // Warm the pool first, as a running server would have.
-            let phc = hash_password("correct horse battery staple", params).unwrap();
-            let runs = 10;
-            let start = std::time::Instant::now();
-            for _ in 0..runs {
-                hash_password("correct horse battery staple", params).unwrap();
-            }
-            let hash = start.elapsed() / runs;
-            let start = std::time::Instant::now();
-            for _ in 0..runs {
-                assert!(verify_password("correct horse battery staple", &phc, params).is_ok());
-            }
-            let verify = start.elapsed() / runs;
-            let start = std::time::Instant::now();
-            for _ in 0..runs {
-                dummy_verify("correct horse battery staple", params);
-            }
-            let dummy = start.elapsed() / runs;
-            println!("{name}: hash {hash:?}, verify {verify:?}, dummy_verify {dummy:?}");
-        }
-        let start = std::time::Instant::now();
-        let _ = check("warm-up-Tq8#vLz!");
-        println!("rules, first call: {:?}", start.elapsed());
-        let start = std::time::Instant::now();
-        for _ in 0..100 {
-            let _ = check("gU7$kd93!xPq-ZmR0");
-        }
-        println!("rules, later calls: {:?}", start.elapsed() / 100);
-    }
 }
