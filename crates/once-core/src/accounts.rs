@@ -26,7 +26,6 @@ pub struct SignedIn {
 }
 
 /// The password step's outcome: signed in, or the second factor is next.
-#[derive(Debug)]
 pub enum SignInStep {
     Done(SignedIn),
     /// The password was right and the account has two-factor sign-in: show the code form with
@@ -34,6 +33,16 @@ pub enum SignInStep {
     SecondFactor {
         ticket: String,
     },
+}
+
+impl std::fmt::Debug for SignInStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInStep::Done(s) => f.debug_tuple("Done").field(s).finish(),
+            // The ticket stands in for a password just given: never printed.
+            SignInStep::SecondFactor { .. } => f.write_str("SecondFactor { ticket: [redacted] }"),
+        }
+    }
 }
 
 impl SignInStep {

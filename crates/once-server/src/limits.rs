@@ -64,8 +64,9 @@ impl Class {
 /// class's limit for its client.
 pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limits = &state.limits;
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
-    let class = route.as_deref().and_then(|r| Class::of(req.method(), r));
+    // `MatchedPath` clones as a reference count, not a string.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let class = route.as_ref().and_then(|r| Class::of(req.method(), r.as_str()));
     let (Some(class), true) = (class, limits.enabled) else {
         return next.run(req).await;
     };
@@ -76,12 +77,11 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(None) => next.run(req).await,
         Ok(Some(wait_ms)) => {
             tracing::info!(class = class.name(), "rate limit reached");
-            too_many(&state, req.headers(), route.as_deref().unwrap_or(""), wait_ms)
+            too_many(&state, req.headers(), route.as_ref().map_or("", |r| r.as_str()), wait_ms)
         }
         Err(e) => {
             tracing::error!(error = %e, "rate-limit store unavailable");
-            let route = route.unwrap_or_default();
-            if route.starts_with("/api/v2/") {
+            if route.as_ref().is_some_and(|r| r.as_str().starts_with("/api/v2/")) {
                 V2Error::from(ApiError::Unavailable).into_response()
             } else {
                 ApiError::Unavailable.into_response()

@@ -1387,22 +1387,11 @@ impl SessionStore for RedisStore {
     }
 
     async fn sessions_of(&self, account: &AccountId, now: UnixTime) -> StoreResult<Vec<SessionRecord>> {
-        let key = self.account_sessions_key(account);
-        let members: Vec<Vec<u8>> = self.run(|mut c| async move { c.zrevrange(key, 0, -1).await }).await?;
-        let hashes: Vec<[u8; 32]> =
-            members.iter().filter_map(|m| <[u8; 32]>::try_from(m.as_slice()).ok()).collect();
-        if hashes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for h in &hashes {
-            pipe.cmd("HGETALL").arg(self.session_key(h));
-        }
-        let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let records =
+            self.indexed(self.account_sessions_key(account), |h| self.session_key(h), "session").await?;
         let mut out = Vec::new();
-        for (hash, r) in hashes.into_iter().zip(raw) {
-            // Gone (ended, or removed by Redis's TTL) sessions are skipped.
-            let Some(h) = Hash::from_flat(r).filter(|h| !h.is_empty()) else { continue };
+        // Gone (ended, or removed by Redis's TTL) sessions were skipped.
+        for (hash, h) in records {
             let s = session_from(hash, &h).ok_or_else(|| malformed("session"))?;
             if s.live_at(now) {
                 out.push(s);
@@ -1630,28 +1619,10 @@ impl AccountStore for RedisStore {
     }
 
     async fn api_keys_of(&self, account: &AccountId) -> StoreResult<Vec<ApiKeyRecord>> {
-        let index = self.account_keys_key(account);
-        let members: Vec<Vec<u8>> = self.run(|mut c| async move { c.zrevrange(index, 0, -1).await }).await?;
-        let hashes: Vec<[u8; 32]> =
-            members.iter().filter_map(|m| <[u8; 32]>::try_from(m.as_slice()).ok()).collect();
-        if hashes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for h in &hashes {
-            pipe.cmd("HGETALL").arg(self.api_key_key(h));
-        }
-        let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
-        let mut out = Vec::with_capacity(hashes.len());
-        for (hash, r) in hashes.into_iter().zip(raw) {
-            let h = Hash::from_flat(r).ok_or_else(|| malformed("api key"))?;
-            // Keys are never deleted; an index entry without its key is skipped all the same.
-            if h.is_empty() {
-                continue;
-            }
-            out.push(api_key_from(hash, &h).ok_or_else(|| malformed("api key"))?);
-        }
-        Ok(out)
+        // Keys are never deleted; an index entry without its key is skipped all the same.
+        let records =
+            self.indexed(self.account_keys_key(account), |h| self.api_key_key(h), "api key").await?;
+        records.iter().map(|(hash, h)| api_key_from(*hash, h).ok_or_else(|| malformed("api key"))).collect()
     }
 
     async fn revoke_api_key(&self, account: &AccountId, hash: &[u8; 32], now: UnixTime) -> StoreResult<bool> {
@@ -1915,6 +1886,35 @@ impl RedisStore {
     }
 
     /// The hash at `key`, `None` if there is none; `what` names it in errors.
+    /// The records an index (a sorted set of 32-byte hashes) names, newest first, read in one
+    /// pipelined round trip; entries whose record is gone are skipped.
+    async fn indexed(
+        &self,
+        index: String,
+        record_key: impl Fn(&[u8; 32]) -> String,
+        what: &str,
+    ) -> StoreResult<Vec<([u8; 32], Hash)>> {
+        let members: Vec<Vec<u8>> = self.run(|mut c| async move { c.zrevrange(index, 0, -1).await }).await?;
+        let hashes: Vec<[u8; 32]> =
+            members.iter().filter_map(|m| <[u8; 32]>::try_from(m.as_slice()).ok()).collect();
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for h in &hashes {
+            pipe.cmd("HGETALL").arg(record_key(h));
+        }
+        let raw: Vec<Vec<Vec<u8>>> = self.run(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let mut out = Vec::with_capacity(hashes.len());
+        for (hash, r) in hashes.into_iter().zip(raw) {
+            let h = Hash::from_flat(r).ok_or_else(|| malformed(what))?;
+            if !h.is_empty() {
+                out.push((hash, h));
+            }
+        }
+        Ok(out)
+    }
+
     async fn hgetall(&self, key: String, what: &str) -> StoreResult<Option<Hash>> {
         let raw: Vec<Vec<u8>> =
             self.run(|mut c| async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }).await?;

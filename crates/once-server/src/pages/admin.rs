@@ -17,7 +17,7 @@ use once_store::UsageState;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use super::{Chrome, CsrfToken, Loc, chrome, error_message, error_page, i18n, page};
+use super::{Chrome, CsrfToken, Loc, chrome, error_message, error_page, page};
 use crate::auth::PeerAddr as Peer;
 use crate::state::AppState;
 
@@ -50,15 +50,7 @@ async fn session_gate(
     csrf: &CsrfToken,
     headers: &HeaderMap,
 ) -> Result<SignedInSession, Response> {
-    let session = match i18n::request_cookie(headers, super::account::SESSION_COOKIE) {
-        Some(token) => state.core.accounts.session(token).await,
-        None => Ok(None),
-    };
-    let who = match session {
-        Ok(Some(who)) => who,
-        Ok(None) => return Err(Redirect::to("/signin").into_response()),
-        Err(e) => return Err(error_page(state, l, csrf, e)),
-    };
+    let who = super::account::require_session(state, l, csrf, headers).await?;
     let accounts = &state.core.accounts;
     if accounts.second_factor_required() {
         match accounts.second_factor_status(&who.account.id).await {
