@@ -526,13 +526,14 @@ async fn admins_browse_the_audit_trail_newest_first() {
         app.http.post(app.url("/api/v2/secrets")).json(&serde_json::json!({"secret": "s"})).send().await;
     assert_eq!(made.expect("create").status(), StatusCode::CREATED);
     let admin = Browser::sign_in(&app, ADMIN).await;
-    // The appender writes in the background: wait for the create to reach the trail.
+    // The appender writes in the background: wait for both the create and the admin's
+    // sign-in to reach the trail.
     let mut body = String::new();
-    for _ in 0..50 {
+    for _ in 0..100 {
         let resp = admin.get(&app, "/admin/audit").await;
         assert_eq!(resp.status(), StatusCode::OK);
         body = resp.text().await.expect("body");
-        if body.contains("secret.created") {
+        if body.contains("secret.created") && body.contains("auth.password") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
