@@ -55,6 +55,43 @@ pub struct CreateSecret {
     /// else gets 403 and consumes nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only_for: Option<OnlyFor>,
+    /// From where and when it may be revealed; a visit outside gets 403 and consumes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+}
+
+/// An access policy: every condition given must hold for a reveal (and a preview).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    /// The client's address must be in one of these networks (CIDR such as `10.0.0.0/8`, or
+    /// single addresses; at most 64).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
+    /// The client's address must be in one of these countries (ISO 3166-1 alpha-2 such as
+    /// `KR`; at most 64). Needs the server's GeoIP database (`once serve --geoip-db`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub countries: Vec<String>,
+    /// Not before this time (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
+    /// Only within these weekly hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<Hours>,
+}
+
+/// Weekly opening hours in a time zone.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Hours {
+    /// An IANA time zone name such as `Asia/Seoul` or `UTC`.
+    pub time_zone: String,
+    /// Spans like `mon-fri 09:00-18:00` or `sat,sun 10:00-14:00` (at most 14). A span whose end
+    /// is not after its start runs past midnight (`fri 22:00-02:00`).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 14))]
+    pub weekly: Vec<String>,
 }
 
 /// Who may reveal a secret besides holding its link.
@@ -187,6 +224,19 @@ pub struct Receipt {
     pub received_at: Option<i64>,
     pub secret_expires_at: i64,
     pub expires_at: i64,
+    /// The reveals so far, oldest first (up to about a hundred).
+    #[serde(default)]
+    pub view_log: Vec<ViewEvent>,
+}
+
+/// One reveal, as the sender sees it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ViewEvent {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The recipient's network, coarse: an IPv4 /24 or IPv6 /48 (empty if unknown).
+    pub network: String,
 }
 
 /// `GET /api/v2/receipts`: the caller's receipts, newest first.

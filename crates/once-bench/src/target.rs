@@ -236,8 +236,10 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
             .env("ONCE_MASTER_KEY", &master_key)
             // The server refuses both at once.
             .env_remove("ONCE_MASTER_KEY_FILE")
-            // The load comes from one address: per-client rate limits would measure themselves.
+            // The load comes from one address: per-client rate limits would measure themselves,
+            // and the per-address connection cap would refuse a --concurrency above it.
             .env("ONCE_LIMITS__ENABLED", "false")
+            .env("ONCE_HTTP__MAX_CONNECTIONS_PER_IP", "0")
             .stdin(Stdio::null())
             .stdout(log.try_clone().context("cannot share the server log")?)
             .stderr(log);

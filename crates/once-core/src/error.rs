@@ -21,6 +21,10 @@ pub enum CoreError {
     /// with a second factor). Nothing was consumed.
     #[error("sign in as the intended recipient to view this secret")]
     SignInRequired,
+    /// The secret's access policy does not allow this visit (network, country or time). Which
+    /// condition failed is for the audit trail, not the caller. Nothing was consumed.
+    #[error("this secret can't be opened from here or at this time")]
+    AccessDenied,
     /// Too many wrong second-factor codes: the account's second factor is locked until then.
     #[error("too many wrong codes; try again later")]
     Locked { until: i64 },

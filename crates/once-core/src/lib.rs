@@ -11,6 +11,7 @@
 //!   wrong-passphrase apart ([`CoreError::NotFound`]); the audit event carries the real reason;
 //! * a reveal hands out plaintext only after the store's atomic claim succeeded.
 
+mod access;
 mod accounts;
 mod admin;
 pub mod audit;
@@ -24,13 +25,14 @@ mod secrets;
 mod tickets;
 mod vault;
 
+pub use access::{AccessPolicy, Denial, GeoIp, WeeklyHours, local_time_to_unix};
 pub use accounts::{AccountService, NewApiKey, NewUser, Principal, SignInStep, SignedIn, SignedInSession};
 pub use admin::{AdminService, LockedSubject, MAX_USERS_PAGE, UsageDay, UsageReport, UserSummary, UsersPage};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
 pub use once_crypto::EnvelopeKind;
 pub use policy::{AuthPolicy, Policy, SignupMode, TtlRequest, ViewLimit};
-pub use recipient::{RecipientRule, Viewer};
+pub use recipient::{RecipientRule, Viewer, Visitor};
 pub use second_factor::{SecondFactorStatus, TotpEnrolment};
 pub use secrets::{
     CreateSecret, Created, Generated, Preview, ReceiptView, RecentPage, Revealed, SecretService, SecretState,
@@ -87,6 +89,12 @@ impl Core {
             secrets: SecretService::new(store, keys, clock, policy, kdf, auditor.clone()),
             auditor,
         }
+    }
+
+    /// Country allow-lists look addresses up in `geo` (without one, a secret can't ask for them).
+    pub fn with_geoip(mut self, geo: std::sync::Arc<dyn GeoIp>) -> Self {
+        self.secrets.set_geoip(geo);
+        self
     }
 
     /// Records a security event decided at the edge (a request refused before any service).

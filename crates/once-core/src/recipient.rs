@@ -23,6 +23,21 @@ pub struct Viewer {
     pub second_factor: bool,
 }
 
+/// Who asks to see a secret, as far as its conditions care: the signed-in account (if any) and
+/// the client's address (if known).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Visitor {
+    pub account: Option<Viewer>,
+    pub ip: Option<std::net::IpAddr>,
+}
+
+impl Visitor {
+    /// An anonymous visitor from `ip`.
+    pub fn from_ip(ip: Option<std::net::IpAddr>) -> Self {
+        Visitor { account: None, ip }
+    }
+}
+
 impl RecipientRule {
     /// A rule, with its e-mail address checked and normalized.
     pub fn new(email: Option<&str>, second_factor: bool) -> Result<Self, CoreError> {

@@ -5,19 +5,20 @@ use std::sync::Arc;
 use once_crypto::{Envelope, EnvelopeKind, Guard, KeyRing, OpenError, PassphraseParams, Token};
 use once_store::{
     BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord,
-    Store, Taken, UnixTime,
+    Store, Taken, UnixTime, ViewNote,
 };
 use rand::Rng;
 use rand::rngs::OsRng;
 use zeroize::Zeroizing;
 
+use crate::access::{AccessPolicy, Conditions, GeoIp};
 use crate::accounts::Principal;
 use crate::audit::Auditor;
 use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::kdf::KdfPool;
 use crate::policy::{Policy, TtlRequest, ViewLimit};
-use crate::recipient::{RecipientRule, Viewer};
+use crate::recipient::{RecipientRule, Visitor};
 
 const SECRET: &str = "secret";
 const RECEIPT: &str = "receipt";
@@ -59,6 +60,8 @@ pub struct CreateSecret {
     pub owner: Option<Principal>,
     /// Only a signed-in recipient may reveal it.
     pub only_for: Option<RecipientRule>,
+    /// From where and when it may be revealed.
+    pub access: Option<AccessPolicy>,
 }
 
 /// A new secret's two capabilities and its receipt.
@@ -95,13 +98,49 @@ impl std::fmt::Debug for Revealed {
     }
 }
 
-/// Refuses a secret only for a signed-in recipient that `viewer` is not.
-fn admitted(record: &SecretRecord, viewer: Option<&Viewer>) -> Result<(), CoreError> {
-    match &record.restricted_to {
-        None => Ok(()),
-        // A rule this build can't read admits no one.
-        Some(rule) if RecipientRule::decode(rule).is_some_and(|r| r.admits(viewer)) => Ok(()),
-        Some(_) => Err(CoreError::SignInRequired),
+/// What the sender's receipt keeps of a reveal: the time and the visitor's network, coarsened
+/// to an IPv4 /24 or an IPv6 /48 (never the address itself).
+fn view_note(visitor: &Visitor, now: UnixTime) -> ViewNote {
+    let client = match visitor.ip.map(|ip| ip.to_canonical()) {
+        Some(std::net::IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Some(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{}/48", std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0))
+        }
+        None => String::new(),
+    };
+    ViewNote::new(now, &client)
+}
+
+/// Why a visitor may not see a secret, with the audit trail's reason.
+struct Refusal {
+    error: CoreError,
+    reason: &'static str,
+}
+
+impl SecretService {
+    /// Checks a secret's conditions (access policy first, then the signed-in recipient) against
+    /// `visitor` at `now`.
+    fn admitted(&self, record: &SecretRecord, visitor: &Visitor, now: UnixTime) -> Result<(), Refusal> {
+        let Some(stored) = &record.restricted_to else { return Ok(()) };
+        // Conditions this build can't read admit no one.
+        let Some(conditions) = Conditions::decode(stored) else {
+            return Err(Refusal { error: CoreError::AccessDenied, reason: "denied:unreadable_conditions" });
+        };
+        if let Some(access) = &conditions.access {
+            access
+                .check(visitor.ip, now, self.geoip.as_deref())
+                .map_err(|d| Refusal { error: CoreError::AccessDenied, reason: d.reason() })?;
+        }
+        match &conditions.recipient {
+            Some(rule) if !rule.admits(visitor.account.as_ref()) => {
+                Err(Refusal { error: CoreError::SignInRequired, reason: "denied:not_the_recipient" })
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -154,6 +193,8 @@ pub struct ReceiptView {
     pub received_at: Option<UnixTime>,
     pub secret_expires_at: UnixTime,
     pub expires_at: UnixTime,
+    /// The reveals so far (oldest first, up to about a hundred): when, and from which network.
+    pub view_log: Vec<ViewNote>,
     /// When this view was computed.
     pub now: UnixTime,
 }
@@ -207,6 +248,7 @@ pub struct SecretService {
     policy: Policy,
     kdf: KdfPool,
     audit: Auditor,
+    geoip: Option<Arc<dyn GeoIp>>,
 }
 
 pub(crate) fn view(
@@ -241,6 +283,7 @@ pub(crate) fn view(
         received_at: r.received_at,
         secret_expires_at: r.secret_expires_at,
         expires_at: r.expires_at,
+        view_log: r.view_log,
         now,
     }
 }
@@ -267,7 +310,16 @@ impl SecretService {
         kdf: KdfPool,
         audit: Auditor,
     ) -> Self {
-        SecretService { store, keys, clock, policy, kdf, audit }
+        SecretService { store, keys, clock, policy, kdf, audit, geoip: None }
+    }
+
+    pub(crate) fn set_geoip(&mut self, geo: Arc<dyn GeoIp>) {
+        self.geoip = Some(geo);
+    }
+
+    /// Whether country allow-lists can be checked here.
+    pub fn has_geoip(&self) -> bool {
+        self.geoip.is_some()
     }
 
     pub fn policy(&self) -> &Policy {
@@ -322,7 +374,16 @@ impl SecretService {
 
         // The record is guarded (no claim without a second factor) by a passphrase or a key proof;
         // the receipt tells the sender whether the recipient will need a passphrase.
-        let guarded = passphrase.is_some() || req.key_proof.is_some() || req.only_for.is_some();
+        if req.access.as_ref().is_some_and(|a| !a.countries.is_empty()) && self.geoip.is_none() {
+            return Err(CoreError::Invalid(
+                "this server has no GeoIP database, so a secret can't be limited to countries \
+                 (the admin can add one: once serve --geoip-db PATH)"
+                    .into(),
+            ));
+        }
+        let conditions = Conditions { recipient: req.only_for, access: req.access };
+        let restricted_to = conditions.encode();
+        let guarded = passphrase.is_some() || req.key_proof.is_some() || restricted_to.is_some();
         let has_passphrase = passphrase.is_some() || client_passphrase == Some(true);
         let envelope = {
             let keys = self.keys.clone();
@@ -371,7 +432,7 @@ impl SecretService {
             receipt_id,
             envelope,
             has_passphrase: guarded,
-            restricted_to: req.only_for.as_ref().map(RecipientRule::encode),
+            restricted_to,
             views_left: req.views.get(),
             failures: 0,
             created_at: now,
@@ -394,6 +455,7 @@ impl SecretService {
             created_at: now,
             updated_at: now,
             received_at: None,
+            view_log: Vec::new(),
             secret_expires_at: now + ttl,
             expires_at: now + ttl * self.policy.receipt_ttl_factor,
         };
@@ -433,7 +495,7 @@ impl SecretService {
             Some(p) => Unlock::Passphrase(p),
             None => Unlock::Nothing,
         };
-        self.reveal_with(key, unlock, None).await
+        self.reveal_with(key, unlock, &Visitor::default()).await
     }
 
     /// What the recipient's link leads to (does it need a passphrase, is it zero-knowledge),
@@ -441,12 +503,12 @@ impl SecretService {
     /// of not getting one.
     /// A secret only for a signed-in recipient that `viewer` is not is
     /// [`CoreError::SignInRequired`].
-    pub async fn preview(&self, key: &str, viewer: Option<&Viewer>) -> Result<Preview, CoreError> {
+    pub async fn preview(&self, key: &str, visitor: &Visitor) -> Result<Preview, CoreError> {
         let now = self.clock.now();
         let token = Token::parse(key).ok_or(CoreError::NotFound)?;
         let id = RecordId(token.lookup_id(SECRET));
         let record = self.store.peek(&id, now).await?.ok_or(CoreError::NotFound)?;
-        admitted(&record, viewer)?;
+        self.admitted(&record, visitor, now).map_err(|r| r.error)?;
         let kind = Envelope::parse(&record.envelope).map_err(|_| CoreError::NotFound)?.kind();
         Ok(Preview { kind, views_left: record.views_left, expires_at: record.expires_at, now })
     }
@@ -459,7 +521,7 @@ impl SecretService {
         &self,
         key: &str,
         unlock: Unlock,
-        viewer: Option<&Viewer>,
+        visitor: &Visitor,
     ) -> Result<Revealed, CoreError> {
         let unlock = match unlock {
             Unlock::Passphrase(p) if p.is_empty() => Unlock::Nothing,
@@ -483,7 +545,7 @@ impl SecretService {
         if matches!(unlock, Unlock::Nothing) {
             // The common case, in one atomic step: claim unless the secret needs a second factor
             // (a passphrase, a key proof or a signed-in recipient: looked at below).
-            match self.store.take_unguarded(&id, now).await? {
+            match self.store.take_unguarded_noted(&id, now, Some(&view_note(visitor, now))).await? {
                 Claim::Taken(taken) => return self.open_taken(&id, token, taken),
                 Claim::Guarded => {}
                 Claim::Gone => {
@@ -499,14 +561,14 @@ impl SecretService {
             self.audit.event("secret.reveal", "denied:unknown", Some(&id), "anon");
             return Err(CoreError::NotFound);
         };
-        if let Err(e) = admitted(&record, viewer) {
-            self.audit.event("secret.reveal", "denied:not_the_recipient", Some(&id), "anon");
-            return Err(e);
+        if let Err(refusal) = self.admitted(&record, visitor, now) {
+            self.audit.event("secret.reveal", refusal.reason, Some(&id), "anon");
+            return Err(refusal.error);
         }
 
         if !record.has_passphrase {
             // A second factor was given but none is needed: reveal as without one.
-            let Some(taken) = self.store.take(&id, now).await? else {
+            let Some(taken) = self.store.take_noted(&id, now, Some(&view_note(visitor, now))).await? else {
                 self.audit.event("secret.reveal", "denied:lost_race", Some(&id), "anon");
                 return Err(CoreError::NotFound);
             };
@@ -535,7 +597,7 @@ impl SecretService {
             self.keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &record.envelope)
         };
         match opened {
-            Ok(plaintext) => match self.store.take(&id, now).await? {
+            Ok(plaintext) => match self.store.take_noted(&id, now, Some(&view_note(visitor, now))).await? {
                 Some(taken) => {
                     self.audit.event("secret.revealed", "ok", Some(&id), "anon");
                     Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left, kind })

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use once_core::{
-    AuthPolicy, Clock, Core, CoreError, CreateSecret, FakeClock, Policy, RecipientRule, SecretState,
-    SignInStep, SignedIn, SignupMode, TtlRequest, Unlock, ViewLimit, Viewer,
+    AccessPolicy, AuthPolicy, Clock, Core, CoreError, CreateSecret, FakeClock, Policy, RecipientRule,
+    SecretState, SignInStep, SignedIn, SignupMode, TtlRequest, Unlock, ViewLimit, Viewer, Visitor,
 };
 use once_crypto::password::{PasswordParams, Weak};
 use once_crypto::totp::{TotpPolicy, TotpSecret};
@@ -44,7 +44,12 @@ fn secret(text: &str) -> CreateSecret {
         share_domain: String::new(),
         owner: None,
         only_for: None,
+        access: None,
     }
+}
+
+fn as_visitor(account: Option<&Viewer>) -> Visitor {
+    Visitor { account: account.cloned(), ip: None }
 }
 
 fn pw(p: &str) -> Option<Zeroizing<String>> {
@@ -629,17 +634,24 @@ async fn a_secret_for_a_signed_in_recipient_reveals_only_to_them_and_consumes_no
     let c = core.secrets.create(only_bob).await.expect("create");
     let key = c.secret_key.expose().to_owned();
     for who in [None, Some(&alice), Some(&bob(false))] {
-        let p = core.secrets.preview(&key, who).await;
+        let p = core.secrets.preview(&key, &as_visitor(who)).await;
         assert!(matches!(p, Err(CoreError::SignInRequired)), "{who:?}: {p:?}");
-        let r = core.secrets.reveal_with(&key, Unlock::Nothing, who).await;
+        let r = core.secrets.reveal_with(&key, Unlock::Nothing, &as_visitor(who)).await;
         assert!(matches!(r, Err(CoreError::SignInRequired)), "{who:?}: {r:?}");
         let r = core.secrets.reveal(&key, pw("a passphrase anyway")).await;
         assert!(matches!(r, Err(CoreError::SignInRequired)), "{r:?}");
     }
-    assert_eq!(core.secrets.preview(&key, Some(&bob(true))).await.expect("preview").views_left, 1);
-    let r = core.secrets.reveal_with(&key, Unlock::Nothing, Some(&bob(true))).await.expect("bob reveals");
+    assert_eq!(
+        core.secrets.preview(&key, &as_visitor(Some(&bob(true)))).await.expect("preview").views_left,
+        1
+    );
+    let r = core
+        .secrets
+        .reveal_with(&key, Unlock::Nothing, &as_visitor(Some(&bob(true))))
+        .await
+        .expect("bob reveals");
     assert_eq!(&r.plaintext[..], b"for bob");
-    let again = core.secrets.reveal_with(&key, Unlock::Nothing, Some(&bob(true))).await;
+    let again = core.secrets.reveal_with(&key, Unlock::Nothing, &as_visitor(Some(&bob(true)))).await;
     assert!(matches!(again, Err(CoreError::NotFound)), "once: {again:?}");
 
     // Any signed-in account, with a passphrase on top.
@@ -649,12 +661,13 @@ async fn a_secret_for_a_signed_in_recipient_reveals_only_to_them_and_consumes_no
     let c = core.secrets.create(members).await.expect("create");
     let key = c.secret_key.expose().to_owned();
     assert!(c.receipt.has_passphrase);
-    let r = core.secrets.reveal_with(&key, Unlock::Nothing, None).await;
+    let r = core.secrets.reveal_with(&key, Unlock::Nothing, &Visitor::default()).await;
     assert!(matches!(r, Err(CoreError::SignInRequired)), "{r:?}");
-    let r = core.secrets.reveal_with(&key, Unlock::Nothing, Some(&alice)).await;
+    let r = core.secrets.reveal_with(&key, Unlock::Nothing, &as_visitor(Some(&alice))).await;
     assert!(matches!(r, Err(CoreError::NotFound)), "the passphrase is still needed: {r:?}");
     let unlock = Unlock::Passphrase(Zeroizing::new("open sesame".into()));
-    let r = core.secrets.reveal_with(&key, unlock, Some(&bob(false))).await.expect("member reveals");
+    let r =
+        core.secrets.reveal_with(&key, unlock, &as_visitor(Some(&bob(false)))).await.expect("member reveals");
     assert_eq!(&r.plaintext[..], b"for members");
 }
 
@@ -698,4 +711,100 @@ async fn security_events_reach_the_audit_sink_dated_and_without_secret_material(
     for needle in ["AUDIT-CANARY", "AUDIT-PASS", "AUDIT-WRONG", key.as_str(), c.receipt_key.expose()] {
         assert!(!all.contains(needle), "{needle} in the audit trail");
     }
+}
+
+#[tokio::test]
+async fn an_access_policy_refuses_visits_outside_it_consumes_nothing_and_audits_why() {
+    struct Geo;
+    impl once_core::GeoIp for Geo {
+        fn country(&self, ip: std::net::IpAddr) -> Option<String> {
+            (ip.to_string() == "203.0.113.7").then(|| "KR".to_owned())
+        }
+    }
+    let clock = Arc::new(FakeClock::new(T0));
+    let sink = Arc::new(once_core::audit::MemorySink::default());
+    let core = Core::with_audit(
+        Arc::new(MemoryStore::new()),
+        Arc::new(KeyRing::generate_new(T0)),
+        clock.clone() as Arc<dyn Clock>,
+        Policy::default(),
+        sink.clone(),
+    );
+    let from = |ip: &str| Visitor { account: None, ip: Some(ip.parse().expect("ip")) };
+
+    // Countries need a GeoIP database.
+    let mut s = secret("kr only");
+    s.access = AccessPolicy::new(&[], &["KR".to_owned()], None, None).expect("policy");
+    let r = core.secrets.create(s).await;
+    assert!(matches!(r, Err(CoreError::Invalid(ref m)) if m.contains("GeoIP")), "{r:?}");
+    let core = core.with_geoip(Arc::new(Geo));
+
+    let mut s = secret("office only");
+    s.access = AccessPolicy::new(&["10.0.0.0/8".to_owned()], &["KR".to_owned()], Some(T0 + 60), None)
+        .expect("policy");
+    s.views = ViewLimit::new(2, &Policy::default()).expect("views");
+    let key = core.secrets.create(s).await.expect("create").secret_key.expose().to_owned();
+
+    let denied = |r: Result<once_core::Revealed, CoreError>| matches!(r, Err(CoreError::AccessDenied));
+    assert!(denied(core.secrets.reveal_with(&key, Unlock::Nothing, &from("10.1.2.3")).await), "not yet");
+    clock.advance(60);
+    assert!(denied(core.secrets.reveal_with(&key, Unlock::Nothing, &from("192.0.2.1")).await), "network");
+    assert!(denied(core.secrets.reveal_with(&key, Unlock::Nothing, &from("10.1.2.3")).await), "country");
+    assert!(denied(core.secrets.reveal(&key, None).await), "an unknown address is outside any list");
+    assert!(matches!(core.secrets.preview(&key, &from("192.0.2.1")).await, Err(CoreError::AccessDenied)));
+
+    // In the network and the country: both views are still there.
+    let mut s2 = secret("network only");
+    s2.access =
+        AccessPolicy::new(&["203.0.113.0/24".to_owned()], &["kr".to_owned()], None, None).expect("policy");
+    let key2 = core.secrets.create(s2).await.expect("create").secret_key.expose().to_owned();
+    assert_eq!(core.secrets.preview(&key2, &from("203.0.113.7")).await.expect("preview").views_left, 1);
+    let r = core.secrets.reveal_with(&key2, Unlock::Nothing, &from("203.0.113.7")).await.expect("reveal");
+    assert_eq!(&r.plaintext[..], b"network only");
+    assert!(matches!(
+        core.secrets.reveal_with(&key2, Unlock::Nothing, &from("203.0.113.7")).await,
+        Err(CoreError::NotFound)
+    ));
+    assert_eq!(
+        core.secrets.preview(&key, &from("203.0.113.7")).await.expect_err("network").to_string(),
+        CoreError::AccessDenied.to_string()
+    );
+
+    let outcomes: Vec<String> =
+        sink.entries().iter().filter(|e| e.event == "secret.reveal").map(|e| e.outcome.clone()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "denied:policy_not_before",
+            "denied:policy_network",
+            "denied:policy_country",
+            "denied:policy_network",
+            "denied:unknown",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn weekly_hours_open_and_close_a_secret_in_its_time_zone() {
+    let (core, clock) = setup();
+    let mut s = secret("office hours");
+    s.ttl = TtlRequest::Seconds(3 * 86_400);
+    let spans = ["mon-sun 09:00-18:00".to_owned()];
+    s.access = AccessPolicy::new(&[], &[], None, Some(("Asia/Seoul", &spans))).expect("policy");
+    let key = core.secrets.create(s).await.expect("create").secret_key.expose().to_owned();
+    let seoul_day_start = {
+        let now = clock.now();
+        // Seoul is UTC+9 all year: its midnight is 15:00 UTC of the day before.
+        now - (now + 9 * 3600).rem_euclid(86_400)
+    };
+    let tomorrow = seoul_day_start + 86_400;
+    clock.set(tomorrow + 8 * 3600 + 3599);
+    assert!(matches!(
+        core.secrets.reveal_with(&key, Unlock::Nothing, &Visitor::default()).await,
+        Err(CoreError::AccessDenied)
+    ));
+    clock.set(tomorrow + 9 * 3600);
+    let r =
+        core.secrets.reveal_with(&key, Unlock::Nothing, &Visitor::default()).await.expect("open at 09:00");
+    assert_eq!(&r.plaintext[..], b"office hours");
 }

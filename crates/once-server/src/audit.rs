@@ -1,6 +1,9 @@
 //! The audit trail at the edge: the core's security events, with the client's address added,
 //! queued without blocking the request and appended to the store's hash chain in batches by one
-//! task per process. On shutdown the queue is drained before the process exits.
+//! task per process. On shutdown the queue is drained before the process exits. With
+//! `audit.syslog` each event is also copied, best effort, to syslog ([`syslog`]).
+
+pub mod syslog;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,7 +18,8 @@ use once_core::audit::AuditSink;
 use once_store::{AuditEntry, Store};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::Networks;
+use crate::config::{AuditConfig, Networks};
+use crate::metrics::Metrics;
 
 tokio::task_local! {
     /// The client of the request being served (the socket's peer).
@@ -65,11 +69,16 @@ pub struct StoreSink {
     queued: Arc<AtomicUsize>,
 }
 
+/// Fills in the client of the request being served, if any.
+fn add_request_client(entry: &mut AuditEntry) {
+    if let Ok(Some(ip)) = CLIENT.try_with(|c| *c) {
+        entry.client = ip.to_string();
+    }
+}
+
 impl AuditSink for StoreSink {
     fn record(&self, mut entry: AuditEntry) {
-        if let Ok(Some(ip)) = CLIENT.try_with(|c| *c) {
-            entry.client = ip.to_string();
-        }
+        add_request_client(&mut entry);
         if self.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             tracing::error!(event = %entry.event, "audit queue full (the store keeps failing): event dropped");
@@ -82,10 +91,26 @@ impl AuditSink for StoreSink {
     }
 }
 
-/// Stops the appender after it has appended everything queued.
+/// Hands each event to every sink: the store's trail first, then the copies.
+struct Fanout(Vec<Arc<dyn AuditSink>>);
+
+impl AuditSink for Fanout {
+    fn record(&self, entry: AuditEntry) {
+        for sink in &self.0 {
+            sink.record(entry.clone());
+        }
+    }
+}
+
+/// How long the syslog copy may take to send what is queued at shutdown.
+const SYSLOG_DRAIN: Duration = Duration::from_secs(2);
+
+/// Stops the appender after it has appended everything queued (and the syslog copy, if any,
+/// after it has sent what it can).
 pub struct Appender {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    syslog: Option<syslog::Forwarder>,
 }
 
 impl Appender {
@@ -98,16 +123,34 @@ impl Appender {
             tracing::error!("audit events still queued at shutdown could not be stored");
             self.task.abort();
         }
+        if let Some(syslog) = self.syslog.take() {
+            syslog.drain(SYSLOG_DRAIN.min(wait)).await;
+        }
     }
 }
 
-/// A sink for a core and the task that appends what it records to `store`.
-pub fn start(store: Arc<dyn Store>) -> (Arc<StoreSink>, Appender) {
+/// A sink for a core and the task that appends what it records to `store`; with
+/// `audit.syslog`, the sink also copies each event to syslog (counted in `metrics`).
+pub fn start(
+    store: Arc<dyn Store>,
+    config: &AuditConfig,
+    metrics: &Metrics,
+) -> Result<(Arc<dyn AuditSink>, Appender), String> {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let (stop_tx, stop_rx) = oneshot::channel();
     let task = tokio::spawn(append(store, rx, queued.clone(), stop_rx));
-    (Arc::new(StoreSink { tx, queued }), Appender { stop: Some(stop_tx), task })
+    let store_sink: Arc<dyn AuditSink> = Arc::new(StoreSink { tx, queued });
+    let (sink, syslog) = match config.syslog_target()? {
+        None => (store_sink, None),
+        Some(target) => {
+            let origin = syslog::Origin::this_process(config.syslog_facility);
+            let (copy, forwarder) = syslog::start(target, origin, metrics.clone());
+            let both: Arc<dyn AuditSink> = Arc::new(Fanout(vec![store_sink, copy]));
+            (both, Some(forwarder))
+        }
+    };
+    Ok((sink, Appender { stop: Some(stop_tx), task, syslog }))
 }
 
 async fn append(

@@ -64,8 +64,15 @@ pub struct HttpConfig {
     /// keep-alive connection is closed after it too.
     pub header_timeout_secs: u64,
     /// Reverse proxies (CIDR networks or addresses) whose `X-Forwarded-For` names the client.
-    /// From any other peer the header is ignored: the peer is the client. Empty: none.
+    /// From any other peer the header is ignored: the peer is the client. Empty: none. They are
+    /// also exempt from `max_connections_per_ip`.
     pub trusted_proxies: Vec<String>,
+    /// Open connections at most, from everyone together; past it a new connection is answered
+    /// 503 and closed. 0: no cap.
+    pub max_connections: usize,
+    /// Open connections at most from one peer address (an IPv6 peer by its /64), trusted proxies
+    /// excepted; past it a new connection is answered 503 and closed. 0: no cap.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for HttpConfig {
@@ -75,6 +82,8 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             header_timeout_secs: 10,
             trusted_proxies: Vec::new(),
+            max_connections: 16_384,
+            max_connections_per_ip: 1024,
         }
     }
 }
@@ -179,11 +188,28 @@ pub struct AuditConfig {
     /// Records older than this many days are pruned (the chain stays verifiable). Korean access-log
     /// rules ask for at least a year (two with more than 50,000 users).
     pub retention_days: i64,
+    /// Where each event is also sent as an RFC 5424 syslog message: `udp://HOST:PORT`,
+    /// `tcp://HOST:PORT` (octet-counted frames) or `unix:///PATH` (a datagram socket such as
+    /// `/dev/log`). Best effort: the store's trail stays the record. `None`: not sent.
+    pub syslog: Option<String>,
+    /// The syslog facility of those messages (`authpriv`, `auth`, `local0` … `local7`, …).
+    pub syslog_facility: crate::audit::syslog::Facility,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { retention_days: 400 }
+        AuditConfig {
+            retention_days: 400,
+            syslog: None,
+            syslog_facility: crate::audit::syslog::Facility::Authpriv,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The syslog destination, parsed; `None` when none is configured.
+    pub fn syslog_target(&self) -> Result<Option<crate::audit::syslog::Target>, String> {
+        self.syslog.as_deref().map(crate::audit::syslog::Target::parse).transpose()
     }
 }
 
@@ -346,6 +372,15 @@ impl RedisConfig {
     }
 }
 
+/// Secrets' access policies (docs/CONFIG.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// A MaxMind-format country (or city) database (`GeoLite2-Country.mmdb`, DB-IP's lite
+    /// `.mmdb`, …). Without one, secrets can't be limited to countries.
+    pub geoip_db: Option<PathBuf>,
+}
+
 /// Everything `once serve` can be told.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -372,6 +407,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub limits: LimitsConfig,
     pub admin: AdminConfig,
+    pub access: AccessConfig,
 }
 
 impl Default for Config {
@@ -393,6 +429,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             limits: LimitsConfig::default(),
             admin: AdminConfig::default(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -410,10 +447,21 @@ pub struct FlagOverrides {
     pub base_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessFlags>,
 }
 
-/// Environment variables that are not config keys.
-const NOT_CONFIG: &[&str] = &["config", "master_key", "master_key_file"];
+/// `once serve --geoip-db`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AccessFlags {
+    pub geoip_db: PathBuf,
+}
+
+/// Environment variables that are not config keys: the server's own, and the command-line
+/// client's (`once share` … read `ONCE_SERVER`, `ONCE_API_KEY`, `ONCE_PROFILE`, `ONCE_USER`), which
+/// may be set in the same shell.
+const NOT_CONFIG: &[&str] =
+    &["config", "master_key", "master_key_file", "server", "api_key", "profile", "user"];
 
 impl Config {
     /// Layers the sources. `file` is the TOML file (`--config` / `ONCE_CONFIG`); a named file that
@@ -483,6 +531,7 @@ impl Config {
         if !(1..=100 * 365).contains(&self.audit.retention_days) {
             return Err("audit.retention_days must be between 1 and 36500".into());
         }
+        self.audit.syslog_target()?;
         let a = &self.auth;
         if !(8..=256).contains(&a.password_min_length) {
             return Err("auth.password_min_length must be between 8 and 256".into());
@@ -732,6 +781,51 @@ mod tests {
             jail.set_env("ONCE_CRYPTO__PASSPHRASE_T_COST", "0");
             let err = Config::load(file, &FlagOverrides::default()).expect_err("t_cost 0");
             assert!(err.contains("crypto.passphrase_t_cost"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_caps_and_the_syslog_copy_are_configured_and_checked() {
+        use crate::audit::syslog::{Facility, Target};
+        let d = Config::default();
+        assert_eq!((d.http.max_connections, d.http.max_connections_per_ip), (16_384, 1024));
+        assert_eq!((d.audit.syslog_target(), d.audit.syslog_facility), (Ok(None), Facility::Authpriv));
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "once.toml",
+                "[http]\nmax_connections_per_ip = 0\n[audit]\nsyslog = \"tcp://[::1]:6514\"\n\
+                 syslog_facility = \"local3\"\n",
+            )?;
+            let file = Some(Path::new("once.toml"));
+            let c = Config::load(file, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!((c.http.max_connections, c.http.max_connections_per_ip), (16_384, 0));
+            assert_eq!(c.audit.syslog_target(), Ok(Some(Target::Tcp { host: "::1".into(), port: 6514 })));
+            assert_eq!(c.audit.syslog_facility, Facility::Local3);
+
+            jail.set_env("ONCE_HTTP__MAX_CONNECTIONS", "64");
+            jail.set_env("ONCE_AUDIT__SYSLOG", "unix:///dev/log");
+            let c = Config::load(file, &FlagOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.http.max_connections, 64);
+            assert_eq!(c.audit.syslog_target(), Ok(Some(Target::Unix("/dev/log".into()))));
+
+            jail.set_env("ONCE_HTTP__MAX_CONNECTIONS", "-1");
+            let err = Config::load(file, &FlagOverrides::default()).expect_err("negative cap");
+            assert!(err.to_lowercase().contains("http.max_connections"), "{err}");
+            jail.set_env("ONCE_HTTP__MAX_CONNECTIONS", "64");
+            jail.set_env("ONCE_AUDIT__SYSLOG", "syslog.example:514");
+            let err = Config::load(file, &FlagOverrides::default()).expect_err("no scheme");
+            assert!(
+                err.contains("audit.syslog must be udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH"),
+                "{err}"
+            );
+            jail.set_env("ONCE_AUDIT__SYSLOG", "udp://127.0.0.1:514");
+            jail.set_env("ONCE_AUDIT__SYSLOG_FACILITY", "local9");
+            let err = Config::load(file, &FlagOverrides::default()).expect_err("unknown facility");
+            assert!(
+                err.to_lowercase().contains("audit.syslog_facility") && err.contains("authpriv"),
+                "{err}"
+            );
             Ok(())
         });
     }

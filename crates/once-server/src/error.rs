@@ -109,6 +109,9 @@ impl From<CoreError> for ApiError {
                 "this secret is only for a signed-in recipient; sign in as them (API v2: their API key) to view it"
                     .into(),
             ),
+            CoreError::AccessDenied => ApiError::Forbidden(
+                "this secret can't be opened from this network or at this time (nothing was used up)".into(),
+            ),
             CoreError::NotAdmin => ApiError::Forbidden("administrators only".into()),
             CoreError::Conflict(m) => ApiError::BadRequest(m),
             CoreError::Unavailable(source) => {

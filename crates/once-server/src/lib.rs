@@ -7,7 +7,9 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod error;
+pub mod geoip;
 pub mod limits;
 pub mod metrics;
 mod middleware;

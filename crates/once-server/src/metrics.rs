@@ -22,7 +22,8 @@
 //!   reports each as an audit event (target `once::audit`), so [`AuditMetricsLayer`] counts those
 //!   events by name, and `once-core` needs no metrics dependency.
 //! - Receipts viewed, expired rows purged, store errors, readiness failures: counted where the
-//!   server sees them.
+//!   server sees them; connections open and refused by [`crate::connections`], audit events sent
+//!   to or dropped for syslog by [`crate::audit::syslog`].
 //!
 //! No label carries a key, token, record id, account or any other value taken from a request,
 //! besides the folded method and the route template.
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::metrics::{
-    Counter, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Gauge, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
     with_local_recorder,
 };
 pub use audit::{AUDIT_TARGET, AuditMetricsLayer};
@@ -58,6 +59,13 @@ pub const EXPIRED_PURGED: &str = "once_expired_rows_purged_total";
 /// By `source`: `request` or `sweeper`.
 pub const STORE_ERRORS: &str = "once_store_errors_total";
 pub const READINESS_FAILURES: &str = "once_readiness_failures_total";
+/// Connections open now.
+pub const CONNECTIONS_OPEN: &str = "once_http_connections_open";
+/// By `cap`: `global` or `per_ip`.
+pub const CONNECTIONS_REFUSED: &str = "once_http_connections_refused_total";
+pub const SYSLOG_SENT: &str = "once_audit_syslog_sent_total";
+/// By `reason`: `queue_full` or `unreachable`.
+pub const SYSLOG_DROPPED: &str = "once_audit_syslog_dropped_total";
 /// Always 1, labelled with the `version`.
 pub const BUILD_INFO: &str = "once_build_info";
 
@@ -115,6 +123,21 @@ struct Counters {
     store_errors_request: Counter,
     store_errors_sweeper: Counter,
     readiness_failures: Counter,
+    connections_open: Gauge,
+    refused_global: Counter,
+    refused_per_ip: Counter,
+    syslog_sent: Counter,
+    syslog_queue_full: Counter,
+    syslog_unreachable: Counter,
+}
+
+/// Why an audit event was not sent to syslog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyslogDrop {
+    /// More events were waiting than the queue holds.
+    QueueFull,
+    /// The receiver could not be reached, or a send failed.
+    Unreachable,
 }
 
 impl Metrics {
@@ -154,6 +177,16 @@ impl Metrics {
                 READINESS_FAILURES,
                 "Readiness checks (/readyz) that found the store unavailable."
             );
+            describe_gauge!(CONNECTIONS_OPEN, "HTTP connections open now.");
+            describe_counter!(
+                CONNECTIONS_REFUSED,
+                "Connections answered 503 and closed at once, by the cap they met: global or per_ip."
+            );
+            describe_counter!(SYSLOG_SENT, "Audit events sent to syslog.");
+            describe_counter!(
+                SYSLOG_DROPPED,
+                "Audit events not sent to syslog (they are in the store's trail), by reason: queue_full or unreachable."
+            );
             describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");
             gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             Counters {
@@ -167,6 +200,12 @@ impl Metrics {
                 store_errors_request: counter!(STORE_ERRORS, "source" => "request"),
                 store_errors_sweeper: counter!(STORE_ERRORS, "source" => "sweeper"),
                 readiness_failures: counter!(READINESS_FAILURES),
+                connections_open: gauge!(CONNECTIONS_OPEN),
+                refused_global: counter!(CONNECTIONS_REFUSED, "cap" => "global"),
+                refused_per_ip: counter!(CONNECTIONS_REFUSED, "cap" => "per_ip"),
+                syslog_sent: counter!(SYSLOG_SENT),
+                syslog_queue_full: counter!(SYSLOG_DROPPED, "reason" => "queue_full"),
+                syslog_unreachable: counter!(SYSLOG_DROPPED, "reason" => "unreachable"),
             }
         });
         Ok(Metrics { inner: Some(Arc::new(Inner { recorder, handle, counters })) })
@@ -207,6 +246,36 @@ impl Metrics {
     pub fn readiness_failed(&self) {
         if let Some(i) = &self.inner {
             i.counters.readiness_failures.increment(1);
+        }
+    }
+
+    pub(crate) fn connections_open(&self, open: usize) {
+        if let Some(i) = &self.inner {
+            i.counters.connections_open.set(open as f64);
+        }
+    }
+
+    pub(crate) fn connection_refused(&self, cap: crate::connections::Cap) {
+        if let Some(i) = &self.inner {
+            match cap {
+                crate::connections::Cap::Global => i.counters.refused_global.increment(1),
+                crate::connections::Cap::PerIp => i.counters.refused_per_ip.increment(1),
+            }
+        }
+    }
+
+    pub(crate) fn syslog_sent(&self) {
+        if let Some(i) = &self.inner {
+            i.counters.syslog_sent.increment(1);
+        }
+    }
+
+    pub(crate) fn syslog_dropped(&self, why: SyslogDrop) {
+        if let Some(i) = &self.inner {
+            match why {
+                SyslogDrop::QueueFull => i.counters.syslog_queue_full.increment(1),
+                SyslogDrop::Unreachable => i.counters.syslog_unreachable.increment(1),
+            }
         }
     }
 

@@ -16,10 +16,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use once_core::{
-    CoreError, CreateSecret, EnvelopeKind, Preview, ReceiptView, RecipientRule, SecretState, TtlRequest,
-    Unlock, ViewLimit,
+    AccessPolicy, CoreError, CreateSecret, EnvelopeKind, Preview, ReceiptView, RecipientRule, SecretState,
+    TtlRequest, Unlock, ViewLimit, Visitor,
 };
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -28,6 +28,7 @@ pub(crate) use account::{web_principal, web_viewer};
 pub use csrf::{CSRF_COOKIE, CsrfToken};
 pub use i18n::{LANG_COOKIE, Lang, Loc};
 
+use crate::audit::ClientIp;
 use crate::params::LinkKey;
 use crate::state::AppState;
 
@@ -119,6 +120,16 @@ struct HomePage {
     only_signed_in: bool,
     only_email: String,
     only_2fa: bool,
+    /// Country lists can be offered (the server has a GeoIP database).
+    has_geoip: bool,
+    access_open: bool,
+    access_networks: String,
+    access_countries: String,
+    access_not_before: String,
+    access_hours: String,
+    access_tz: String,
+    /// No time zone was typed: the page's script may put the browser's own.
+    access_tz_default: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -144,8 +155,62 @@ struct CreateForm {
     /// With `only_signed_in`: only after two-factor sign-in.
     #[serde(default)]
     only_2fa: Option<String>,
+    /// Access policy: networks (CIDR), separated by commas or spaces.
+    #[serde(default)]
+    access_networks: String,
+    /// Access policy: two-letter country codes, separated by commas or spaces.
+    #[serde(default)]
+    access_countries: String,
+    /// Access policy: not before this wall-clock time (`datetime-local`) in `access_tz`.
+    #[serde(default)]
+    access_not_before: String,
+    /// Access policy: weekly hours, spans separated by `;` (`mon-fri 09:00-18:00`).
+    #[serde(default)]
+    access_hours: String,
+    /// The time zone of `access_not_before` and `access_hours`.
+    #[serde(default)]
+    access_tz: String,
     #[serde(default, rename = "_csrf")]
     csrf: String,
+}
+
+/// At most this many characters of a typed access field are kept or read.
+const ACCESS_FIELD_MAX: usize = 2000;
+
+fn field(text: &str) -> String {
+    text.trim().chars().take(ACCESS_FIELD_MAX).collect()
+}
+
+fn words(text: &str) -> Vec<String> {
+    field(text)
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The create form's access policy; `None` when no field is filled in.
+fn form_access(form: &CreateForm) -> Result<Option<AccessPolicy>, CoreError> {
+    let tz = match field(&form.access_tz) {
+        tz if tz.is_empty() => "UTC".to_owned(),
+        tz => tz,
+    };
+    let not_before = match field(&form.access_not_before) {
+        t if t.is_empty() => None,
+        t => Some(once_core::local_time_to_unix(&t, &tz)?),
+    };
+    let spans: Vec<String> = field(&form.access_hours)
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    AccessPolicy::new(
+        &words(&form.access_networks),
+        &words(&form.access_countries),
+        not_before,
+        Some((&tz, &spans)),
+    )
 }
 
 fn home_page(
@@ -180,6 +245,24 @@ fn home_page(
         only_signed_in: form.only_signed_in.is_some(),
         only_email: form.only_email.trim().chars().take(254).collect(),
         only_2fa: form.only_2fa.is_some(),
+        has_geoip: state.core.secrets.has_geoip(),
+        access_open: [
+            &form.access_networks,
+            &form.access_countries,
+            &form.access_not_before,
+            &form.access_hours,
+        ]
+        .iter()
+        .any(|f| !f.trim().is_empty()),
+        access_networks: field(&form.access_networks),
+        access_countries: field(&form.access_countries),
+        access_not_before: field(&form.access_not_before),
+        access_hours: field(&form.access_hours),
+        access_tz: match field(&form.access_tz) {
+            tz if tz.is_empty() => "UTC".to_owned(),
+            tz => tz,
+        },
+        access_tz_default: form.access_tz.trim().is_empty(),
     }
 }
 
@@ -257,6 +340,19 @@ async fn create(
             Err(_) => return fail(StatusCode::BAD_REQUEST, l.t("error-only-email")),
         },
     };
+    let access = match form_access(&form) {
+        Ok(a) => a,
+        Err(e) => {
+            let detail = match e {
+                CoreError::Invalid(m) => m,
+                _ => String::new(),
+            };
+            return fail(StatusCode::BAD_REQUEST, format!("{} {detail}", l.t("error-access")));
+        }
+    };
+    if access.as_ref().is_some_and(|a| !a.countries.is_empty()) && !state.core.secrets.has_geoip() {
+        return fail(StatusCode::BAD_REQUEST, l.t("error-access-countries"));
+    }
     let req = CreateSecret {
         plaintext: Zeroizing::new(form.secret.as_bytes().to_vec()),
         passphrase,
@@ -267,6 +363,7 @@ async fn create(
         share_domain: String::new(),
         owner: account::web_principal(&state, &headers).await,
         only_for,
+        access,
     };
     match state.core.secrets.create(req).await {
         // The receipt page shows the secret link this once (as Onetime Secret's private page).
@@ -320,15 +417,16 @@ async fn preview(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     LinkKey(key): LinkKey,
 ) -> Response {
     let Some(key) = link_key(&key) else {
         return gone_page(&state, l, &csrf);
     };
-    let viewer = web_viewer(&state, &headers).await;
-    match state.core.secrets.preview(key, viewer.as_ref()).await {
+    let visitor = Visitor { account: web_viewer(&state, &headers).await, ip };
+    match state.core.secrets.preview(key, &visitor).await {
         Ok(p) => page(&state, StatusCode::OK, &csrf, l, preview_page(l, &csrf, key, p, None).render()),
-        Err(CoreError::SignInRequired) => sign_in_to_view(&state, l, &csrf, key, viewer.is_some()),
+        Err(CoreError::SignInRequired) => sign_in_to_view(&state, l, &csrf, key, visitor.account.is_some()),
         Err(e) => error_page(&state, l, &csrf, e),
     }
 }
@@ -375,6 +473,7 @@ async fn reveal(
     l: Loc,
     csrf: CsrfToken,
     headers: HeaderMap,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     LinkKey(key): LinkKey,
     form: Result<Form<RevealForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -382,10 +481,10 @@ async fn reveal(
         return gone_page(&state, l, &csrf);
     };
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let viewer = web_viewer(&state, &headers).await;
+    let visitor = Visitor { account: web_viewer(&state, &headers).await, ip };
     if !csrf.accepts(&headers, &form.csrf) {
         // Nothing consumed: show the preview again with the reason.
-        return match state.core.secrets.preview(key, viewer.as_ref()).await {
+        return match state.core.secrets.preview(key, &visitor).await {
             Ok(p) => page(
                 &state,
                 StatusCode::FORBIDDEN,
@@ -398,7 +497,7 @@ async fn reveal(
     }
     let tried_passphrase = !form.passphrase.is_empty();
     let unlock = if tried_passphrase { Unlock::Passphrase(form.passphrase.clone()) } else { Unlock::Nothing };
-    match state.core.secrets.reveal_with(key, unlock, viewer.as_ref()).await {
+    match state.core.secrets.reveal_with(key, unlock, &visitor).await {
         Ok(r) if matches!(r.kind, EnvelopeKind::ZeroKnowledge { .. }) => {
             // Not reachable through `reveal` (a zero-knowledge secret needs its key proof), but
             // never show client ciphertext as if it were the secret.
@@ -413,8 +512,8 @@ async fn reveal(
             };
             page(&state, StatusCode::OK, &csrf, l, p.render())
         }
-        Err(CoreError::SignInRequired) => sign_in_to_view(&state, l, &csrf, key, viewer.is_some()),
-        Err(CoreError::NotFound) => match state.core.secrets.preview(key, viewer.as_ref()).await {
+        Err(CoreError::SignInRequired) => sign_in_to_view(&state, l, &csrf, key, visitor.account.is_some()),
+        Err(CoreError::NotFound) => match state.core.secrets.preview(key, &visitor).await {
             // Still there: the passphrase was missing or wrong.
             Ok(p) => {
                 let msg =
@@ -451,6 +550,8 @@ struct ReceiptPage {
     expires_iso: String,
     received: Option<(String, String)>,
     burn_note: Option<String>,
+    /// The reveals: (time, ISO time, network).
+    view_log: Vec<(String, String, String)>,
 }
 
 fn qr_svg(text: &str) -> Option<String> {
@@ -489,6 +590,7 @@ fn receipt_page(state: &AppState, l: Loc, csrf: &CsrfToken, v: &ReceiptView) -> 
         expires_iso: l.iso(v.secret_expires_at),
         received: v.received_at.map(|t| (l.datetime(t), l.iso(t))),
         burn_note: v.burn_reason.map(|b| l.t(&format!("burn-reason-{}", b.as_str().replace('_', "-")))),
+        view_log: v.view_log.iter().map(|n| (l.datetime(n.at), l.iso(n.at), n.client.clone())).collect(),
     }
 }
 
@@ -608,6 +710,16 @@ pub(crate) fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreErro
         }
         CoreError::SignupRefused => (StatusCode::FORBIDDEN, l.t("signup-refused")),
         CoreError::SignInRequired => (StatusCode::FORBIDDEN, l.t("recipient-only-body")),
+        CoreError::AccessDenied => {
+            // Neutral: which condition failed is for the audit trail, not the visitor.
+            let p = MessagePage {
+                c: chrome(l, csrf, "/".into(), l.t("access-denied-title")),
+                heading: l.t("access-denied-title"),
+                message: l.t("access-denied-body"),
+                back: None,
+            };
+            return page(state, StatusCode::FORBIDDEN, csrf, l, p.render());
+        }
         CoreError::NotAdmin => (StatusCode::FORBIDDEN, l.t("admin-forbidden")),
         CoreError::Invalid(_)
         | CoreError::TooLarge { .. }

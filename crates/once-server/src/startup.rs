@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
 use crate::config::{Config, RedisConfig};
+use crate::connections::{ConnectionCaps, RefusalLog};
 use crate::metrics::{AuditMetricsLayer, Metrics};
 use crate::routes;
 use crate::state::AppState;
@@ -92,6 +93,8 @@ pub struct Application {
     audit_retention: i64,
     /// How long a connection may take to send a request's head (slowloris).
     header_timeout: Duration,
+    /// `http.max_connections` and `http.max_connections_per_ip`.
+    caps: ConnectionCaps,
     appender: crate::audit::Appender,
 }
 
@@ -140,8 +143,6 @@ impl Application {
             Some(_) => config.base_url(),
             None => format!("http://{}", listener.local_addr().unwrap_or(config.listen)),
         };
-        let (sink, appender) = crate::audit::start(store.clone());
-        let core = Arc::new(Core::with_audit(store.clone(), Arc::new(keys), clock, config.policy(), sink));
         let metrics = if config.metrics.enabled {
             if !audit_counting_installed() {
                 tracing::warn!(
@@ -153,15 +154,29 @@ impl Application {
         } else {
             Metrics::disabled()
         };
+        let (sink, appender) =
+            crate::audit::start(store.clone(), &config.audit, &metrics).map_err(anyhow::Error::msg)?;
+        let mut core = Core::with_audit(store.clone(), Arc::new(keys), clock, config.policy(), sink);
+        if let Some(path) = &config.access.geoip_db {
+            core = core.with_geoip(Arc::new(crate::geoip::MaxMind::open(path)?));
+        }
+        let core = Arc::new(core);
         let admin_networks = Arc::new(config.admin.allow_list().map_err(anyhow::Error::msg)?);
         let limits = Arc::new(config.limits.clone());
+        let proxies = Arc::new(config.http.proxies().map_err(anyhow::Error::msg)?);
+        let caps = ConnectionCaps::new(
+            config.http.max_connections,
+            config.http.max_connections_per_ip,
+            proxies.clone(),
+            metrics.clone(),
+        );
         let state = AppState { core, base_url: base_url.into(), store, metrics, admin_networks, limits };
         let router = crate::middleware::apply(
             routes::router(state.clone()),
             &state.metrics,
             config.http.max_body_bytes,
             Duration::from_secs(config.http.request_timeout_secs),
-            Arc::new(config.http.proxies().map_err(anyhow::Error::msg)?),
+            proxies,
         );
         Ok(Application {
             listener,
@@ -171,6 +186,7 @@ impl Application {
             sweep_batch: config.sweeper.batch,
             audit_retention: config.audit.retention_days.saturating_mul(86_400),
             header_timeout: Duration::from_secs(config.http.header_timeout_secs),
+            caps,
             appender,
         })
     }
@@ -194,7 +210,7 @@ impl Application {
             tokio::spawn(sweep(self.state.clone(), self.sweep_every, self.sweep_batch, self.audit_retention));
         let metrics_upkeep = tokio::spawn(self.state.metrics.clone().upkeep());
         tracing::info!(addr = %self.local_addr(), "listening");
-        let result = serve(self.listener, self.router, self.header_timeout, signal).await;
+        let result = serve(self.listener, self.router, self.header_timeout, self.caps, signal).await;
         sweeper.abort();
         metrics_upkeep.abort();
         // Every event of the requests served goes into the trail before the process ends.
@@ -312,12 +328,14 @@ async fn shutdown_signal() {
 /// Serves HTTP/1.1 on `listener` until `signal`, then lets the requests in flight finish.
 ///
 /// Like `axum::serve`, plus what it lacks: a connection that does not send a complete request
-/// head within `header_timeout` (a slowloris client, or an idle keep-alive connection) is closed.
+/// head within `header_timeout` (a slowloris client, or an idle keep-alive connection) is closed,
+/// and one past the connection caps is answered 503 and closed at once (`crate::connections`).
 /// Each request carries its peer's address (`ConnectInfo`), which the client-address logic reads.
 async fn serve(
     listener: TcpListener,
     router: axum::Router,
     header_timeout: Duration,
+    caps: ConnectionCaps,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -325,6 +343,8 @@ async fn serve(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    let mut refusals = tokio::task::JoinSet::new();
+    let mut refusal_log = RefusalLog::default();
     tokio::pin!(signal);
     loop {
         let (stream, peer) = tokio::select! {
@@ -341,11 +361,22 @@ async fn serve(
         };
         // Answers are small and whole: send them at once rather than wait to fill a packet.
         let _ = stream.set_nodelay(true);
-        // Reap finished connection tasks now and then, so the set does not grow.
+        // Reap finished connection tasks now and then, so the sets do not grow.
         while connections.try_join_next().is_some() {}
+        while refusals.try_join_next().is_some() {}
+        // Held by the connection's task: dropped when it ends, however it ends.
+        let admitted = match caps.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                refusal_log.note(&refusal);
+                caps.refuse(stream, &mut refusals);
+                continue;
+            }
+        };
         let router = router.clone();
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
+            let _admitted = admitted;
             let service =
                 hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));

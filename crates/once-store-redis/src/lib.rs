@@ -60,7 +60,7 @@ use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
     Lockout, LockoutStore, RateLimitStore, Receipt, ReceiptState, RecordId, Role, Scopes, SecretRecord,
     SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow,
-    UsageState, utc_day,
+    UsageState, ViewNote, utc_day,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -660,6 +660,7 @@ fn receipt_from(h: &Hash) -> Option<Receipt> {
         },
         secret_expires_at: m.secret_expires_at,
         expires_at: h.num("x")?,
+        view_log: h.text("vl").map(ViewNote::decode_log).unwrap_or_default(),
     })
 }
 
@@ -848,6 +849,9 @@ impl SecretStore for RedisStore {
         if let Some(t) = receipt.received_at {
             create.arg("ra").arg(t);
         }
+        if !receipt.view_log.is_empty() {
+            create.arg("vl").arg(ViewNote::encode_log(&receipt.view_log));
+        }
         // Pointer first (NX: a taken receipt id is a conflict), then the records.
         let mut pipe = redis::pipe();
         pipe.cmd("SET").arg(&ptr_key).arg(&secret.id.0[..]).arg("NX").arg("PX").arg(r_ttl);
@@ -923,15 +927,25 @@ impl SecretStore for RedisStore {
         Ok((s.expires_at > now && s.views_left > 0).then_some(s))
     }
 
-    async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>> {
-        Ok(match self.claim(id, now, false).await? {
+    async fn take_noted(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Option<Taken>> {
+        Ok(match self.claim(id, now, false, note).await? {
             Claim::Taken(t) => Some(t),
             Claim::Guarded | Claim::Gone => None,
         })
     }
 
-    async fn take_unguarded(&self, id: &RecordId, now: UnixTime) -> StoreResult<Claim> {
-        self.claim(id, now, true).await
+    async fn take_unguarded_noted(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Claim> {
+        self.claim(id, now, true, note).await
     }
 
     async fn record_failure(&self, id: &RecordId, cap: u32, now: UnixTime) -> StoreResult<FailureOutcome> {
@@ -1191,12 +1205,19 @@ enum Purge {
 }
 
 impl RedisStore {
-    async fn claim(&self, id: &RecordId, now: UnixTime, unguarded: bool) -> StoreResult<Claim> {
+    async fn claim(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        unguarded: bool,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Claim> {
         let (s, rs) = (self.secret_key(id), self.receipt_state_key(id));
         let flag = if unguarded { "1" } else { "0" };
-        let out: Vec<Value> =
-            self.run(|mut c| async move {
-                scripts::TAKE.key(s).key(rs).arg(now).arg(flag).invoke_async(&mut c).await
+        let note = note.map(ViewNote::encode).unwrap_or_default();
+        let out: Vec<Value> = self
+            .run(|mut c| async move {
+                scripts::TAKE.key(s).key(rs).arg(now).arg(flag).arg(note).invoke_async(&mut c).await
             })
             .await?;
         let mut it = out.into_iter();

@@ -28,7 +28,11 @@ return 1
     )
 });
 
-/// KEYS: secret, receipt state. ARGV: now, "1" to leave a passphrase-protected secret alone.
+// The view log's cap written out in TAKE.
+const _: () = assert!(once_store::VIEW_LOG_MAX_BYTES == 4096);
+
+/// KEYS: secret, receipt state. ARGV: now, "1" to leave a passphrase-protected secret alone, a
+/// view note for the receipt's log ('' for none; appended by `ViewNote::append`'s rule).
 /// Returns {0} gone, {1} guarded (nothing changed), {2, envelope, views_left} claimed.
 pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -49,6 +53,14 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   if left == 0 then
     redis.call('HSET', KEYS[2], 'st', 'received', 'ra', now)
     redis.call('HDEL', KEYS[2], 'k')
+  end
+  if ARGV[3] and ARGV[3] ~= '' then
+    local n = redis.call('HSTRLEN', KEYS[2], 'vl')
+    if n == 0 then
+      redis.call('HSET', KEYS[2], 'vl', ARGV[3])
+    elseif n < 4096 then
+      redis.call('HSET', KEYS[2], 'vl', redis.call('HGET', KEYS[2], 'vl') .. ';' .. ARGV[3])
+    end
   end
 end
 return {2, s[4], left}

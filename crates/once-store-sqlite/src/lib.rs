@@ -62,7 +62,7 @@ use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
     BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Lockout, LockoutStore, RateLimitStore, RateTable,
     Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
-    StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState,
+    StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, ViewNote,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
@@ -254,7 +254,7 @@ impl SecretStore for SqliteStore {
                 .map_err(on_insert("secret"))?;
                 conn.prepare_cached(&format!(
                     "INSERT INTO receipts ({RECEIPT_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                 ))
                 .and_then(|mut st| {
                     st.execute(params![
@@ -275,7 +275,8 @@ impl SecretStore for SqliteStore {
                         r.updated_at,
                         r.received_at,
                         r.secret_expires_at,
-                        r.expires_at
+                        r.expires_at,
+                        (!r.view_log.is_empty()).then(|| ViewNote::encode_log(&r.view_log))
                     ])
                 })
                 .map_err(on_insert("secret"))?;
@@ -298,16 +299,28 @@ impl SecretStore for SqliteStore {
         .await
     }
 
-    async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>> {
+    async fn take_noted(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Option<Taken>> {
         let id = *id;
-        self.writer.write(move |conn| take_in(conn, &id, now, false)).await
+        let note = note.map(ViewNote::encode);
+        self.writer.write(move |conn| take_in(conn, &id, now, false, note.as_deref())).await
     }
 
-    async fn take_unguarded(&self, id: &RecordId, now: UnixTime) -> StoreResult<Claim> {
+    async fn take_unguarded_noted(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Claim> {
         let id = *id;
+        let note = note.map(ViewNote::encode);
         self.writer
             .write(move |conn| {
-                if let Some(taken) = take_in(conn, &id, now, true)? {
+                if let Some(taken) = take_in(conn, &id, now, true, note.as_deref())? {
                     return Ok(Claim::Taken(taken));
                 }
                 let live = conn
@@ -514,13 +527,24 @@ impl SecretStore for SqliteStore {
     }
 }
 
+/// Appends `?3` (an encoded view note, or NULL for none) to `view_log` by [`ViewNote::append`]'s
+/// rule: the first note alone, nothing once the log reached the cap, else `;` and the note.
+const APPEND_VIEW_NOTE: &str = "view_log = CASE
+         WHEN ?3 IS NULL THEN view_log
+         WHEN view_log IS NULL OR view_log = '' THEN ?3
+         WHEN length(CAST(view_log AS BLOB)) >= 4096 THEN view_log
+         ELSE view_log || ';' || ?3 END";
+// The cap written out above.
+const _: () = assert!(once_store::VIEW_LOG_MAX_BYTES == 4096);
+
 /// The one-time claim, inside the writer's transaction. With `unguarded_only`, a secret with a
-/// passphrase is not claimed.
+/// passphrase is not claimed. `note` goes to the receipt's view log.
 fn take_in(
     conn: &Connection,
     id: &RecordId,
     now: UnixTime,
     unguarded_only: bool,
+    note: Option<&str>,
 ) -> StoreResult<Option<Taken>> {
     let sql = if unguarded_only {
         "UPDATE secrets SET views_left = views_left - 1
@@ -545,16 +569,18 @@ fn take_in(
     };
     if views_left == 0 {
         delete_secret(conn, id).map_err(backend)?;
-        conn.prepare_cached(
+        conn.prepare_cached(&format!(
             "UPDATE receipts SET views = views + 1, updated_at = ?2, state = 'received',
-                 received_at = ?2, sealed_secret_key = NULL WHERE id = ?1",
-        )
-        .and_then(|mut st| st.execute(params![receipt_id, now]))
+                 received_at = ?2, sealed_secret_key = NULL, {APPEND_VIEW_NOTE} WHERE id = ?1"
+        ))
+        .and_then(|mut st| st.execute(params![receipt_id, now, note]))
         .map_err(backend)?;
     } else {
-        conn.prepare_cached("UPDATE receipts SET views = views + 1, updated_at = ?2 WHERE id = ?1")
-            .and_then(|mut st| st.execute(params![receipt_id, now]))
-            .map_err(backend)?;
+        conn.prepare_cached(&format!(
+            "UPDATE receipts SET views = views + 1, updated_at = ?2, {APPEND_VIEW_NOTE} WHERE id = ?1"
+        ))
+        .and_then(|mut st| st.execute(params![receipt_id, now, note]))
+        .map_err(backend)?;
     }
     Ok(Some(Taken { envelope, views_left }))
 }

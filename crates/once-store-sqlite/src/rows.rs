@@ -2,14 +2,14 @@
 
 use once_store::{
     Account, AccountId, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, BurnReason, Receipt,
-    ReceiptState, RecordId, Role, Scopes, SecretRecord, SessionRecord,
+    ReceiptState, RecordId, Role, Scopes, SecretRecord, SessionRecord, ViewNote,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
 
 pub(crate) const RECEIPT_COLUMNS: &str = "id, secret_id, owner, sealed_secret_key, sealed_receipt_key, state, burn_reason, \
      has_passphrase, max_views, views, failures, recipient, share_domain, created_at, updated_at, received_at, \
-     secret_expires_at, expires_at";
+     secret_expires_at, expires_at, view_log";
 
 fn bad(i: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, Type::Text, format!("unexpected {what}").into())
@@ -64,6 +64,7 @@ pub(crate) fn receipt_from_row(r: &Row) -> rusqlite::Result<Receipt> {
         received_at: r.get(15)?,
         secret_expires_at: r.get(16)?,
         expires_at: r.get(17)?,
+        view_log: r.get::<_, Option<String>>(18)?.map(|l| ViewNote::decode_log(&l)).unwrap_or_default(),
     })
 }
 

@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_vaults.sql"),
     include_str!("../migrations/0008_restricted_secrets.sql"),
     include_str!("../migrations/0009_audit.sql"),
+    include_str!("../migrations/0010_view_log.sql"),
 ];
 
 /// Records are keyed by random hashes, so every insert dirties its own leaf page and WAL traffic

@@ -352,6 +352,7 @@ async fn an_older_schema_is_upgraded_in_place() {
          DROP TABLE audit; DROP TABLE audit_anchor;
          ALTER TABLE api_keys DROP COLUMN scopes; ALTER TABLE api_keys DROP COLUMN expires_at;
          ALTER TABLE api_keys DROP COLUMN revoked_at; ALTER TABLE secrets DROP COLUMN restricted_to;
+         ALTER TABLE receipts DROP COLUMN view_log;
          PRAGMA user_version = 1;",
     )
     .expect("downgrade");

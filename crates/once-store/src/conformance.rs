@@ -41,7 +41,8 @@ use crate::audit::{chain, verify_chain};
 use crate::{
     Account, AccountId, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, BurnOutcome, BurnReason, Claim,
     Cursor, DAY_SECS, FailureOutcome, Lockout, Receipt, ReceiptState, RecordId, Role, Scope, Scopes,
-    SecretRecord, SessionRecord, Store, StoreError, TotpRecord, UsageRow, UsageState,
+    SecretRecord, SessionRecord, Store, StoreError, TotpRecord, UsageRow, UsageState, VIEW_LOG_MAX_BYTES,
+    ViewNote,
 };
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
@@ -142,6 +143,7 @@ pub fn pair(views: u32, ttl: i64, owner: Option<&str>, created_at: i64) -> (Secr
         created_at,
         updated_at: created_at,
         received_at: None,
+        view_log: Vec::new(),
         secret_expires_at: created_at + ttl,
         expires_at: created_at + 2 * ttl,
     };
@@ -355,6 +357,41 @@ pub async fn take_unguarded_leaves_passphrase_secrets_alone(store: Arc<dyn Store
     assert_eq!(taken.views_left, 1);
     let left = store.peek(&restricted.id, NOW).await.expect("peek").expect("one view left");
     assert_eq!(left.restricted_to, restricted.restricted_to, "the rule stays after a view");
+}
+
+pub async fn reveals_are_noted_on_the_receipt(store: Arc<dyn Store>) {
+    let (secret, receipt) = put(&store, 3).await;
+    let a = ViewNote::new(NOW, "203.0.113.0/24");
+    let b = ViewNote::new(NOW + 1, "2001:db8:1::/48");
+    assert!(store.take_noted(&secret.id, NOW, Some(&a)).await.expect("take").is_some());
+    assert!(store.take(&secret.id, NOW + 1).await.expect("take").is_some(), "a take without a note");
+    let Claim::Taken(_) = store.take_unguarded_noted(&secret.id, NOW + 1, Some(&b)).await.expect("take")
+    else {
+        panic!("the last view");
+    };
+    let r = receipt_now(&store, &receipt.id, NOW + 1).await;
+    assert_eq!((r.state, r.views), (ReceiptState::Received, 3));
+    assert_eq!(r.view_log, [a.clone(), b], "oldest first, the note-less take not listed");
+    // Gone secrets note nothing.
+    assert_eq!(store.take_noted(&secret.id, NOW + 2, Some(&a)).await.expect("take"), None);
+    assert_eq!(receipt_now(&store, &receipt.id, NOW + 2).await.view_log.len(), 2);
+
+    // The log stops growing at VIEW_LOG_MAX_BYTES; the secret's views go on.
+    let (many, many_receipt) = put(&store, 200).await;
+    for i in 0..200 {
+        let note = ViewNote::new(NOW + i, "2001:db8:1234::/48");
+        assert!(store.take_noted(&many.id, NOW, Some(&note)).await.expect("take").is_some(), "view {i}");
+    }
+    let log = receipt_now(&store, &many_receipt.id, NOW).await.view_log;
+    let encoded = ViewNote::encode_log(&log);
+    assert!(
+        log.len() < 200 && encoded.len() >= VIEW_LOG_MAX_BYTES,
+        "{} notes, {} bytes",
+        log.len(),
+        encoded.len()
+    );
+    assert!(encoded.len() < VIEW_LOG_MAX_BYTES + 64, "{} bytes", encoded.len());
+    assert!(log.iter().enumerate().all(|(i, n)| n.at == NOW + i as i64), "the first reveals are kept");
 }
 
 pub async fn concurrent_unguarded_takes_exactly_one_wins(store: Arc<dyn Store>) {
@@ -1894,6 +1931,7 @@ macro_rules! conformance_suite {
             concurrent_takes_max_views_three,
             take_unguarded_leaves_passphrase_secrets_alone,
             concurrent_unguarded_takes_exactly_one_wins,
+            reveals_are_noted_on_the_receipt,
             expired_secrets_are_unreadable,
             receipts_outlive_their_secrets,
             failures_count_and_the_cap_burns,

@@ -157,6 +157,57 @@ pub struct Receipt {
     pub received_at: Option<UnixTime>,
     pub secret_expires_at: UnixTime,
     pub expires_at: UnixTime,
+    /// The reveals so far, oldest first, as far as [`VIEW_LOG_MAX_BYTES`] holds them.
+    pub view_log: Vec<ViewNote>,
+}
+
+/// The encoded view log stops growing at this many bytes (a hundred or so reveals).
+pub const VIEW_LOG_MAX_BYTES: usize = 4096;
+
+/// One reveal as the sender's receipt shows it: when, and from roughly where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewNote {
+    pub at: UnixTime,
+    /// The client's network, coarse (e.g. `203.0.113.0/24`); empty if unknown. Never the full
+    /// address of a client.
+    pub client: String,
+}
+
+impl ViewNote {
+    /// A note; `client` keeps at most 64 characters, and none of the log's separators.
+    pub fn new(at: UnixTime, client: &str) -> Self {
+        ViewNote { at, client: client.chars().filter(|c| !matches!(c, ',' | ';')).take(64).collect() }
+    }
+
+    /// The stored form of one note: `AT,CLIENT`.
+    pub fn encode(&self) -> String {
+        format!("{},{}", self.at, self.client)
+    }
+
+    /// `log` with `note` appended, unless `log` is already [`VIEW_LOG_MAX_BYTES`] long. Every
+    /// backend appends by this rule.
+    pub fn append(log: &str, note: &ViewNote) -> Option<String> {
+        match log {
+            "" => Some(note.encode()),
+            full if full.len() >= VIEW_LOG_MAX_BYTES => None,
+            _ => Some(format!("{log};{}", note.encode())),
+        }
+    }
+
+    /// A stored log back (entries that don't parse are skipped).
+    pub fn decode_log(log: &str) -> Vec<ViewNote> {
+        log.split(';')
+            .filter_map(|entry| {
+                let (at, client) = entry.split_once(',')?;
+                Some(ViewNote { at: at.parse().ok()?, client: client.to_owned() })
+            })
+            .collect()
+    }
+
+    /// The stored form of a whole log.
+    pub fn encode_log(notes: &[ViewNote]) -> String {
+        notes.iter().map(ViewNote::encode).collect::<Vec<_>>().join(";")
+    }
 }
 
 /// Result of a successful [`SecretStore::take`].
@@ -483,17 +534,38 @@ pub trait SecretStore: Send + Sync {
 
     /// Atomically claims one view of a live secret. Of any number of concurrent callers, exactly
     /// `views_left` get `Some`. The last view deletes the secret and marks the receipt `received`.
-    async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>>;
+    /// `note` (if any) is appended to the receipt's view log in the same step.
+    async fn take_noted(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Option<Taken>>;
 
-    /// Like [`take`](Self::take), but only for a secret without a passphrase (`Guarded`, and
-    /// nothing changes, if it has one). Lets a reveal without a passphrase claim in one step.
-    /// The default reads then takes; backends override it with one atomic operation.
-    async fn take_unguarded(&self, id: &RecordId, now: UnixTime) -> StoreResult<Claim> {
+    /// [`take_noted`](Self::take_noted) without a note.
+    async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>> {
+        self.take_noted(id, now, None).await
+    }
+
+    /// Like [`take_noted`](Self::take_noted), but only for a secret without a passphrase
+    /// (`Guarded`, and nothing changes, if it has one). Lets a reveal without a passphrase claim
+    /// in one step. The default reads then takes; backends override it with one atomic operation.
+    async fn take_unguarded_noted(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Claim> {
         match self.peek(id, now).await? {
             None => Ok(Claim::Gone),
             Some(s) if s.has_passphrase => Ok(Claim::Guarded),
-            Some(_) => Ok(self.take(id, now).await?.map_or(Claim::Gone, Claim::Taken)),
+            Some(_) => Ok(self.take_noted(id, now, note).await?.map_or(Claim::Gone, Claim::Taken)),
         }
+    }
+
+    /// [`take_unguarded_noted`](Self::take_unguarded_noted) without a note.
+    async fn take_unguarded(&self, id: &RecordId, now: UnixTime) -> StoreResult<Claim> {
+        self.take_unguarded_noted(id, now, None).await
     }
 
     /// Atomically counts a wrong passphrase. The failure that reaches `cap` burns the secret.

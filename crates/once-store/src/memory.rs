@@ -10,7 +10,7 @@ use crate::{
     Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
     BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout, LockoutStore, RateLimitStore, RateTable,
     Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
-    StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, utc_day,
+    StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, ViewNote, utc_day,
 };
 
 #[derive(Default)]
@@ -92,7 +92,12 @@ impl SecretStore for MemoryStore {
         Ok(g.secrets.get(id).filter(|s| live(s, now)).cloned())
     }
 
-    async fn take(&self, id: &RecordId, now: UnixTime) -> StoreResult<Option<Taken>> {
+    async fn take_noted(
+        &self,
+        id: &RecordId,
+        now: UnixTime,
+        note: Option<&ViewNote>,
+    ) -> StoreResult<Option<Taken>> {
         let mut g = self.lock();
         let Some(s) = g.secrets.get_mut(id).filter(|s| live(s, now)) else {
             return Ok(None);
@@ -106,6 +111,11 @@ impl SecretStore for MemoryStore {
         if let Some(r) = g.receipts.get_mut(&receipt_id) {
             r.views += 1;
             r.updated_at = now;
+            if let Some(note) = note
+                && ViewNote::append(&ViewNote::encode_log(&r.view_log), note).is_some()
+            {
+                r.view_log.push(note.clone());
+            }
             if taken.views_left == 0 {
                 r.state = ReceiptState::Received;
                 r.received_at = Some(now);

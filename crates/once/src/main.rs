@@ -1,12 +1,14 @@
-//! `once`: run the server, manage keys and users.
+//! `once`: share secrets from the command line; run the server, manage keys and users.
 
 mod audit;
+mod client;
+mod reference;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use once_core::{Clock, Core, SystemClock};
 use once_crypto::KeyRing;
 use once_server::{Application, Config, FlagOverrides, LogFormat, MasterKeySource};
@@ -17,12 +19,28 @@ use once_server::{Application, Config, FlagOverrides, LogFormat, MasterKeySource
     version,
     about = "Once: share a secret through a link that works exactly once",
     long_about = "Once: self-hosted one-time secret sharing, compatible with Onetime Secret's API v1.\n\n\
-        Start the server with `once serve`; it keeps its database and master key in ./once-data\n\
-        unless told otherwise. Manage master keys with `once keys` and API users with `once user`."
+        Share and read secrets from anywhere with `once share`, `once get`, `once status` and\n\
+        `once burn` (the secret is encrypted on this machine; set ONCE_SERVER or a profile in\n\
+        ~/.config/once/config.toml to say which server).\n\n\
+        On the server's machine: start it with `once serve`; it keeps its database and master key\n\
+        in ./once-data unless told otherwise. Manage master keys with `once keys`, API users with\n\
+        `once user`, the audit trail with `once audit`.",
+    after_help = client::EXIT_CODES_HELP
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: TopCommand,
+}
+
+/// Client commands first, then the server's, then the generated references.
+#[derive(Subcommand)]
+enum TopCommand {
+    #[command(flatten)]
+    Client(client::ClientCommand),
+    #[command(flatten)]
+    Server(Command),
+    #[command(flatten)]
+    Reference(reference::ReferenceCommand),
 }
 
 #[derive(Subcommand)]
@@ -80,6 +98,9 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum)]
     log_format: Option<LogFormatArg>,
+    /// A MaxMind-format country database (.mmdb), for secrets limited to countries.
+    #[arg(long, value_name = "PATH")]
+    geoip_db: Option<std::path::PathBuf>,
     /// Print a commented example config file and exit.
     #[arg(long)]
     print_config_example: bool,
@@ -175,7 +196,19 @@ fn load_config(common: &CommonArgs, extra: FlagOverrides) -> anyhow::Result<Conf
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors exit 1 (clap's default is 2,
+            // which the client commands use for "not found").
+            let _ = e.print();
+            return if e.use_stderr() {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::SUCCESS
+            };
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -183,7 +216,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let command = match cli.command {
+        TopCommand::Client(command) => return runtime.block_on(client::run(command)),
+        TopCommand::Server(command) => command,
+        TopCommand::Reference(command) => return reference::run(command, Cli::command()),
+    };
+    match runtime.block_on(run(command)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -192,8 +230,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => serve(args).await,
         Command::Keys { common, command } => keys(&common, command),
         Command::User { common, command } => user(&common, command).await,
@@ -217,6 +255,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 LogFormatArg::Pretty => LogFormat::Pretty,
                 LogFormatArg::Json => LogFormat::Json,
             }),
+            access: args.geoip_db.map(|geoip_db| once_server::config::AccessFlags { geoip_db }),
             ..FlagOverrides::default()
         },
     )?;
@@ -289,7 +328,9 @@ async fn user(common: &CommonArgs, command: UserCommand) -> anyhow::Result<()> {
     };
     let keys = keys.with_algorithm(config.crypto.algorithm);
     // What the commands do is recorded in the audit trail, as from the web UI.
-    let (sink, appender) = once_server::audit::start(store.clone());
+    let (sink, appender) =
+        once_server::audit::start(store.clone(), &config.audit, &once_server::metrics::Metrics::disabled())
+            .map_err(anyhow::Error::msg)?;
     let core = Core::with_audit(store, Arc::new(keys), Arc::new(SystemClock), config.policy(), sink);
     let result = user_command(&core, command).await;
     appender.drain(std::time::Duration::from_secs(10)).await;

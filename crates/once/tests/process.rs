@@ -457,3 +457,183 @@ async fn the_audit_trail_records_what_happened_and_verify_catches_tampering() {
     let (ok, out, _) = once(&["audit", "verify"], dir.path());
     assert!(!ok && out.contains("BROKEN at record 3"), "{out}");
 }
+
+/// The value of cookie `name` that a response sets.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| Some(c.strip_prefix(name)?.strip_prefix('=')?.split(';').next()?.to_owned()))
+}
+
+/// A form's hidden field.
+fn hidden_field(body: &str, name: &str) -> String {
+    body.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect(name)
+        .to_owned()
+}
+
+/// A password, a TOTP seed, recovery codes, a session, a secret and its passphrase go through the
+/// web flows (sign-up, 2FA enrolment, sign-in with a code and with a recovery code, create,
+/// reveal); none of them shows up in the logs (at trace level), `/metrics`, `once audit export`,
+/// or the raw database and WAL files.
+#[tokio::test]
+async fn web_flow_canaries_never_reach_logs_metrics_the_audit_export_or_files() {
+    use once_core::Clock;
+    use once_crypto::totp::{TotpPolicy, TotpSecret};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        dir.path(),
+        "web-canary",
+        &[("RUST_LOG", "trace"), ("ONCE_LOG_FORMAT", "json"), ("ONCE_AUTH__SIGNUP", "open")],
+    );
+    let base = server.base();
+    let http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let (email, password) = ("web-user@example.com", "CANARY-PASSWORD-5be1c9");
+    let (secret, pass) = ("CANARY-WEB-SECRET-83a0", "CANARY-WEB-PASS-2c77");
+
+    let form = http.get(format!("{base}/signup")).send().await.expect("signup form");
+    let csrf = set_cookie(&form, "once_csrf").expect("csrf");
+    let fields = [("email", email), ("password", password), ("password_again", password), ("_csrf", &csrf)];
+    let resp = http
+        .post(format!("{base}/signup"))
+        .header("cookie", format!("once_csrf={csrf}"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("sign up");
+    let Some(session) = set_cookie(&resp, "once_session") else {
+        panic!("not signed up: {}", resp.text().await.unwrap_or_default());
+    };
+    let cookies = format!("once_csrf={csrf}; once_session={session}");
+
+    // Enrol an authenticator: the key is read off the page, as a person would.
+    let page = http.get(format!("{base}/account/2fa")).header("cookie", &cookies).send().await.expect("2fa");
+    let page = page.text().await.expect("page");
+    let seed: String = page
+        .split("id=\"totp-key\" class=\"key\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("key")
+        .split_whitespace()
+        .collect();
+    let totp = TotpSecret::from_base32(&seed).expect("base32");
+    let now = || u64::try_from(once_core::SystemClock.now()).expect("after 1970");
+    let code = TotpPolicy::default().code_at(&totp, now()).expect("code");
+    let fields = [("ticket", hidden_field(&page, "ticket")), ("code", code), ("_csrf", csrf.clone())];
+    let resp = http
+        .post(format!("{base}/account/2fa"))
+        .header("cookie", &cookies)
+        .form(&fields)
+        .send()
+        .await
+        .expect("confirm");
+    let body = resp.text().await.expect("codes");
+    let codes: Vec<String> = body
+        .split("id=\"recovery-codes\"")
+        .nth(1)
+        .expect("recovery codes")
+        .split("<code>")
+        .skip(1)
+        .filter_map(|c| c.split('<').next())
+        .map(str::to_owned)
+        .take(10)
+        .collect();
+    assert_eq!(codes.len(), 10);
+
+    // A secret with a passphrase through the web form, then revealed through the page.
+    let fields =
+        [("secret", secret), ("passphrase", pass), ("ttl", "3600"), ("views", "1"), ("_csrf", &csrf)];
+    let resp =
+        http.post(format!("{base}/")).header("cookie", &cookies).form(&fields).send().await.expect("create");
+    let receipt = resp.headers()["location"].to_str().expect("receipt").to_owned();
+    let page = http.get(format!("{base}{receipt}")).header("cookie", &cookies).send().await.expect("receipt");
+    let page = page.text().await.expect("receipt page");
+    let link =
+        page.split("id=\"secret-url\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("link");
+    let secret_key = link.rsplit('/').next().expect("key").to_owned();
+    let fields = [("passphrase", pass), ("_csrf", &csrf)];
+    let resp = http
+        .post(link)
+        .header("cookie", format!("once_csrf={csrf}"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("reveal");
+    assert!(resp.text().await.expect("revealed").contains(secret));
+
+    // Sign in again: password + a code, then password + a recovery code.
+    let sign_in = |second: String| {
+        let (http, base, csrf) = (http.clone(), base.clone(), csrf.clone());
+        async move {
+            let fields = [("email", email), ("password", password), ("_csrf", csrf.as_str())];
+            let step = http
+                .post(format!("{base}/signin"))
+                .header("cookie", format!("once_csrf={csrf}"))
+                .form(&fields)
+                .send()
+                .await
+                .expect("password");
+            let ticket = hidden_field(&step.text().await.expect("code page"), "ticket");
+            let fields = [("ticket", ticket.as_str()), ("code", second.as_str()), ("_csrf", csrf.as_str())];
+            let resp = http
+                .post(format!("{base}/signin/code"))
+                .header("cookie", format!("once_csrf={csrf}"))
+                .form(&fields)
+                .send()
+                .await
+                .expect("code");
+            set_cookie(&resp, "once_session").expect("signed in")
+        }
+    };
+    let later = TotpPolicy::default().code_at(&totp, now() + 30).expect("code");
+    let session2 = sign_in(later).await;
+    let session3 = sign_in(codes[0].clone()).await;
+
+    let metrics =
+        http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("once_"), "metrics are served");
+    let log = server.stop();
+    let (ok, export, _) = once(&["audit", "export"], dir.path());
+    assert!(ok && export.contains("auth.2fa"), "the export holds the sign-ins: {export}");
+
+    let seed_hex = hex_bytes(totp.expose());
+    let mut needles = vec![
+        password.to_owned(),
+        secret.to_owned(),
+        pass.to_owned(),
+        secret_key,
+        seed.clone(),
+        seed.to_lowercase(),
+        seed_hex,
+        session,
+        session2,
+        session3,
+    ];
+    needles.extend(codes);
+    for (what, text) in
+        [("log", log.as_str()), ("metrics", metrics.as_str()), ("audit export", export.as_str())]
+    {
+        for needle in &needles {
+            assert!(!text.contains(needle.as_str()), "{what} leaks {needle}");
+        }
+    }
+    for name in ["once.db", "once.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
+            let text = String::from_utf8_lossy(&bytes);
+            for needle in &needles {
+                assert!(!text.contains(needle.as_str()), "{name} holds {needle}");
+            }
+            assert!(!bytes.windows(totp.expose().len()).any(|w| w == totp.expose()), "{name} holds the seed");
+        }
+    }
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

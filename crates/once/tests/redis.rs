@@ -82,6 +82,7 @@ async fn two_instances_on_one_redis_honour_max_views_exactly() {
                 share_domain: String::new(),
                 owner: None,
                 only_for: None,
+                access: None,
             })
             .await
             .expect("create");
@@ -189,4 +190,81 @@ async fn rate_limits_are_shared_by_the_instances_on_one_redis() {
         }
     }
     assert_eq!(created, 4, "one quota for both instances");
+}
+
+/// 1,000 wrong passphrases from 50 addresses through two instances: the per-secret cap counts
+/// every one of them, no more and no fewer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passphrase_guesses_through_two_instances_and_fifty_addresses_meet_the_cap_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, prefix) = (shared_redis_url(), fresh_prefix());
+    let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
+    let spawn = |name: &str| {
+        Server::spawn(
+            &dir.path().join(name),
+            dir.path().join(format!("{name}.log")),
+            &["--store", &url],
+            &[
+                ("ONCE_MASTER_KEY", MASTER_KEY),
+                ("ONCE_REDIS__KEY_PREFIX", &prefix),
+                ("ONCE_SECRETS__MAX_PASSPHRASE_FAILURES", "1000"),
+                // The test client stands in for 50 clients behind a proxy.
+                ("ONCE_HTTP__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]"),
+            ],
+        )
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    let opts = ShareOptions { passphrase: Some("the right one".into()), ..ShareOptions::default() };
+    let m = a.client().share("guarded", &opts).await.expect("share");
+    let key = m.secret_key.expect("key");
+    let http = reqwest::Client::new();
+    let bases = [a.base(), b.base()];
+
+    let guess = |i: usize, passphrase: &'static str| {
+        let (http, url) = (http.clone(), format!("{}/api/v1/secret/{key}", bases[i % 2]));
+        async move {
+            let resp = http
+                .post(url)
+                .header("x-forwarded-for", format!("10.0.0.{}", i % 50))
+                .form(&[("passphrase", passphrase)])
+                .send()
+                .await
+                .expect("guess");
+            resp.status()
+        }
+    };
+    let receipt = || {
+        let (http, url) = (http.clone(), format!("{}/api/v2/receipts/{}", a.base(), m.metadata_key));
+        async move {
+            http.get(url).send().await.expect("receipt").json::<serde_json::Value>().await.expect("json")
+        }
+    };
+
+    // 999 wrong guesses, 50 at a time: all refused, all counted, the secret still there.
+    let sem = Arc::new(tokio::sync::Semaphore::new(50));
+    let mut tasks = Vec::new();
+    for i in 0..999 {
+        let permit = sem.clone().acquire_owned().await.expect("permit");
+        let g = guess(i, "wrong");
+        tasks.push(tokio::spawn(async move {
+            let status = g.await;
+            drop(permit);
+            status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), reqwest::StatusCode::NOT_FOUND);
+    }
+    let r = receipt().await;
+    assert_eq!((r["failures"].as_u64(), r["state"].as_str()), (Some(999), Some("new")), "{r}");
+
+    // The thousandth burns it; the right passphrase comes too late.
+    assert_eq!(guess(999, "wrong").await, reqwest::StatusCode::NOT_FOUND);
+    let r = receipt().await;
+    assert_eq!(
+        (r["failures"].as_u64(), r["state"].as_str(), r["burn_reason"].as_str()),
+        (Some(1000), Some("burned"), Some("passphrase_failures")),
+        "{r}"
+    );
+    assert_eq!(guess(1000, "the right one").await, reqwest::StatusCode::NOT_FOUND);
 }

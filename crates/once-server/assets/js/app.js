@@ -308,6 +308,7 @@ function initCreate() {
   const form = document.getElementById("create");
   if (!(form instanceof HTMLFormElement)) return;
   feature("expiry", () => initTtlCustom(form));
+  feature("time-zone", () => initAccessTimeZone(form));
   // Without WebCrypto (plain http), keep the server-side text and the normal form post.
   if (!zkAvailable()) return;
 
@@ -356,6 +357,12 @@ function initCreate() {
       if (views !== undefined) body.max_views = views;
       const onlyFor = readOnlyFor(form);
       if (onlyFor) body.only_for = onlyFor;
+      const access = readAccess(form);
+      if (access === null) {
+        showAlert(form, "form-error", form.dataset.errAccess || generic);
+        return;
+      }
+      if (access) body.access = access;
 
       const res = await postJson("/api/v2/secrets", body);
       if (res.status !== 201) {
@@ -400,6 +407,65 @@ function readFragment(key) {
   } catch {
     return null;
   }
+}
+
+/** Fills the access limits' time zone with the browser's own, unless one was typed. */
+function initAccessTimeZone(form) {
+  const tz = form.querySelector("#access_tz");
+  if (!(tz instanceof HTMLInputElement) || !tz.hasAttribute("data-default")) return;
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (typeof own === "string" && own !== "") tz.value = own;
+}
+
+/** The create form's access limits as API v2's `access`: undefined when none is filled in, null
+ * when the "not before" time can't be read in the time zone given. */
+function readAccess(form) {
+  const val = (id) => {
+    const el = form.querySelector("#" + id);
+    return el instanceof HTMLInputElement ? el.value.trim() : "";
+  };
+  const list = (text) => text.split(/[\s,]+/).filter((w) => w !== "");
+  const tz = val("access_tz") || "UTC";
+  const out = {};
+  const networks = list(val("access_networks"));
+  if (networks.length > 0) out.networks = networks;
+  const countries = list(val("access_countries"));
+  if (countries.length > 0) out.countries = countries;
+  const notBefore = val("access_not_before");
+  if (notBefore !== "") {
+    const t = zonedToUnix(notBefore, tz);
+    if (t === null) return null;
+    out.not_before = t;
+  }
+  const spans = val("access_hours").split(";").map((s) => s.trim()).filter((s) => s !== "");
+  if (spans.length > 0) out.hours = { time_zone: tz, weekly: spans };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Unix seconds of a `datetime-local` value read as wall-clock time in time zone `tz`; null if
+ * either can't be read. */
+function zonedToUnix(local, tz) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
+  if (!m) return null;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+  let fmt;
+  try {
+    fmt = new Intl.DateTimeFormat("en-US", {
+      timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+  } catch {
+    return null;
+  }
+  // The zone's offset at instant t: its wall clock then, minus t.
+  const offsetAt = (t) => {
+    const p = Object.fromEntries(fmt.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - t;
+  };
+  // A second round settles times near a daylight-saving change.
+  let t = wall - offsetAt(wall);
+  t = wall - offsetAt(t);
+  return Math.floor(t / 1000);
 }
 
 const FRAGMENT_STASH = "once-fragment:";

@@ -6,11 +6,14 @@ use crate::params::LinkKey;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use once_api::v1::{Burned, Metadata, Secret, Status};
-use once_core::{CoreError, CreateSecret, ReceiptView, SecretState, TtlRequest, ViewLimit};
+use once_core::{
+    CoreError, CreateSecret, Principal, ReceiptView, SecretState, TtlRequest, Unlock, ViewLimit, Visitor,
+};
 use zeroize::Zeroizing;
 
+use crate::audit::ClientIp;
 use crate::auth::{Authenticated, Caller};
 use crate::error::ApiError;
 use crate::params::V1Params;
@@ -99,6 +102,7 @@ fn create_request(params: &mut V1Params, caller: &Caller) -> Result<CreateSecret
         recipient,
         share_domain,
         only_for: None,
+        access: None,
         owner: caller.principal().cloned(),
     })
 }
@@ -142,11 +146,17 @@ async fn generate(
 async fn reveal(
     State(state): State<AppState>,
     LinkKey(key): LinkKey,
-    _caller: Caller,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    caller: Caller,
     mut params: V1Params,
 ) -> Result<Json<Secret>, ApiError> {
-    let passphrase = params.take("passphrase");
-    match state.core.secrets.reveal(&key, passphrase).await {
+    let unlock = match params.take("passphrase").filter(|p| !p.is_empty()) {
+        Some(p) => Unlock::Passphrase(p),
+        None => Unlock::Nothing,
+    };
+    // A recipient-only secret opens for its recipient's API key here too.
+    let visitor = Visitor { account: caller.principal().map(Principal::viewer), ip };
+    match state.core.secrets.reveal_with(&key, unlock, &visitor).await {
         Ok(r) => {
             // Text secrets were stored from UTF-8 form fields; anything else is shown lossily.
             let value = String::from_utf8_lossy(&r.plaintext).into_owned();

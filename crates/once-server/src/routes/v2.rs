@@ -6,12 +6,12 @@ use axum::extract::{Query, State};
 
 use crate::params::LinkKey;
 use axum::http::StatusCode;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use data_encoding::BASE64URL_NOPAD;
 use once_api::v2::{self, Mode};
 use once_core::{
-    CreateSecret, EnvelopeKind, Principal, ReceiptView, RecipientRule, SecretState, TtlRequest, Unlock,
-    ViewLimit, Viewer,
+    AccessPolicy, CoreError, CreateSecret, EnvelopeKind, Principal, ReceiptView, RecipientRule, SecretState,
+    TtlRequest, Unlock, ViewLimit, Visitor,
 };
 use serde::Deserialize;
 use utoipa::OpenApi;
@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
+use crate::audit::ClientIp;
 use crate::auth::{Bearer, BearerRequired, require};
 use crate::error::{V2Error, V2Json};
 use crate::state::AppState;
@@ -82,17 +83,26 @@ fn api_router() -> OpenApiRouter<AppState> {
     super::admin::routes(super::keys::routes(router))
 }
 
-/// Who asks, for secrets only for a signed-in recipient: the API key's account, or else the
-/// browser's session (the web UI's script reveals zero-knowledge secrets through this API).
-async fn viewer(
+/// Who asks, for a secret's conditions: the client's address, and the API key's account or
+/// else the browser's session (the web UI's script reveals zero-knowledge secrets through this
+/// API).
+async fn visitor(
     state: &AppState,
     key: Option<&Principal>,
     headers: &axum::http::HeaderMap,
-) -> Option<Viewer> {
-    match key {
+    ip: ClientIp,
+) -> Visitor {
+    let account = match key {
         Some(p) => Some(p.viewer()),
         None => crate::pages::web_viewer(state, headers).await,
-    }
+    };
+    Visitor { account, ip: ip.0 }
+}
+
+/// An access policy from the wire form.
+pub(crate) fn access_policy(a: v2::Access) -> Result<Option<AccessPolicy>, CoreError> {
+    let hours = a.hours.as_ref().map(|h| (h.time_zone.as_str(), h.weekly.as_slice()));
+    AccessPolicy::new(&a.networks, &a.countries, a.not_before, hours)
 }
 
 fn mode(kind: EnvelopeKind) -> Mode {
@@ -188,6 +198,10 @@ async fn create(
         Some(o) => Some(RecipientRule::new(o.email.as_deref(), o.second_factor).map_err(V2Error::from)?),
         None => None,
     };
+    let access = match body.access {
+        Some(a) => access_policy(a).map_err(V2Error::from)?,
+        None => None,
+    };
     let created = state
         .core
         .secrets
@@ -201,6 +215,7 @@ async fn create(
             share_domain: String::new(),
             owner: owner.clone(),
             only_for,
+            access,
         })
         .await?;
     let r = &created.receipt;
@@ -235,7 +250,7 @@ async fn create(
     responses(
         (status = 200, description = "The secret can be revealed", body = v2::Preview),
         (status = 401, description = "Wrong API key", body = v2::Error),
-        (status = 403, description = "Only for a signed-in recipient, and the caller is not them", body = v2::Error),
+        (status = 403, description = "Only for a signed-in recipient, and the caller is not them; or outside the secret's access policy", body = v2::Error),
         (status = 404, description = "No such secret (any more)", body = v2::Error),
     ),
     security((), ("api_key" = []))
@@ -244,10 +259,11 @@ async fn preview(
     State(state): State<AppState>,
     Bearer(who): Bearer,
     headers: axum::http::HeaderMap,
+    Extension(ip): Extension<ClientIp>,
     LinkKey(key): LinkKey,
 ) -> Result<Json<v2::Preview>, V2Error> {
-    let viewer = viewer(&state, who.as_ref(), &headers).await;
-    let p = state.core.secrets.preview(&key, viewer.as_ref()).await?;
+    let visitor = visitor(&state, who.as_ref(), &headers, ip).await;
+    let p = state.core.secrets.preview(&key, &visitor).await?;
     let passphrase_required = match p.kind {
         EnvelopeKind::Plain => false,
         EnvelopeKind::Passphrase => true,
@@ -277,7 +293,7 @@ async fn preview(
         (status = 200, description = "The secret (now consumed)", body = v2::Revealed),
         (status = 400, description = "Malformed body or key proof; both a passphrase and a key proof", body = v2::Error),
         (status = 401, description = "Wrong API key", body = v2::Error),
-        (status = 403, description = "Only for a signed-in recipient, and the caller is not them (nothing consumed)", body = v2::Error),
+        (status = 403, description = "Only for a signed-in recipient, and the caller is not them; or outside the secret's access policy (nothing consumed)", body = v2::Error),
         (status = 404, description = "Unknown, gone, or wrong passphrase / key proof", body = v2::Error),
         (status = 415, description = "A body that is not JSON", body = v2::Error),
     ),
@@ -287,6 +303,7 @@ async fn reveal(
     State(state): State<AppState>,
     Bearer(who): Bearer,
     headers: axum::http::HeaderMap,
+    Extension(ip): Extension<ClientIp>,
     LinkKey(key): LinkKey,
     body: Option<V2Json<Option<v2::Reveal>>>,
 ) -> Result<Json<v2::Revealed>, V2Error> {
@@ -298,8 +315,8 @@ async fn reveal(
         (None, Some(k)) => Unlock::KeyProof(key_proof(&k)?),
         (Some(_), Some(_)) => return Err(V2Error::bad_request("send either passphrase or key_proof")),
     };
-    let viewer = viewer(&state, who.as_ref(), &headers).await;
-    let r = state.core.secrets.reveal_with(&key, unlock, viewer.as_ref()).await?;
+    let visitor = visitor(&state, who.as_ref(), &headers, ip).await;
+    let r = state.core.secrets.reveal_with(&key, unlock, &visitor).await?;
     let mode = mode(r.kind);
     let (value, ciphertext) = match mode {
         // Text secrets were stored from UTF-8 strings; anything else is shown lossily.
@@ -332,6 +349,7 @@ pub(crate) fn receipt_body(state: &AppState, v: &ReceiptView) -> v2::Receipt {
         received_at: v.received_at,
         secret_expires_at: v.secret_expires_at,
         expires_at: v.expires_at,
+        view_log: v.view_log.iter().map(|n| v2::ViewEvent { at: n.at, network: n.client.clone() }).collect(),
     }
 }
 

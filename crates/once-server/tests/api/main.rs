@@ -1,6 +1,8 @@
 //! API v1 through real HTTP against a server spawned on port 0.
 
+mod access;
 mod admin;
+mod connections;
 mod dashboard;
 mod helpers;
 mod hostile;
@@ -8,5 +10,7 @@ mod keys;
 mod limits;
 mod metrics;
 mod pages;
+mod syslog;
 mod v1;
 mod v2;
+mod view_log;

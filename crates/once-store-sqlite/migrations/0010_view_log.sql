@@ -1,0 +1,2 @@
+-- The receipt's view log: one `AT,CLIENT` entry per reveal, `;`-separated (once_store::ViewNote).
+ALTER TABLE receipts ADD COLUMN view_log TEXT;
