@@ -44,11 +44,11 @@ pub struct CreateSecret {
     pub passphrase: Option<String>,
     /// Lifetime in seconds (default: the server's). Must be within the server's bounds
     /// (by default 60 s to 30 days).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::opt_i64")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub ttl: Option<i64>,
     /// How many times it can be revealed (default 1; at most the server's limit, by default 100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::opt_u32")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub max_views: Option<u32>,
     /// Only a signed-in recipient may reveal it (in the web UI, or with their API key); everyone
@@ -74,7 +74,7 @@ pub struct Access {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub countries: Vec<String>,
     /// Not before this time (Unix seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::opt_i64")]
     pub not_before: Option<i64>,
     /// Only within these weekly hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,7 +275,7 @@ pub struct CreateApiKey {
     /// At least one scope.
     pub scopes: Vec<Scope>,
     /// Seconds until the key stops working (default: never).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::opt_i64")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub expires_in: Option<i64>,
 }
@@ -379,4 +379,62 @@ pub struct ErrorBody {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Error {
     pub error: ErrorBody,
+}
+
+/// Integers as JSON Schema reads them: `60` and `60.0` are the same integer (a fraction, or a
+/// number out of range, is still an error).
+mod integral {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+
+    /// A whole number that fits in an `i64` (integers up to 2^53 survive the trip through `f64`).
+    fn whole(n: serde_json::Number) -> Option<i64> {
+        if let Some(i) = n.as_i64() {
+            return Some(i);
+        }
+        let f = n.as_f64()?;
+        // Whole and within ±2^53, where every integer is exact in an f64.
+        (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<serde_json::Number>::deserialize(d)? {
+            None => Ok(None),
+            Some(n) => whole(n).map(Some).ok_or_else(|| D::Error::custom("expected a whole number")),
+        }
+    }
+
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        match opt_i64(d)? {
+            None => Ok(None),
+            Some(n) => u32::try_from(n)
+                .map(Some)
+                .map_err(|_| D::Error::custom("expected a whole number from 0 to 4294967295")),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "super::opt_i64")]
+            n: Option<i64>,
+        }
+
+        fn n(json: &str) -> Result<Option<i64>, String> {
+            serde_json::from_str::<T>(json).map(|t| t.n).map_err(|e| e.to_string())
+        }
+
+        #[test]
+        fn whole_floats_are_integers_and_fractions_are_not() {
+            assert_eq!(n(r#"{"n": 60}"#), Ok(Some(60)));
+            assert_eq!(n(r#"{"n": 60.0}"#), Ok(Some(60)));
+            assert_eq!(n(r#"{"n": -5e2}"#), Ok(Some(-500)));
+            assert_eq!(n(r#"{"n": null}"#), Ok(None));
+            assert_eq!(n("{}"), Ok(None));
+            assert!(n(r#"{"n": 60.5}"#).is_err());
+            assert!(n(r#"{"n": 1e300}"#).is_err());
+            assert!(n(r#"{"n": "60"}"#).is_err());
+        }
+    }
 }

@@ -16,7 +16,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(health::router())
         .merge(v1::router())
-        .merge(v2::router())
+        .merge(v2::router(state.core.secrets.policy()))
         .merge(assets::router())
         .merge(crate::pages::router())
         .fallback(crate::pages::not_found);

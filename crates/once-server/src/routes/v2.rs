@@ -59,10 +59,14 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The v2 routes and their OpenAPI document (which also serves itself).
-pub fn router() -> Router<AppState> {
+/// The v2 routes and their OpenAPI document (which also serves itself), with this instance's
+/// limits written in.
+pub fn router(policy: &once_core::Policy) -> Router<AppState> {
     let (router, api) = api_router().split_for_parts();
-    let doc = std::sync::Arc::new(api);
+    // The document is plain data (string keys, no maps keyed by structs): it always serializes.
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    tighten(&mut doc, policy);
+    let doc = std::sync::Arc::new(doc);
     router.route(
         "/api/v2/openapi.json",
         axum::routing::get(move || {
@@ -70,6 +74,57 @@ pub fn router() -> Router<AppState> {
             async move { Json(doc.as_ref().clone()) }
         }),
     )
+}
+
+/// What the derived schemas can't say: the instance's TTL and view bounds, which fields go
+/// together, and the shapes of keys, proofs and cursors. A request the document allows is then
+/// one the handlers take (as far as JSON Schema can tell; network lists, time zones and
+/// ciphertexts are still checked only by the handlers).
+fn tighten(doc: &mut serde_json::Value, policy: &once_core::Policy) {
+    use serde_json::json;
+    // Canonical unpadded base64url: the bits past the last whole byte are zero.
+    let b64url_32 = json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"});
+    let schemas = &mut doc["components"]["schemas"];
+    if let Some(create) = schemas.get_mut("CreateSecret") {
+        let props = &mut create["properties"];
+        props["ttl"]["minimum"] = json!(policy.min_ttl);
+        props["ttl"]["maximum"] = json!(policy.max_ttl);
+        props["max_views"]["maximum"] = json!(policy.max_views);
+        props["secret"]["pattern"] = json!("\\S");
+        props["ciphertext"]["minLength"] = json!(1);
+        props["ciphertext"]["pattern"] =
+            json!("^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$");
+        props["key_proof"] = b64url_32.clone();
+        create["oneOf"] = json!([
+            {"required": ["secret"], "not": {"anyOf": [{"required": ["ciphertext"]}, {"required": ["key_proof"]}]}},
+            {"required": ["ciphertext", "key_proof"], "not": {"anyOf": [{"required": ["secret"]}, {"required": ["passphrase"]}]}}
+        ]);
+    }
+    if let Some(reveal) = schemas.get_mut("Reveal") {
+        reveal["properties"]["key_proof"] = b64url_32;
+        reveal["not"] = json!({"required": ["passphrase", "key_proof"]});
+    }
+    if let Some(key) = schemas.get_mut("CreateApiKey") {
+        let props = &mut key["properties"];
+        props["name"]["minLength"] = json!(1);
+        props["name"]["maxLength"] = json!(64);
+        // Not only spaces, and no control characters (the handler trims, then checks).
+        props["name"]["pattern"] =
+            json!("^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$");
+        props["scopes"]["minItems"] = json!(1);
+    }
+    if let Some(params) = doc["paths"]["/api/v2/receipts"]["get"]["parameters"].as_array_mut() {
+        for p in params {
+            match p["name"].as_str() {
+                Some("limit") => {
+                    p["schema"]["minimum"] = json!(1);
+                    p["schema"]["maximum"] = json!(100);
+                }
+                Some("cursor") => p["schema"]["pattern"] = json!("^[0-9]{1,18}\\.[0-9a-f]{64}$"),
+                _ => {}
+            }
+        }
+    }
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
