@@ -3,8 +3,10 @@
 //!
 //! [`link`] parses the links people pass around, and [`zk`] is the client side of
 //! zero-knowledge mode (encrypt before upload, decrypt after reveal), in the browser's format.
+//! [`split`] builds on it: split secrets, whose N links rebuild the secret from any K of them.
 
 pub mod link;
+pub mod split;
 mod v2;
 pub mod zk;
 

@@ -38,6 +38,9 @@
 //!
 //! Key material lives only in types that zeroize on drop and print as `[redacted]`. A wrong key,
 //! a wrong or missing passphrase and a tampered blob are the same [`ZkError::Failed`].
+//!
+//! [`split`] builds split secrets on this format: a secret whose key is cut into shares, any K
+//! of which rebuild it.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -49,6 +52,8 @@ use rand::rngs::OsRng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+pub mod split;
 
 /// PBKDF2-HMAC-SHA256 iterations for the passphrase (OWASP 2023); fixed by format v1.
 pub const PBKDF2_ITERATIONS: u32 = 600_000;

@@ -1,6 +1,6 @@
-//! The command-line client: `once share`, `get`, `status` and `burn`, against a Once server
-//! (API v2, zero-knowledge: the secret is encrypted here and its key travels only in the link's
-//! `#fragment`) or any Onetime Secret–compatible server (`--v1`, server-side encryption).
+//! The command-line client: `once share`, `get`, `status`, `burn` and `combine`, against a Once
+//! server (API v2, zero-knowledge: the secret is encrypted here and its key travels only in the
+//! link's `#fragment`) or any Onetime Secret–compatible server (`--v1`, server-side encryption).
 //!
 //! Made for scripts: standard output carries only the result (the link, the secret, or one JSON
 //! object with `--json`); everything else goes to standard error; the exit code says what kind
@@ -14,6 +14,7 @@ mod input;
 mod output;
 mod receipt;
 mod share;
+mod split;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -38,6 +39,9 @@ pub enum ClientCommand {
     /// Burn a secret through its receipt, so its link reveals nothing.
     #[command(after_help = receipt::BURN_EXAMPLES)]
     Burn(receipt::BurnArgs),
+    /// Rebuild a split secret (share --split) from enough of its links, and print it.
+    #[command(after_help = split::COMBINE_EXAMPLES)]
+    Combine(split::CombineArgs),
 }
 
 /// Which server, and who we are there (every client command takes these).
@@ -72,6 +76,7 @@ pub async fn run(command: ClientCommand) -> ExitCode {
         ClientCommand::Get(args) => get::run(args).await,
         ClientCommand::Status(args) => receipt::status(args).await,
         ClientCommand::Burn(args) => receipt::burn(args).await,
+        ClientCommand::Combine(args) => split::combine(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,7 +21,8 @@ use once_server::{Application, Config, FlagOverrides, LogFormat, MasterKeySource
     long_about = "Once: self-hosted one-time secret sharing, compatible with Onetime Secret's API v1.\n\n\
         Share and read secrets from anywhere with `once share`, `once get`, `once status` and\n\
         `once burn` (the secret is encrypted on this machine; set ONCE_SERVER or a profile in\n\
-        ~/.config/once/config.toml to say which server).\n\n\
+        ~/.config/once/config.toml to say which server). `once share --split 3-of-5` makes five\n\
+        links, any three of which rebuild the secret with `once combine`.\n\n\
         On the server's machine: start it with `once serve`; it keeps its database and master key\n\
         in ./once-data unless told otherwise. Manage master keys with `once keys`, API users with\n\
         `once user`, the audit trail with `once audit`.",

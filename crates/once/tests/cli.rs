@@ -1,5 +1,6 @@
-//! The command-line client as people and scripts use it: `once share | get | status | burn`
-//! against a spawned `once serve`, with exit codes, standard output and standard error checked.
+//! The command-line client as people and scripts use it: `once share | get | status | burn |
+//! combine` against a spawned `once serve`, with exit codes, standard output and standard error
+//! checked.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -498,7 +499,15 @@ fn completions_and_man_pages() {
     let dir = home.path().join("man1");
     let out = run(client(home.path()).arg("man").arg("--dir").arg(&dir));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for page in ["once.1", "once-share.1", "once-get.1", "once-status.1", "once-burn.1", "once-serve.1"] {
+    for page in [
+        "once.1",
+        "once-share.1",
+        "once-get.1",
+        "once-status.1",
+        "once-burn.1",
+        "once-combine.1",
+        "once-serve.1",
+    ] {
         let text = std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
         assert!(text.contains(".TH"), "{page}");
     }
@@ -608,4 +617,223 @@ fn the_clients_environment_leaves_the_server_alone() {
     let server = Server::start(dir.path(), "serve", &client_env);
     let (link, _) = share(&server, home.path(), "still serving", &[]);
     assert_eq!(get(&server, home.path(), &link, &[]).stdout, "still serving");
+}
+
+/// `once share --split K-of-N ARGS` with `secret` on standard input; returns the links (standard
+/// output, one a line) and standard error.
+fn share_split(
+    server: &Server,
+    home: &Path,
+    secret: &str,
+    split: &str,
+    args: &[&str],
+) -> (Vec<String>, String) {
+    let out = run(at(server, home).args(["share", "--split", split]).args(args).write_stdin(secret));
+    assert_eq!(out.code, 0, "share --split failed: {}", out.stderr);
+    (out.stdout.lines().map(str::to_owned).collect(), out.stderr)
+}
+
+fn combine(server: &Server, home: &Path, links: &[&str], args: &[&str]) -> Out {
+    run(at(server, home).arg("combine").args(args).args(links))
+}
+
+/// The state of the secret behind a receipt (`new`, `received`, …).
+fn state(server: &Server, home: &Path, receipt: &str) -> String {
+    let out = run(at(server, home).args(["status", "--json", receipt]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    json(&out.stdout)["state"].as_str().expect("state").to_owned()
+}
+
+#[test]
+fn split_three_of_five_any_three_rebuild_two_do_not_each_works_once() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let server = Server::start(dir.path(), "serve", &[("RUST_LOG", "trace"), ("ONCE_LOG_FORMAT", "json")]);
+    let h = home.path();
+    let secret = "CANARY-ROOT-TOKEN-41c7";
+    let (links, stderr) = share_split(&server, h, &format!("{secret}\n"), "3-of-5", &["--ttl", "1h"]);
+    assert_eq!(links.len(), 5, "five links, nothing else on stdout: {links:?}");
+    let fragments: Vec<&str> = links.iter().map(|l| l.split_once('#').expect("a #fragment").1).collect();
+    for (link, fragment) in links.iter().zip(&fragments) {
+        assert!(link.starts_with(&format!("{}/secret/", server.base())), "{link}");
+        assert_eq!(fragment.split('.').nth(1), Some("3of5"), "K and N after the key: {link}");
+        assert!(!stderr.contains(fragment), "keys go to stdout only: {stderr}");
+    }
+    let mut distinct = links.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5);
+    let receipts: Vec<String> = (1..=5)
+        .map(|i| {
+            let prefix = format!("receipt {i}: ");
+            stderr.lines().find_map(|l| l.strip_prefix(&prefix)).expect("a receipt line").to_owned()
+        })
+        .collect();
+    assert!(stderr.contains("any 3 of these 5 links rebuild the secret"), "{stderr}");
+    assert!(stderr.contains("each works once"), "{stderr}");
+    let l: Vec<&str> = links.iter().map(String::as_str).collect();
+
+    // Two links are refused before anything is used.
+    let two = combine(&server, h, &[l[0], l[1]], &[]);
+    assert_eq!(two.code, 1, "{}", two.stderr);
+    assert!(two.stdout.is_empty());
+    assert!(
+        two.stderr.contains("needs 3 of its 5 links") && two.stderr.contains("nothing was used up"),
+        "{}",
+        two.stderr
+    );
+    // So is one link given twice, and `once get` on a share link.
+    let repeated = combine(&server, h, &[l[0], l[0], l[1]], &[]);
+    assert_eq!(repeated.code, 1, "{}", repeated.stderr);
+    assert!(repeated.stderr.contains("link 2 repeats link 1"), "{}", repeated.stderr);
+    let got = get(&server, h, l[0], &[]);
+    assert_eq!(got.code, 1, "{}", got.stderr);
+    assert!(
+        got.stderr.contains("one of the 5 links of a split secret") && got.stderr.contains("once combine"),
+        "{}",
+        got.stderr
+    );
+    for receipt in &receipts {
+        assert_eq!(state(&server, h, receipt), "new", "nothing was used up");
+    }
+
+    // Any three rebuild it, byte for byte, as `once get` prints.
+    let three = combine(&server, h, &[l[4], l[0], l[2]], &[]);
+    assert_eq!((three.code, three.stdout.as_str()), (0, secret), "{}", three.stderr);
+    assert!(!three.stderr.contains(secret));
+    // Each link works once: the same three again are gone.
+    let again = combine(&server, h, &[l[4], l[0], l[2]], &[]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stdout.is_empty());
+    assert!(again.stderr.contains("none of the 3 links given still work"), "{}", again.stderr);
+    // Two live links and a used one: refused before the live ones are used.
+    let short = combine(&server, h, &[l[1], l[0], l[3]], &[]);
+    assert_eq!(short.code, 2, "{}", short.stderr);
+    assert!(
+        short.stderr.contains("only 2 of the 3 links given still work (link 2 gone)"),
+        "{}",
+        short.stderr
+    );
+    assert!(short.stderr.contains("nothing was used up"), "{}", short.stderr);
+    let states: Vec<String> = receipts.iter().map(|r| state(&server, h, r)).collect();
+    assert_eq!(states, ["received", "new", "received", "new", "received"]);
+
+    let log = server.stop();
+    assert!(log.contains("once::audit"), "the log is there to search");
+    for needle in fragments.iter().copied().chain([secret]) {
+        assert!(!log.contains(needle), "the server log holds {needle}");
+    }
+}
+
+#[test]
+fn split_with_passphrase_json_stdin_and_mixed_splits() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let server = Server::start(dir.path(), "serve", &[]);
+    let h = home.path();
+    let (right, wrong) = (h.join("right"), h.join("wrong"));
+    std::fs::write(&right, "correct horse\n").expect("write");
+    std::fs::write(&wrong, "battery staple\n").expect("write");
+    let right = right.to_str().expect("utf-8 path");
+    let wrong = wrong.to_str().expect("utf-8 path");
+
+    let out = run(at(&server, h)
+        .args(["share", "--split", "2-of-3", "--json", "--passphrase-file", right])
+        .write_stdin("two\nlines\n"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let made = json(&out.stdout);
+    assert_eq!((made["threshold"].as_u64(), made["shares"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(made["passphrase_required"], true);
+    let pairs = made["links"].as_array().expect("links");
+    assert_eq!(pairs.len(), 3);
+    let a: Vec<String> =
+        pairs.iter().map(|p| p["secret_url"].as_str().expect("secret_url").to_owned()).collect();
+    let a_receipts: Vec<String> =
+        pairs.iter().map(|p| p["receipt_url"].as_str().expect("receipt_url").to_owned()).collect();
+    let (b, _) = share_split(&server, h, "other", "2-of-3", &[]);
+
+    // Links of two splits: refused, nothing used.
+    let mixed = combine(&server, h, &[&a[0], &b[1]], &[]);
+    assert_eq!(mixed.code, 1, "{}", mixed.stderr);
+    assert!(mixed.stderr.contains("these links belong to different splits"), "{}", mixed.stderr);
+    // An ordinary link is not a share.
+    let (plain, _) = share(&server, h, "plain", &[]);
+    let out = combine(&server, h, &[&a[0], &plain], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("link 2 is an ordinary secret"), "{}", out.stderr);
+    // The passphrase: needed, and checked by the server before a link is used.
+    let none = combine(&server, h, &[&a[0], &a[1]], &[]);
+    assert_eq!(none.code, 1, "no terminal to ask on: {}", none.stderr);
+    assert!(none.stderr.contains("needs a passphrase"), "{}", none.stderr);
+    let bad = combine(&server, h, &[&a[0], &a[1]], &["--passphrase-file", wrong]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("wrong passphrase"), "{}", bad.stderr);
+    for receipt in &a_receipts {
+        assert_eq!(state(&server, h, receipt), "new", "nothing was used up");
+    }
+
+    // Links on standard input, one given twice and one more than needed.
+    let stdin = format!("{}\n{}\n\n  {}\n{}\n", a[2], a[2], a[0], a[1]);
+    let out = run(at(&server, h).args(["combine", "--passphrase-file", right, "-"]).write_stdin(stdin));
+    assert_eq!((out.code, out.stdout.as_str()), (0, "two\nlines"), "{}", out.stderr);
+    assert!(out.stderr.contains("link 2 repeats link 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 link given was not needed and still works"), "{}", out.stderr);
+    let states: Vec<String> = a_receipts.iter().map(|r| state(&server, h, r)).collect();
+    assert_eq!(states, ["received", "new", "received"], "exactly K were used");
+
+    let out = combine(&server, h, &[&b[2], &b[0]], &["--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let combined = json(&out.stdout);
+    assert_eq!(combined["secret"], "other");
+    assert_eq!((combined["threshold"].as_u64(), combined["shares"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(combined["mode"], "zero_knowledge");
+}
+
+#[test]
+fn split_usage_errors() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let server = Server::start(dir.path(), "serve", &[]);
+    let h = home.path();
+    for (args, says) in [
+        (&["--split", "1-of-3"][..], "at least 2"),
+        (&["--split", "4-of-3"], "can't be more than N"),
+        (&["--split", "3-of-17"], "at most 16"),
+        (&["--split", "three"], "K-of-N"),
+        (&["--split", "2-of-3", "--views", "2"], "drop --views"),
+        (&["--split", "2-of-3", "--v1"], "drop --v1"),
+    ] {
+        let out = run(at(&server, h).arg("share").args(args).write_stdin("x"));
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+    }
+    let big = "x".repeat(64 * 1024 + 1);
+    let out = run(at(&server, h).args(["share", "--split", "2-of-2"]).write_stdin(big));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("at most 64 KiB"), "{}", out.stderr);
+    let (links, _) = share_split(&server, h, &"y".repeat(64 * 1024), "2-of-2", &["--views", "1"]);
+    assert_eq!(links.len(), 2);
+
+    for args in [&[][..], &["not a link"], &["-", "-"]] {
+        let out = run(at(&server, h).arg("combine").args(args).write_stdin(""));
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+    }
+    // A damaged #part is refused before anything is sent.
+    let damaged = format!("{}.2of2", links[0].rsplit_once('.').expect("dot").0);
+    let out = combine(&server, h, &[&damaged, &links[1]], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("link 1: the part after # is damaged"), "{}", out.stderr);
+}
+
+#[test]
+fn a_split_cut_short_burns_the_links_already_made() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let server = Server::start(
+        dir.path(),
+        "serve",
+        &[("ONCE_LIMITS__ENABLED", "true"), ("ONCE_LIMITS__CREATE_PER_MINUTE", "1")],
+    );
+    let out = run(at(&server, home.path()).args(["share", "--split", "2-of-3"]).write_stdin("x"));
+    assert_eq!(out.code, 4, "rate limited: {}", out.stderr);
+    assert!(out.stdout.is_empty(), "no link is printed: {}", out.stdout);
+    assert!(out.stderr.contains("nothing was shared"), "{}", out.stderr);
+    assert!(out.stderr.contains("the 1 link already made was burned"), "{}", out.stderr);
 }

@@ -23,7 +23,7 @@ pub enum Exit {
 
 /// The exit codes, for `--help` and the man page.
 pub const EXIT_CODES_HELP: &str = "\
-Exit codes of share, get, status and burn:
+Exit codes of share, get, status, burn and combine:
   0  success
   1  usage or input error (bad flag, empty secret, no server configured, malformed link)
   2  not found: expired, already viewed or burned, wrong link, or wrong passphrase

@@ -5,16 +5,15 @@
 //! reveal is told apart by a second preview: still there means the passphrase (or the link's
 //! key) was wrong, and nothing was spent.
 
-use std::io::IsTerminal;
-
 use once_api::v2::{Mode, Reveal};
 use once_client::link::SecretLink;
+use once_client::split::ShareFragment;
 use once_client::{Client, zk};
 use serde::Serialize;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::exit::{Exit, Failure};
-use super::input::{Confirm, PassphraseArgs, Stdin, link_from_stdin, prompt_passphrase};
+use super::input::{Confirm, PassphraseArgs, Stdin, link_from_stdin, passphrase_if_required};
 use super::{ServerArgs, Target, output};
 
 pub const EXAMPLES: &str = "\
@@ -30,7 +29,8 @@ A wrong passphrase reveals nothing and uses no view, but enough wrong tries burn
 Exit codes: 0 ok, 1 usage or input, 2 not found, consumed or wrong passphrase, 3 API key
 refused, 4 network or server unavailable (details: once --help).";
 
-const GONE: &str = "no such secret: it expired, was already viewed or burned, or the link is wrong";
+pub(super) const GONE: &str =
+    "no such secret: it expired, was already viewed or burned, or the link is wrong";
 const DAMAGED: &str =
     "the secret was revealed (a view is used up) but does not decrypt with the link's key: it is damaged";
 
@@ -77,6 +77,15 @@ pub async fn run(mut args: GetArgs) -> Result<(), Failure> {
     };
     let link = SecretLink::parse(&text).map_err(|e| Failure::usage(e.to_string()))?;
     drop(text);
+    if let Some(share) = link.fragment().and_then(|f| ShareFragment::parse(f).ok()) {
+        let t = share.threshold();
+        return Err(Failure::usage(format!(
+            "this is one of the {} links of a split secret, any {} of which rebuild it: nothing was used up",
+            t.shares(),
+            t.needed()
+        ))
+        .with_hint(format!("once combine LINK1 LINK2 … with {} of the links", t.needed())));
+    }
     let settings = super::config::resolve(&args.server)?;
     let target = Target::for_link(link.base.as_deref(), &settings)?;
     let client = target.client(&settings)?;
@@ -119,21 +128,7 @@ async fn get_v2(client: &Client, link: &SecretLink, args: &GetArgs, stdin: Stdin
         }
         Mode::Server => None,
     };
-    let passphrase = if preview.passphrase_required {
-        match args.passphrase.read(Confirm::Once, stdin)? {
-            Some(p) => Some(p),
-            None if std::io::stdin().is_terminal() => Some(prompt_passphrase(Confirm::Once)?),
-            None => {
-                return Err(Failure::usage("this secret needs a passphrase")
-                    .with_hint("pass --passphrase-file PATH, or --passphrase-prompt on a terminal"));
-            }
-        }
-    } else {
-        if args.passphrase.given() {
-            eprintln!("note: this secret has no passphrase; not using the one given");
-        }
-        None
-    };
+    let passphrase = passphrase_if_required(&args.passphrase, preview.passphrase_required, stdin)?;
 
     let mut body = match &fragment {
         Some(f) => {
@@ -198,6 +193,8 @@ async fn get_v1(client: &Client, link: &SecretLink, args: &GetArgs, stdin: Stdin
 }
 
 /// Runs key derivation (PBKDF2 with a passphrase) off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Failure::usage(format!("key derivation failed: {e}")))
 }

@@ -12,6 +12,8 @@ use super::exit::Failure;
 
 /// The most a secret read from standard input may hold; the server's own limit is far lower.
 const MAX_SECRET_BYTES: usize = 64 << 20;
+/// The most the links read from standard input may hold (`once combine -`).
+const MAX_LINKS_BYTES: usize = 1 << 20;
 
 /// How many times the prompt asks: twice when a typo would lock the recipient out.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -87,7 +89,7 @@ pub fn read_secret(keep_newline: bool) -> Result<Zeroizing<Vec<u8>>, Failure> {
         let line = prompt("Secret: ")?;
         Zeroizing::new(line.as_bytes().to_vec())
     } else {
-        let mut bytes = read_all(std::io::stdin().lock(), MAX_SECRET_BYTES)?;
+        let mut bytes = read_all(std::io::stdin().lock(), MAX_SECRET_BYTES, "the secret")?;
         if !keep_newline {
             strip_one_newline(&mut bytes);
         }
@@ -103,13 +105,13 @@ pub fn read_secret(keep_newline: bool) -> Result<Zeroizing<Vec<u8>>, Failure> {
 
 /// Reads everything, growing the buffer by copying into a fresh one, so no copy of the secret
 /// is left behind in freed memory.
-fn read_all(mut reader: impl Read, limit: usize) -> Result<Zeroizing<Vec<u8>>, Failure> {
+fn read_all(mut reader: impl Read, limit: usize, what: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
     let mut buf = Zeroizing::new(vec![0u8; 8 << 10]);
     let mut len = 0;
     loop {
         if len == buf.len() {
             if buf.len() >= limit {
-                return Err(Failure::usage(format!("the secret is larger than {} MiB", limit >> 20)));
+                return Err(Failure::usage(format!("{what} is larger than {} MiB", limit >> 20)));
             }
             let mut bigger = Zeroizing::new(vec![0u8; (buf.len() * 2).min(limit)]);
             bigger[..len].copy_from_slice(&buf[..len]);
@@ -142,6 +144,35 @@ pub fn link_from_stdin() -> Result<Zeroizing<String>, Failure> {
     first_line_of(std::path::Path::new("-"), "link")
 }
 
+/// Links from standard input, one a line, blank lines skipped (for `once combine -`).
+pub fn links_from_stdin() -> Result<Vec<Zeroizing<String>>, Failure> {
+    let bytes = read_all(std::io::stdin().lock(), MAX_LINKS_BYTES, "standard input")?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| Failure::usage("standard input is not text"))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| Zeroizing::new(l.to_owned())).collect())
+}
+
+/// The passphrase for a secret that `required` one: from the flags, else a prompt on the
+/// terminal; without either, an error before anything is revealed. A passphrase given for a
+/// secret without one is pointed out and left unused.
+pub fn passphrase_if_required(
+    args: &PassphraseArgs,
+    required: bool,
+    stdin: Stdin,
+) -> Result<Option<Zeroizing<String>>, Failure> {
+    if !required {
+        if args.given() {
+            eprintln!("note: this secret has no passphrase; not using the one given");
+        }
+        return Ok(None);
+    }
+    match args.read(Confirm::Once, stdin)? {
+        Some(p) => Ok(Some(p)),
+        None if std::io::stdin().is_terminal() => prompt_passphrase(Confirm::Once).map(Some),
+        None => Err(Failure::usage("this secret needs a passphrase")
+            .with_hint("pass --passphrase-file PATH, or --passphrase-prompt on a terminal")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,8 +196,8 @@ mod tests {
     #[test]
     fn read_all_grows_and_stops_at_the_limit() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        assert_eq!(&read_all(&data[..], 1 << 20).expect("read")[..], &data[..]);
-        assert!(read_all(&data[..], 16 << 10).is_err());
-        assert!(read_all(&b""[..], 1 << 20).expect("read").is_empty());
+        assert_eq!(&read_all(&data[..], 1 << 20, "x").expect("read")[..], &data[..]);
+        assert!(read_all(&data[..], 16 << 10, "x").is_err());
+        assert!(read_all(&b""[..], 1 << 20, "x").expect("read").is_empty());
     }
 }

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 
 use once_api::v2::{CreateSecret, Mode, OnlyFor};
+use once_client::split::Threshold;
 use once_client::{Client, ClientError, ShareOptions};
 use serde::Serialize;
 use zeroize::{Zeroize, Zeroizing};
@@ -17,10 +18,12 @@ Examples:
   pass show db/prod | once share --ttl 1h --views 1
   once share --passphrase-prompt < notes.txt
   once share --json < token.txt | jq -r .secret_url
+  once share --split 3-of-5 < root-token.txt   # five links; any three rebuild the secret
 
 The secret is read from standard input when it is not a terminal (one trailing newline is
 dropped: --keep-newline keeps it), else from a hidden prompt; never from the command line.
 Standard output gets the link alone; the receipt link and notes go to standard error.
+With --split K-of-N it gets the N links, one a line, and standard error their receipts.
 
 Exit codes: 0 ok, 1 usage or input, 2 not found, consumed or wrong passphrase, 3 API key
 refused, 4 network or server unavailable (details: once --help).";
@@ -29,7 +32,7 @@ refused, 4 network or server unavailable (details: once --help).";
 pub struct ShareArgs {
     /// How long the link works: 30m, 1h, 7d, 2w, 1h30m or seconds [default: the server's].
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
-    ttl: Option<i64>,
+    pub(super) ttl: Option<i64>,
     /// How many times the secret can be revealed [default: 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     views: Option<u32>,
@@ -37,16 +40,21 @@ pub struct ShareArgs {
     passphrase: PassphraseArgs,
     /// Only this account may reveal it, signed in (in the browser, or `once get` with its API key).
     #[arg(long, value_name = "EMAIL")]
-    only_for: Option<String>,
+    pub(super) only_for: Option<String>,
     /// Keep the trailing newline of standard input (one `\n` or `\r\n` is dropped by default).
     #[arg(long)]
     keep_newline: bool,
     /// Also draw the link as a QR code on standard error.
     #[arg(long)]
-    qr: bool,
-    /// Print one JSON object (secret_url, receipt_url, expires_at, max_views, mode) instead.
+    pub(super) qr: bool,
+    /// Split it into N links, any K of which rebuild it (`once combine`); fewer reveal nothing.
+    /// 2 ≤ K ≤ N ≤ 16; each link works once; at most 64 KiB.
+    #[arg(long, value_name = "K-of-N", value_parser = parse_split)]
+    split: Option<Threshold>,
+    /// Print one JSON object (secret_url, receipt_url, expires_at, max_views, mode) instead;
+    /// with --split: threshold, shares, links (secret_url, receipt_url each), expires_at.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -75,11 +83,22 @@ pub async fn run(args: ShareArgs) -> Result<(), Failure> {
     if settings.v1 && args.only_for.is_some() {
         return Err(Failure::usage("--only-for needs API v2: drop --v1"));
     }
+    if args.split.is_some() {
+        if settings.v1 {
+            return Err(Failure::usage("--split makes zero-knowledge links, which need API v2: drop --v1"));
+        }
+        if args.views.is_some_and(|v| v != 1) {
+            return Err(Failure::usage("each link of a split secret works once: drop --views"));
+        }
+    }
     let secret = read_secret(args.keep_newline)?;
     // Piped in, the secret has taken standard input; typed at the prompt, it has not.
     let stdin = if std::io::stdin().is_terminal() { Stdin::Free } else { Stdin::Taken };
     let passphrase = args.passphrase.read(Confirm::Twice, stdin)?;
     let client = Target { server, credentials: true }.client(&settings)?;
+    if let Some(threshold) = args.split {
+        return super::split::share(&client, &args, threshold, secret, passphrase).await;
+    }
     let shared = if settings.v1 {
         share_v1(&client, &args, secret, passphrase).await?
     } else {
@@ -175,12 +194,18 @@ async fn share_v1(
 }
 
 /// A failed create. A 404 there means the server lacks the route: the wrong server or API.
-fn create_failed(e: ClientError, server: &str, api: &str, hint: &str) -> Failure {
+pub(super) fn create_failed(e: ClientError, server: &str, api: &str, hint: &str) -> Failure {
     if e.status() == Some(404) {
         return Failure::usage(format!("{server} does not offer {api}'s create route: is it a Once server?"))
             .with_hint(hint);
     }
     Failure::from_client(e, server, "not found")
+}
+
+/// `K-of-N`, e.g. `3-of-5`.
+fn parse_split(text: &str) -> Result<Threshold, String> {
+    text.parse::<Threshold>()
+        .map_err(|e| format!("{text:?}: {e} (e.g. 3-of-5: five links, any three rebuild it)"))
 }
 
 /// `30m`, `1h`, `7d`, `2w`, `1h30m` or plain seconds.
