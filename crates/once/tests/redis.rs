@@ -13,17 +13,25 @@ use once_store_redis::testing::{Cleanup, OwnedRedis, fresh_prefix, shared_redis_
 const MASTER_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
 fn instance(dir: &std::path::Path, name: &str, url: &str, prefix: &str) -> Server {
+    instance_with(dir, name, url, prefix, &[])
+}
+
+/// An instance with more settings (`ONCE_*` variables) on top of the shared ones.
+fn instance_with(
+    dir: &std::path::Path,
+    name: &str,
+    url: &str,
+    prefix: &str,
+    more: &[(&str, &str)],
+) -> Server {
     let log = dir.join(format!("{name}.log"));
-    Server::spawn(
-        &dir.join(name),
-        log,
-        &["--store", url],
-        &[
-            ("ONCE_MASTER_KEY", MASTER_KEY),
-            ("ONCE_REDIS__KEY_PREFIX", prefix),
-            ("ONCE_REDIS__TIMEOUT_MS", "1000"),
-        ],
-    )
+    let mut envs = vec![
+        ("ONCE_MASTER_KEY", MASTER_KEY),
+        ("ONCE_REDIS__KEY_PREFIX", prefix),
+        ("ONCE_REDIS__TIMEOUT_MS", "1000"),
+    ];
+    envs.extend_from_slice(more);
+    Server::spawn(&dir.join(name), log, &["--store", url], &envs)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -160,19 +168,8 @@ async fn rate_limits_are_shared_by_the_instances_on_one_redis() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (url, prefix) = (shared_redis_url(), fresh_prefix());
     let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
-    let spawn = |name: &str| {
-        Server::spawn(
-            &dir.path().join(name),
-            dir.path().join(format!("{name}.log")),
-            &["--store", &url],
-            &[
-                ("ONCE_MASTER_KEY", MASTER_KEY),
-                ("ONCE_REDIS__KEY_PREFIX", &prefix),
-                ("ONCE_LIMITS__ENABLED", "true"),
-                ("ONCE_LIMITS__CREATE_PER_MINUTE", "4"),
-            ],
-        )
-    };
+    let limits = [("ONCE_LIMITS__ENABLED", "true"), ("ONCE_LIMITS__CREATE_PER_MINUTE", "4")];
+    let spawn = |name: &str| instance_with(dir.path(), name, &url, &prefix, &limits);
     let (a, b) = (spawn("a"), spawn("b"));
     let http = reqwest::Client::new();
     let mut created = 0;
@@ -199,20 +196,12 @@ async fn passphrase_guesses_through_two_instances_and_fifty_addresses_meet_the_c
     let dir = tempfile::tempdir().expect("tempdir");
     let (url, prefix) = (shared_redis_url(), fresh_prefix());
     let _cleanup = Cleanup { url: url.clone(), prefix: prefix.clone() };
-    let spawn = |name: &str| {
-        Server::spawn(
-            &dir.path().join(name),
-            dir.path().join(format!("{name}.log")),
-            &["--store", &url],
-            &[
-                ("ONCE_MASTER_KEY", MASTER_KEY),
-                ("ONCE_REDIS__KEY_PREFIX", &prefix),
-                ("ONCE_SECRETS__MAX_PASSPHRASE_FAILURES", "1000"),
-                // The test client stands in for 50 clients behind a proxy.
-                ("ONCE_HTTP__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]"),
-            ],
-        )
-    };
+    let more = [
+        ("ONCE_SECRETS__MAX_PASSPHRASE_FAILURES", "1000"),
+        // The test client stands in for 50 clients behind a proxy.
+        ("ONCE_HTTP__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]"),
+    ];
+    let spawn = |name: &str| instance_with(dir.path(), name, &url, &prefix, &more);
     let (a, b) = (spawn("a"), spawn("b"));
     let opts = ShareOptions { passphrase: Some("the right one".into()), ..ShareOptions::default() };
     let m = a.client().share("guarded", &opts).await.expect("share");

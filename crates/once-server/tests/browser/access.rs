@@ -8,21 +8,10 @@ use serde_json::json;
 use crate::flows::{ZkLink, api_preview};
 use crate::harness::{Browser, Catalog, Opts, Site, within};
 
-/// `YYYY-MM-DDTHH:MM` of Unix time `t` in a zone `offset_hours` east of UTC.
-fn wall_clock(t: i64, offset_hours: i64) -> String {
-    let secs = t + offset_hours * 3600;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}", rest / 3600, rest % 3600 / 60)
+/// `YYYY-MM-DDTHH:MM` of Unix time `t`, on the wall clock of `zone`.
+fn wall_clock(t: i64, zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(zone).expect("zone");
+    jiff::Timestamp::from_second(t).expect("time").to_zoned(tz).strftime("%Y-%m-%dT%H:%M").to_string()
 }
 
 /// Creates a zero-knowledge secret with the access fields set as given (`(id, value)` pairs).
@@ -59,13 +48,12 @@ async fn not_before_is_read_in_the_time_zone_typed_and_networks_show_the_neutral
         assert_eq!(b.value("#access_tz").await, "America/New_York", "the browser's own zone by default");
 
         let now = once_core::Clock::now(&once_core::SystemClock);
-        // Seoul is UTC+9 all year. Two minutes ago there: open now; read as New York or UTC time
-        // it would be hours away.
-        let past = wall_clock(now - 120, 9);
+        // Two minutes ago in Seoul: open now; read as New York or UTC time it would be hours away.
+        let past = wall_clock(now - 120, "Asia/Seoul");
         let open =
             create_limited(&b, &site, &[("access_tz", "Asia/Seoul"), ("access_not_before", &past)]).await;
         assert_eq!(api_preview(&site, &open.key).await, StatusCode::OK, "not before {past} Seoul time");
-        let future = wall_clock(now + 7200, 9);
+        let future = wall_clock(now + 7200, "Asia/Seoul");
         let later =
             create_limited(&b, &site, &[("access_tz", "Asia/Seoul"), ("access_not_before", &future)]).await;
         assert_eq!(api_preview(&site, &later.key).await, StatusCode::FORBIDDEN, "not before {future}");
