@@ -189,12 +189,17 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The create form's access policy; `None` when no field is filled in.
-fn form_access(form: &CreateForm) -> Result<Option<AccessPolicy>, CoreError> {
-    let tz = match field(&form.access_tz) {
+/// The time zone typed for the access limits; UTC when none was.
+fn form_tz(form: &CreateForm) -> String {
+    match field(&form.access_tz) {
         tz if tz.is_empty() => "UTC".to_owned(),
         tz => tz,
-    };
+    }
+}
+
+/// The create form's access policy; `None` when no field is filled in.
+fn form_access(form: &CreateForm) -> Result<Option<AccessPolicy>, CoreError> {
+    let tz = form_tz(form);
     let not_before = match field(&form.access_not_before) {
         t if t.is_empty() => None,
         t => Some(once_core::local_time_to_unix(&t, &tz)?),
@@ -258,10 +263,7 @@ fn home_page(
         access_countries: field(&form.access_countries),
         access_not_before: field(&form.access_not_before),
         access_hours: field(&form.access_hours),
-        access_tz: match field(&form.access_tz) {
-            tz if tz.is_empty() => "UTC".to_owned(),
-            tz => tz,
-        },
+        access_tz: form_tz(form),
         access_tz_default: form.access_tz.trim().is_empty(),
     }
 }
