@@ -27,10 +27,17 @@ pub enum ClientError {
     /// was not the envelope, e.g. from a proxy) and `message`, and `Retry-After` in seconds.
     #[error("server said {status}: {message}")]
     ApiV2 { status: u16, code: Option<ErrorCode>, message: String, retry_after: Option<u64> },
+    /// Without its URL: a secret link's path is the secret's key.
     #[error("network error: {0}")]
-    Network(#[from] reqwest::Error),
+    Network(reqwest::Error),
     #[error("unexpected response: {0}")]
     Decode(String),
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        ClientError::Network(e.without_url())
+    }
 }
 
 impl ClientError {
@@ -216,5 +223,18 @@ fn path_segment(key: &str) -> percent_encoding::PercentEncode<'_> {
 fn zeroize_form(form: Vec<(&'static str, String)>) {
     for (_, mut value) in form {
         zeroize::Zeroize::zeroize(&mut value);
+    }
+}
+
+#[cfg(test)]
+mod network_error_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn network_errors_never_name_the_url() {
+        // Nothing listens on port 9 of loopback here; the path stands in for a secret's key.
+        let err = Client::new("http://127.0.0.1:9").reveal("k3jSECRETKEY", None).await.expect_err("refused");
+        assert!(matches!(err, ClientError::Network(_)));
+        assert!(!format!("{err} {err:?}").contains("k3jSECRETKEY"), "{err:?}");
     }
 }
