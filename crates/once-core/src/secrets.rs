@@ -437,6 +437,7 @@ impl SecretService {
             failures: 0,
             created_at: now,
             expires_at: now + ttl,
+            file: None,
         };
         let receipt = Receipt {
             id: receipt_id,

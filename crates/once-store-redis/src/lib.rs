@@ -7,10 +7,11 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `P{sid}:s` | hash | the secret: envelope `e`, views left `v`, expiry `x`, `m` (receipt id and creation time, packed), and only when set: guard `p`, failures `f` |
+//! | `P{sid}:s` | hash | the secret: envelope `e`, views left `v`, expiry `x`, `m` (receipt id and creation time, packed), and only when set: guard `p`, failures `f`, conditions `rt`, file `fl` (`size:chunks`) |
 //! | `P{sid}:rs` | hash | its receipt: the fields that change (state `st`, views `n`, failures `f`, updated `u`: absent while they are a fresh receipt's), plus `m`, the fixed ones packed (it lives with the secret so take/burn/failure update both atomically) |
 //! | `P{rid}:r` | string | receipt id → secret id, to find the receipt from the receipt link |
-//! | `Pexp:s`, `Pexp:r` | sorted sets | expiry indexes for the sweeper (score: expires_at) |
+//! | `P{sid}:c` | hash | a file secret's content: expiry `x`, then one field per chunk index |
+//! | `Pexp:s`, `Pexp:r`, `Pexp:c` | sorted sets | expiry indexes for the sweeper (score: expires_at) |
 //! | `Powner:ID` | sorted set | an account's receipts, for the recent list (score: created_at) |
 //! | `P{acct}:…` | hashes, strings, sorted sets | accounts, e-mail index, API keys, sessions (`s:HASH`), each account's sessions (`ss:ID`) and the sessions' end index (`sx`): one slot |
 //! | `P{acct}:k:HASH` | hash | an API key: account `a`, name `n`, created `c`, last use `lu`, wrapped vault key `w`, scopes `sc`, and only when set: expiry `x`, revocation `rv` (a key written before scopes existed has no `sc`: it reads as `share read burn`) |
@@ -57,10 +58,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use once_store::{
-    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome,
-    Lockout, LockoutStore, RateLimitStore, Receipt, ReceiptState, RecordId, Role, Scopes, SecretRecord,
-    SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow,
-    UsageState, ViewNote, utc_day,
+    Account, AccountId, AccountStore, ApiKeyRecord, BurnOutcome, BurnReason, Claim, ContentStore, Cursor,
+    FailureOutcome, FileInfo, Lockout, LockoutStore, RateLimitStore, Receipt, ReceiptState, RecordId, Role,
+    Scopes, SecretRecord, SecretStore, SessionRecord, SessionStore, StoreError, StoreResult, Taken,
+    TotpRecord, UnixTime, UsageRow, UsageState, ViewNote, utc_day,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
@@ -307,6 +308,14 @@ impl RedisStore {
 
     fn receipt_pointer_key(&self, rid: &RecordId) -> String {
         format!("{}{{{}}}:r", self.prefix, hex(&rid.0))
+    }
+
+    fn chunks_key(&self, sid: &RecordId) -> String {
+        format!("{}{{{}}}:c", self.prefix, hex(&sid.0))
+    }
+
+    fn chunk_expiry_key(&self) -> String {
+        format!("{}exp:c", self.prefix)
     }
 
     fn secret_expiry_key(&self) -> String {
@@ -692,6 +701,11 @@ fn secret_from(id: RecordId, h: &Hash) -> Option<SecretRecord> {
         expires_at: h.num("x")?,
         // Absent unless only a signed-in recipient may reveal it.
         restricted_to: h.text("rt").map(str::to_owned),
+        // Absent unless it is a file secret.
+        file: match h.text("fl") {
+            Some(f) => Some(FileInfo::decode(f)?),
+            None => None,
+        },
     })
 }
 
@@ -789,7 +803,8 @@ impl SecretStore for RedisStore {
         let secret_args = 8
             + if secret.has_passphrase { 2 } else { 0 }
             + if secret.failures == 0 { 0 } else { 2 }
-            + if secret.restricted_to.is_some() { 2 } else { 0 };
+            + if secret.restricted_to.is_some() { 2 } else { 0 }
+            + if secret.file.is_some() { 2 } else { 0 };
         create
             .arg(scripts::CREATE.get_hash())
             .arg(2)
@@ -818,6 +833,9 @@ impl SecretStore for RedisStore {
         }
         if let Some(r) = &secret.restricted_to {
             create.arg("rt").arg(r.as_str());
+        }
+        if let Some(f) = &secret.file {
+            create.arg("fl").arg(f.encode());
         }
         // A fresh receipt's state (`new`, no views, no failures, updated when created) is implied
         // by absent fields: fewer arguments for the script and smaller hashes for Redis.
@@ -1834,6 +1852,61 @@ const RATE_HIT_RANGE: std::ops::RangeInclusive<i64> = -(1 << 51)..=(1 << 51);
 
 /// One script per hit on the key's own slot (`P{rl:KEY}`), with the caller's `now`: the counters
 /// are shared by every instance on this Redis, and exact under any concurrency.
+/// A file secret's chunks are one hash beside its record (`P{sid}:c`: field `x` the expiry, then
+/// one field per chunk index), with the record's Redis TTL, and a member in the `Pexp:c` index
+/// for the sweeper.
+#[async_trait]
+impl ContentStore for RedisStore {
+    async fn put_chunk(
+        &self,
+        id: &RecordId,
+        index: u32,
+        bytes: Vec<u8>,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        let key = self.chunks_key(id);
+        pipe.cmd("HSET").arg(&key).arg("x").arg(expires_at).arg(index).arg(bytes).ignore();
+        pipe.cmd("PEXPIRE").arg(&key).arg(ttl_ms(now, expires_at)).ignore();
+        pipe.cmd("ZADD").arg(self.chunk_expiry_key()).arg(expires_at).arg(&id.0[..]).ignore();
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+    }
+
+    async fn chunk(&self, id: &RecordId, index: u32, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
+        let key = self.chunks_key(id);
+        let (x, bytes): (Option<i64>, Option<Vec<u8>>) =
+            self.run(|mut c| async move {
+                redis::cmd("HMGET").arg(key).arg("x").arg(index).query_async(&mut c).await
+            })
+            .await?;
+        Ok(bytes.filter(|_| x.is_some_and(|x| x > now)))
+    }
+
+    async fn drop_chunks(&self, id: &RecordId) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(self.chunks_key(id)).ignore();
+        pipe.cmd("ZREM").arg(self.chunk_expiry_key()).arg(&id.0[..]).ignore();
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+    }
+
+    /// Counts secrets whose chunks went, not chunks.
+    async fn purge_chunks(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
+        let due = self.due(self.chunk_expiry_key(), now, u64::from(batch)).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for member in &due {
+            let Ok(sid) = <[u8; 32]>::try_from(member.as_slice()) else { continue };
+            pipe.cmd("DEL").arg(self.chunks_key(&RecordId(sid))).ignore();
+        }
+        pipe.cmd("ZREM").arg(self.chunk_expiry_key()).arg(&due).ignore();
+        self.run(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await?;
+        Ok(due.len() as u64)
+    }
+}
+
 #[async_trait]
 impl RateLimitStore for RedisStore {
     async fn rate_hit(&self, key: &str, limit: u32, period_ms: i64, now_ms: i64) -> StoreResult<Option<i64>> {

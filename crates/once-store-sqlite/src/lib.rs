@@ -60,9 +60,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use once_store::{
     Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
-    BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Lockout, LockoutStore, RateLimitStore, RateTable,
-    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
-    StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, ViewNote,
+    BurnOutcome, BurnReason, Claim, ContentStore, Cursor, FailureOutcome, Lockout, LockoutStore,
+    RateLimitStore, RateTable, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore,
+    SessionRecord, SessionStore, StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState,
+    ViewNote,
 };
 use rusqlite::{Connection, OptionalExtension, ffi, params};
 
@@ -180,6 +181,10 @@ const PURGE_SECRETS: &str =
 const PURGE_RECEIPTS: &str =
     "DELETE FROM receipts WHERE id IN (SELECT id FROM receipts WHERE expires_at <= ?1 LIMIT ?2)";
 
+/// Deletes up to `?2` file chunks expired at `?1`, found by the `chunks_expires_at` index.
+const PURGE_CHUNKS: &str =
+    "DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks WHERE expires_at <= ?1 LIMIT ?2)";
+
 /// Usage statistics at `?1`: receipts by UTC day of creation and state (`new` and `viewed` are
 /// `expired` once their secret's expiry passed), with the envelope bytes of their live secrets.
 /// One pass over the receipts, each joined to its secret by primary key.
@@ -235,8 +240,8 @@ impl SecretStore for SqliteStore {
             .write(move |conn| {
                 conn.prepare_cached(
                     "INSERT INTO secrets (id, receipt_id, envelope, has_passphrase, views_left, failures, created_at,
-                                          expires_at, restricted_to)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                          expires_at, restricted_to, file)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .and_then(|mut st| {
                     st.execute(params![
@@ -248,7 +253,8 @@ impl SecretStore for SqliteStore {
                         s.failures,
                         s.created_at,
                         s.expires_at,
-                        s.restricted_to
+                        s.restricted_to,
+                        s.file.map(|f| f.encode())
                     ])
                 })
                 .map_err(on_insert("secret"))?;
@@ -290,7 +296,7 @@ impl SecretStore for SqliteStore {
         self.read(move |conn| {
             conn.prepare_cached(
                 "SELECT id, receipt_id, envelope, has_passphrase, views_left, failures, created_at, expires_at,
-                        restricted_to
+                        restricted_to, file
                  FROM secrets WHERE id = ?1 AND views_left > 0 AND expires_at > ?2",
             )?
             .query_row(params![&id.0[..], now], secret_from_row)
@@ -1167,6 +1173,67 @@ fn audit_anchor_in(conn: &Connection) -> rusqlite::Result<AuditAnchor> {
         .map(Option::unwrap_or_default)
 }
 
+#[async_trait]
+impl ContentStore for SqliteStore {
+    async fn put_chunk(
+        &self,
+        id: &RecordId,
+        index: u32,
+        bytes: Vec<u8>,
+        _now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let id = *id;
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO chunks (secret_id, idx, expires_at, bytes) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut st| st.execute(params![&id.0[..], index, expires_at, bytes]))
+                .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn chunk(&self, id: &RecordId, index: u32, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
+        let id = *id;
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT bytes FROM chunks WHERE secret_id = ?1 AND idx = ?2 AND expires_at > ?3",
+            )?
+            .query_row(params![&id.0[..], index, now], |r| r.get(0))
+            .optional()
+        })
+        .await
+    }
+
+    async fn drop_chunks(&self, id: &RecordId) -> StoreResult<()> {
+        let id = *id;
+        self.writer
+            .write(move |conn| {
+                conn.prepare_cached("DELETE FROM chunks WHERE secret_id = ?1")
+                    .and_then(|mut st| st.execute(params![&id.0[..]]))
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn purge_chunks(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached(PURGE_CHUNKS)
+                    .and_then(|mut st| st.execute(params![now, batch]))
+                    .map_err(backend)?;
+                // usize → u64 is lossless on every platform Rust supports (usize ≤ 64 bits).
+                Ok(n as u64)
+            })
+            .await
+    }
+}
+
 /// Rate limits live in this process's memory, not in the database: a check on every create and
 /// reveal would otherwise be a write, queued to the one writer thread and committed before the
 /// request could go on, competing with the writes that matter. So the limits count per process
@@ -1343,6 +1410,8 @@ mod tests {
         assert!(secrets.contains("USING COVERING INDEX secrets_expires_at (expires_at<?)"), "{secrets}");
         let receipts = plan(&conn, PURGE_RECEIPTS);
         assert!(receipts.contains("USING COVERING INDEX receipts_expires_at (expires_at<?)"), "{receipts}");
+        let chunks = plan(&conn, PURGE_CHUNKS);
+        assert!(chunks.contains("USING COVERING INDEX chunks_expires_at (expires_at<?)"), "{chunks}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Row ↔ record mapping.
 
 use once_store::{
-    Account, AccountId, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, BurnReason, Receipt,
+    Account, AccountId, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, BurnReason, FileInfo, Receipt,
     ReceiptState, RecordId, Role, Scopes, SecretRecord, SessionRecord, ViewNote,
 };
 use rusqlite::Row;
@@ -36,6 +36,10 @@ pub(crate) fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRecord> {
         created_at: r.get(6)?,
         expires_at: r.get(7)?,
         restricted_to: r.get(8)?,
+        file: match r.get::<_, Option<String>>(9)? {
+            None => None,
+            Some(f) => Some(FileInfo::decode(&f).ok_or_else(|| bad(9, "file info"))?),
+        },
     })
 }
 

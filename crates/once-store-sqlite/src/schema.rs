@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_restricted_secrets.sql"),
     include_str!("../migrations/0009_audit.sql"),
     include_str!("../migrations/0010_view_log.sql"),
+    include_str!("../migrations/0011_files.sql"),
 ];
 
 /// Records are keyed by random hashes, so every insert dirties its own leaf page and WAL traffic

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use once_store::conformance::{NOW, account, fresh_id, pair};
 use once_store::{
-    AccountStore, AuditAnchor, AuditEntry, AuditStore, BurnOutcome, FailureOutcome, LockoutStore,
-    RateLimitStore, ReceiptState, RecordId, Scopes, SecretStore, Store, StoreError, audit,
+    AccountStore, AuditAnchor, AuditEntry, AuditStore, BurnOutcome, ContentStore, FailureOutcome,
+    LockoutStore, RateLimitStore, ReceiptState, RecordId, Scopes, SecretStore, Store, StoreError, audit,
 };
 use once_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -353,13 +353,14 @@ async fn an_older_schema_is_upgraded_in_place() {
          ALTER TABLE api_keys DROP COLUMN scopes; ALTER TABLE api_keys DROP COLUMN expires_at;
          ALTER TABLE api_keys DROP COLUMN revoked_at; ALTER TABLE secrets DROP COLUMN restricted_to;
          ALTER TABLE receipts DROP COLUMN view_log;
+         DROP TABLE chunks; ALTER TABLE secrets DROP COLUMN file;
          PRAGMA user_version = 1;",
     )
     .expect("downgrade");
     drop(conn);
 
     let store = SqliteStore::open(&path).expect("upgrade");
-    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret), "data kept");
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret.clone()), "data kept");
     let keys = vec![("k".to_owned(), [1u8; 32])];
     assert_eq!(store.register_keys(&keys).await.expect("the new table works"), keys);
     // A key from before scopes can do what every key could then (share, read, burn), for ever.
@@ -381,6 +382,8 @@ async fn an_older_schema_is_upgraded_in_place() {
         store.audit_after(0, 10).await.expect("audit"),
         audit::chain(AuditAnchor::default(), &[entry])
     );
+    store.put_chunk(&secret.id, 0, b"chunk".to_vec(), NOW, NOW + 600).await.expect("the chunks table works");
+    assert_eq!(store.chunk(&secret.id, 0, NOW).await.expect("chunk").as_deref(), Some(&b"chunk"[..]));
     let conn = rusqlite::Connection::open(&path).expect("open");
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
     assert_eq!(version, once_store_sqlite::SCHEMA_VERSION);

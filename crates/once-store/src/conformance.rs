@@ -40,9 +40,9 @@ pub use tokio;
 use crate::audit::{chain, verify_chain};
 use crate::{
     Account, AccountId, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, BurnOutcome, BurnReason, Claim,
-    Cursor, DAY_SECS, FailureOutcome, Lockout, Receipt, ReceiptState, RecordId, Role, Scope, Scopes,
-    SecretRecord, SessionRecord, Store, StoreError, TotpRecord, UsageRow, UsageState, VIEW_LOG_MAX_BYTES,
-    ViewNote,
+    Cursor, DAY_SECS, FailureOutcome, FileInfo, Lockout, Receipt, ReceiptState, RecordId, Role, Scope,
+    Scopes, SecretRecord, SessionRecord, Store, StoreError, TotpRecord, UsageRow, UsageState,
+    VIEW_LOG_MAX_BYTES, ViewNote,
 };
 
 /// A store under test, plus whatever must live as long as it (a temp dir, a server handle).
@@ -125,6 +125,7 @@ pub fn pair(views: u32, ttl: i64, owner: Option<&str>, created_at: i64) -> (Secr
         failures: 0,
         created_at,
         expires_at: created_at + ttl,
+        file: None,
     };
     let receipt = Receipt {
         id: rid,
@@ -421,6 +422,73 @@ pub async fn expired_secrets_are_unreadable(store: Arc<dyn Store>) {
         panic!("an expired secret can't be burned");
     };
     assert_eq!(r, receipt, "nothing about an expired secret changes its receipt");
+}
+
+pub async fn file_secrets_keep_their_file_info(store: Arc<dyn Store>) {
+    let (mut secret, receipt) = pair(2, 60, None, NOW);
+    secret.file = Some(FileInfo { size: 5 * (1 << 20) + 7, chunks: 6 });
+    secret.has_passphrase = true;
+    store.create(secret.clone(), receipt).await.expect("create");
+    assert_eq!(store.peek(&secret.id, NOW).await.expect("peek"), Some(secret.clone()));
+    let taken = store.take(&secret.id, NOW).await.expect("take").expect("a view");
+    assert_eq!(taken.views_left, 1);
+    let after = store.peek(&secret.id, NOW).await.expect("peek").expect("one view left");
+    assert_eq!(after.file, secret.file, "a view leaves the file info as it was");
+}
+
+/// A chunk's bytes, distinct per secret and index.
+fn chunk_bytes(id: &RecordId, index: u32, len: usize) -> Vec<u8> {
+    (0..len).map(|i| id.0[i % 32] ^ (i as u8).wrapping_mul(31) ^ index as u8).collect()
+}
+
+pub async fn chunks_round_trip_and_drop_per_secret(store: Arc<dyn Store>) {
+    let (a, b) = (fresh_id(), fresh_id());
+    let sizes = [1 << 20, 1 << 20, 12_345];
+    for (i, &len) in sizes.iter().enumerate() {
+        store.put_chunk(&a, i as u32, chunk_bytes(&a, i as u32, len), NOW, NOW + 60).await.expect("put");
+    }
+    store.put_chunk(&b, 0, chunk_bytes(&b, 0, 100), NOW, NOW + 60).await.expect("put");
+    for (i, &len) in sizes.iter().enumerate() {
+        let got = store.chunk(&a, i as u32, NOW).await.expect("read").expect("stored");
+        assert!(got == chunk_bytes(&a, i as u32, len), "chunk {i} comes back byte for byte");
+    }
+    assert_eq!(store.chunk(&a, 3, NOW).await.expect("read"), None, "past the last chunk");
+    // Writing an index again replaces it.
+    store.put_chunk(&a, 2, b"again".to_vec(), NOW, NOW + 60).await.expect("put");
+    assert_eq!(store.chunk(&a, 2, NOW).await.expect("read").as_deref(), Some(&b"again"[..]));
+    // Empty chunks are kept as empty, not as missing.
+    store.put_chunk(&a, 3, b"".to_vec(), NOW, NOW + 60).await.expect("put");
+    assert_eq!(store.chunk(&a, 3, NOW).await.expect("read").as_deref(), Some(&b""[..]));
+
+    store.drop_chunks(&a).await.expect("drop");
+    for i in 0..4 {
+        assert_eq!(store.chunk(&a, i, NOW).await.expect("read"), None, "chunk {i} dropped");
+    }
+    assert_eq!(store.chunk(&b, 0, NOW).await.expect("read"), Some(chunk_bytes(&b, 0, 100)), "others stay");
+    store.drop_chunks(&a).await.expect("dropping nothing is fine");
+}
+
+pub async fn expired_chunks_are_unreadable_and_purged(store: Arc<dyn Store>) {
+    let (old, live) = (fresh_id(), fresh_id());
+    for i in 0..3 {
+        store.put_chunk(&old, i, b"old".to_vec(), NOW, NOW + 10).await.expect("put");
+    }
+    store.put_chunk(&live, 0, b"live".to_vec(), NOW, NOW + 100).await.expect("put");
+    assert!(store.chunk(&old, 0, NOW + 9).await.expect("read").is_some(), "live until its expiry");
+    assert_eq!(store.chunk(&old, 0, NOW + 10).await.expect("read"), None, "dead at its expiry");
+    // Backends that expire chunks by themselves (Redis) may find fewer to remove.
+    let mut purged = 0;
+    loop {
+        let n = store.purge_chunks(NOW + 10, 2).await.expect("purge");
+        assert!(n <= 2, "at most a batch at a time");
+        purged += n;
+        if n < 2 {
+            break;
+        }
+    }
+    assert!(purged <= 3);
+    assert_eq!(store.chunk(&live, 0, NOW + 10).await.expect("read").as_deref(), Some(&b"live"[..]));
+    assert_eq!(store.chunk(&old, 0, NOW).await.expect("read"), None, "purged chunks are gone for good");
 }
 
 pub async fn receipts_outlive_their_secrets(store: Arc<dyn Store>) {
@@ -1933,6 +2001,9 @@ macro_rules! conformance_suite {
             concurrent_unguarded_takes_exactly_one_wins,
             reveals_are_noted_on_the_receipt,
             expired_secrets_are_unreadable,
+            file_secrets_keep_their_file_info,
+            chunks_round_trip_and_drop_per_secret,
+            expired_chunks_are_unreadable_and_purged,
             receipts_outlive_their_secrets,
             failures_count_and_the_cap_burns,
             concurrent_failures_are_all_counted,

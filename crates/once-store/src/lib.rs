@@ -68,6 +68,27 @@ pub struct SecretRecord {
     pub failures: u32,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    /// Set for a file secret: its content lies beside the record in [`ContentStore`] chunks.
+    pub file: Option<FileInfo>,
+}
+
+/// The stored content of a file secret: how many bytes, in how many chunks (numbered from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    pub size: u64,
+    pub chunks: u32,
+}
+
+impl FileInfo {
+    /// `size:chunks`, how backends without typed columns keep it.
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.size, self.chunks)
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let (size, chunks) = s.split_once(':')?;
+        Some(FileInfo { size: size.parse().ok()?, chunks: chunks.parse().ok()? })
+    }
 }
 
 /// What a backend stores as the state of a receipt. `expired` and `orphaned` are derived by the core
@@ -620,6 +641,37 @@ pub trait SecretStore: Send + Sync {
     async fn usage(&self, now: UnixTime) -> StoreResult<Vec<UsageRow>>;
 }
 
+/// The content of file secrets, in numbered chunks beside the secret's record. Chunks are
+/// written before the record exists (an upload streams in) and read after its view was claimed
+/// (the download streams out), so they are not part of the one-time claim: the record decides who
+/// gets them, and whoever claims the last view removes them. Each chunk carries the expiry of its
+/// secret; [`purge_chunks`](Self::purge_chunks) removes what a crash or an abandoned upload left.
+#[async_trait]
+pub trait ContentStore: Send + Sync {
+    /// Stores chunk `index` of the content of secret `id` at `now`, kept until `expires_at` at
+    /// most; acknowledged only once durable. Writing an index again replaces it. Every chunk of
+    /// one secret has the same `expires_at`.
+    async fn put_chunk(
+        &self,
+        id: &RecordId,
+        index: u32,
+        bytes: Vec<u8>,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<()>;
+
+    /// Reads chunk `index` of secret `id` unless it is missing or expired at `now`.
+    async fn chunk(&self, id: &RecordId, index: u32, now: UnixTime) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Removes every chunk of secret `id`.
+    async fn drop_chunks(&self, id: &RecordId) -> StoreResult<()>;
+
+    /// Physically removes the expired chunks of up to `batch` secrets (or up to `batch` chunks),
+    /// expired at `now`. Returns how many went (secrets or chunks, the backend's unit); fewer than
+    /// `batch` means none are left.
+    async fn purge_chunks(&self, now: UnixTime, batch: u32) -> StoreResult<u64>;
+}
+
 /// Accounts and API keys.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -815,8 +867,11 @@ pub fn gcra(tat: Option<i64>, limit: u32, period_ms: i64, now_ms: i64) -> Result
 
 /// Everything a backend provides.
 pub trait Store:
-    SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore + RateLimitStore
+    SecretStore + ContentStore + AccountStore + SessionStore + LockoutStore + AuditStore + RateLimitStore
 {
 }
 
-impl<T: SecretStore + AccountStore + SessionStore + LockoutStore + AuditStore + RateLimitStore> Store for T {}
+impl<T> Store for T where
+    T: SecretStore + ContentStore + AccountStore + SessionStore + LockoutStore + AuditStore + RateLimitStore
+{
+}

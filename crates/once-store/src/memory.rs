@@ -1,15 +1,15 @@
 //! The in-memory backend (`memory://`): nothing touches disk. Also the reference semantics the
 //! conformance suite holds every other backend to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use crate::{
     Account, AccountId, AccountStore, ApiKeyRecord, AuditAnchor, AuditEntry, AuditRecord, AuditStore,
-    BurnOutcome, BurnReason, Cursor, FailureOutcome, Lockout, LockoutStore, RateLimitStore, RateTable,
-    Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
+    BurnOutcome, BurnReason, ContentStore, Cursor, FailureOutcome, Lockout, LockoutStore, RateLimitStore,
+    RateTable, Receipt, ReceiptState, RecordId, Role, SecretRecord, SecretStore, SessionRecord, SessionStore,
     StoreError, StoreResult, Taken, TotpRecord, UnixTime, UsageRow, UsageState, ViewNote, utc_day,
 };
 
@@ -17,6 +17,8 @@ use crate::{
 struct Inner {
     secrets: HashMap<RecordId, SecretRecord>,
     receipts: HashMap<RecordId, Receipt>,
+    /// File contents: (secret, chunk index) → (expiry, bytes).
+    chunks: BTreeMap<(RecordId, u32), (UnixTime, Vec<u8>)>,
     accounts: Vec<Account>,
     api_keys: HashMap<[u8; 32], ApiKeyRecord>,
     master_keys: HashMap<String, [u8; 32]>,
@@ -500,6 +502,46 @@ impl SessionStore for MemoryStore {
             g.sessions.values().filter(|s| !s.live_at(now)).map(|s| s.hash).take(batch as usize).collect();
         for h in &dead {
             g.sessions.remove(h);
+        }
+        Ok(dead.len() as u64)
+    }
+}
+
+#[async_trait]
+impl ContentStore for MemoryStore {
+    async fn put_chunk(
+        &self,
+        id: &RecordId,
+        index: u32,
+        bytes: Vec<u8>,
+        _now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        self.lock().chunks.insert((*id, index), (expires_at, bytes));
+        Ok(())
+    }
+
+    async fn chunk(&self, id: &RecordId, index: u32, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
+        let g = self.lock();
+        Ok(g.chunks.get(&(*id, index)).filter(|(x, _)| *x > now).map(|(_, b)| b.clone()))
+    }
+
+    async fn drop_chunks(&self, id: &RecordId) -> StoreResult<()> {
+        let mut g = self.lock();
+        let mine: Vec<(RecordId, u32)> =
+            g.chunks.range((*id, 0)..=(*id, u32::MAX)).map(|(k, _)| *k).collect();
+        for k in mine {
+            g.chunks.remove(&k);
+        }
+        Ok(())
+    }
+
+    async fn purge_chunks(&self, now: UnixTime, batch: u32) -> StoreResult<u64> {
+        let mut g = self.lock();
+        let dead: Vec<(RecordId, u32)> =
+            g.chunks.iter().filter(|(_, (x, _))| *x <= now).map(|(k, _)| *k).take(batch as usize).collect();
+        for k in &dead {
+            g.chunks.remove(k);
         }
         Ok(dead.len() as u64)
     }
