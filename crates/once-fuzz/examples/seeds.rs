@@ -1,9 +1,9 @@
-//! Writes the seeds of `envelope_open` that are sealed bytes, to `seeds/envelope_open/`: an
+//! Writes the seeds of `envelope_open` that are sealed bytes, to `fuzz/seeds/envelope_open/`: an
 //! envelope per algorithm and guard under the target's fixed factors, round-trip inputs, and a
-//! zero-knowledge blob. Run from `fuzz/` whenever the envelope or blob format changes:
+//! zero-knowledge blob. Run it whenever the envelope or blob format changes:
 //!
 //! ```sh
-//! cargo run --example seeds
+//! cargo run -p once-fuzz --example seeds
 //! ```
 //!
 //! The other targets' seeds are plain text files, written by hand.
@@ -23,7 +23,7 @@ fn write(dir: &Path, name: &str, first: u8, rest: &[u8]) -> std::io::Result<()> 
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = Path::new("seeds/envelope_open");
+    let dir = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/envelope_open");
     std::fs::create_dir_all(dir)?;
     let master = || MasterKey::from_bytes(&MASTER_KEY).ok_or("a 32-byte master key");
     for alg in AeadAlgorithm::ALL {
