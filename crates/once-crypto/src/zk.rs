@@ -41,6 +41,9 @@
 //!
 //! [`split`] builds split secrets on this format: a secret whose key is cut into shares, any K
 //! of which rebuild it.
+//!
+//! [`file`](mod@file) is the format for files (version byte 0x02): the same keys and key proof,
+//! the content sealed in chunks so that it can be streamed.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -53,6 +56,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+pub mod file;
 pub mod split;
 
 /// PBKDF2-HMAC-SHA256 iterations for the passphrase (OWASP 2023); fixed by format v1.
@@ -285,6 +289,9 @@ fn parse_header(blob: &[u8]) -> Result<[u8; HEADER_LEN], ZkError> {
 
 /// Whether opening `blob` needs a passphrase (its flag is authenticated, so a lie here only makes
 /// [`open`] fail).
+///
+/// Text blobs (format v1) only: a file blob is [`ZkError::UnsupportedVersion`] here, so a file
+/// can't pass for a text secret. For files, call [`file::needs_passphrase`].
 pub fn blob_needs_passphrase(blob: &[u8]) -> Result<bool, ZkError> {
     Ok(parse_header(blob)?[1] & FLAG_PASSPHRASE != 0)
 }
