@@ -144,6 +144,29 @@ pub struct Preview {
     pub passphrase_required: bool,
     pub views_left: u32,
     pub expires_at: i64,
+    /// Set for a file secret: reveal it with `Accept: application/octet-stream` (the answer is
+    /// the encrypted file, streamed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileSummary>,
+}
+
+/// A file secret, as its preview tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FileSummary {
+    /// Bytes of the encrypted file (what the reveal's body will be).
+    pub size: u64,
+}
+
+/// `POST /api/v2/files`: a `multipart/form-data` body, the parts in this order.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FileUpload {
+    /// A create request (JSON) with `key_proof` and without `secret` or `ciphertext`.
+    pub options: CreateSecret,
+    /// The file, encrypted by the client in Once's zero-knowledge file format.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Binary))]
+    pub content: Vec<u8>,
 }
 
 /// `POST /api/v2/secrets/{key}/reveal`.

@@ -11,6 +11,13 @@ pub enum CoreError {
     /// The secret is larger than the configured limit.
     #[error("secret is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// The file is larger than the configured limit (or file secrets are off).
+    #[error("file is larger than the limit of {limit} bytes")]
+    FileTooLarge { limit: u64 },
+    /// The secret is a file and the caller asked for text. Nothing was consumed; it is only said
+    /// to a caller who proved they hold the link's key.
+    #[error("this secret is a file: ask for it as application/octet-stream")]
+    IsAFile,
     /// Credentials were given and are wrong (or the account is disabled).
     #[error("not authorized")]
     Unauthorized,

@@ -17,6 +17,7 @@ mod admin;
 pub mod audit;
 mod clock;
 mod error;
+mod files;
 mod kdf;
 mod policy;
 mod recipient;
@@ -30,13 +31,15 @@ pub use accounts::{AccountService, NewApiKey, NewUser, Principal, SignInStep, Si
 pub use admin::{AdminService, LockedSubject, MAX_USERS_PAGE, UsageDay, UsageReport, UserSummary, UsersPage};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
+pub use files::{CHUNK_BYTES, FileUpload, HEAD_BYTES};
 pub use once_crypto::EnvelopeKind;
+pub use once_store::FileInfo;
 pub use policy::{AuthPolicy, Policy, SignupMode, TtlRequest, ViewLimit};
 pub use recipient::{RecipientRule, Viewer, Visitor};
 pub use second_factor::{SecondFactorStatus, TotpEnrolment};
 pub use secrets::{
-    CreateSecret, Created, Generated, Preview, ReceiptView, RecentPage, Revealed, SecretService, SecretState,
-    Unlock,
+    CreateSecret, Created, FileContent, Generated, Preview, ReceiptView, RecentPage, Revealed, SecretService,
+    SecretState, Unlock,
 };
 
 /// Everything the services need, shared by all requests.

@@ -13,6 +13,8 @@ pub struct Policy {
     pub receipt_ttl_factor: i64,
     /// Largest secret accepted, in bytes.
     pub max_secret_bytes: usize,
+    /// Largest file secret accepted, in bytes of the client's ciphertext (0: no file secrets).
+    pub max_file_bytes: u64,
     /// Wrong passphrases after which the secret is burned.
     pub max_passphrase_failures: u32,
     /// Most views a secret may allow.
@@ -99,6 +101,7 @@ impl Default for Policy {
             default_ttl: 7 * 24 * 3600,
             receipt_ttl_factor: 2,
             max_secret_bytes: 1024 * 1024,
+            max_file_bytes: 100 * 1024 * 1024,
             max_passphrase_failures: 5,
             max_views: 100,
             passphrase_params: PassphraseParams::default(),

@@ -29,12 +29,14 @@ pub struct Viewer {
 pub struct Visitor {
     pub account: Option<Viewer>,
     pub ip: Option<std::net::IpAddr>,
+    /// The caller takes a file secret's content (a stream of bytes), not only text.
+    pub takes_files: bool,
 }
 
 impl Visitor {
     /// An anonymous visitor from `ip`.
     pub fn from_ip(ip: Option<std::net::IpAddr>) -> Self {
-        Visitor { account: None, ip }
+        Visitor { account: None, ip, takes_files: false }
     }
 }
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use once_crypto::{Envelope, EnvelopeKind, Guard, KeyRing, OpenError, PassphraseParams, Token};
 use once_store::{
-    BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, Receipt, ReceiptState, RecordId, SecretRecord,
-    Store, Taken, UnixTime, ViewNote,
+    BurnOutcome, BurnReason, Claim, Cursor, FailureOutcome, FileInfo, Receipt, ReceiptState, RecordId,
+    SecretRecord, Store, Taken, UnixTime, ViewNote,
 };
 use rand::Rng;
 use rand::rngs::OsRng;
@@ -20,7 +20,7 @@ use crate::kdf::KdfPool;
 use crate::policy::{Policy, TtlRequest, ViewLimit};
 use crate::recipient::{RecipientRule, Visitor};
 
-const SECRET: &str = "secret";
+pub(crate) const SECRET: &str = "secret";
 const RECEIPT: &str = "receipt";
 
 /// A secret's state as the sender sees it.
@@ -87,6 +87,19 @@ pub struct Revealed {
     /// Views left after this one.
     pub views_left: u32,
     pub kind: EnvelopeKind,
+    /// A file secret's content, to read with [`SecretService::file_chunk`]; `plaintext` is then
+    /// the head of the client's blob.
+    pub file: Option<FileContent>,
+}
+
+/// Where a revealed file secret's content is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileContent {
+    pub id: RecordId,
+    pub info: FileInfo,
+    /// This reveal took the last view: the content goes once it has been read
+    /// ([`SecretService::file_read`]).
+    pub last_view: bool,
 }
 
 impl std::fmt::Debug for Revealed {
@@ -166,6 +179,8 @@ impl Unlock {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Preview {
     pub kind: EnvelopeKind,
+    /// Set for a file secret.
+    pub file: Option<FileInfo>,
     pub views_left: u32,
     pub expires_at: UnixTime,
     pub now: UnixTime,
@@ -322,6 +337,10 @@ impl SecretService {
         self.geoip.is_some()
     }
 
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -350,6 +369,17 @@ impl SecretService {
         if req.plaintext.len() > self.policy.max_secret_bytes {
             return Err(CoreError::TooLarge { limit: self.policy.max_secret_bytes });
         }
+        self.create_as(req, Token::generate(), None).await
+    }
+
+    /// Creates the secret of link token `secret_key`; for a file secret, `file` describes the
+    /// content already stored in chunks and `req.plaintext` is the head of the client's blob.
+    pub(crate) async fn create_as(
+        &self,
+        req: CreateSecret,
+        secret_key: Token,
+        file: Option<FileInfo>,
+    ) -> Result<Created, CoreError> {
         let passphrase = req.passphrase.filter(|p| !p.is_empty());
         // A zero-knowledge secret: the client's passphrase (if any) is inside its ciphertext.
         let client_passphrase = match &req.key_proof {
@@ -361,13 +391,19 @@ impl SecretService {
                         .into(),
                 ));
             }
-            Some(_) => Some(once_crypto::zk::blob_needs_passphrase(&req.plaintext).map_err(|_| {
-                CoreError::Invalid("the ciphertext is not in Once's zero-knowledge format".into())
-            })?),
+            Some(_) => Some(
+                if file.is_some() {
+                    once_crypto::zk::file::needs_passphrase(&req.plaintext)
+                } else {
+                    once_crypto::zk::blob_needs_passphrase(&req.plaintext)
+                }
+                .map_err(|_| {
+                    CoreError::Invalid("the ciphertext is not in Once's zero-knowledge format".into())
+                })?,
+            ),
         };
         let now = self.clock.now();
         let ttl = self.policy.ttl(req.ttl);
-        let secret_key = Token::generate();
         let receipt_key = Token::generate();
         let secret_id = RecordId(secret_key.lookup_id(SECRET));
         let receipt_id = RecordId(receipt_key.lookup_id(RECEIPT));
@@ -437,7 +473,7 @@ impl SecretService {
             failures: 0,
             created_at: now,
             expires_at: now + ttl,
-            file: None,
+            file,
         };
         let receipt = Receipt {
             id: receipt_id,
@@ -511,7 +547,13 @@ impl SecretService {
         let record = self.store.peek(&id, now).await?.ok_or(CoreError::NotFound)?;
         self.admitted(&record, visitor, now).map_err(|r| r.error)?;
         let kind = Envelope::parse(&record.envelope).map_err(|_| CoreError::NotFound)?.kind();
-        Ok(Preview { kind, views_left: record.views_left, expires_at: record.expires_at, now })
+        Ok(Preview {
+            kind,
+            file: record.file,
+            views_left: record.views_left,
+            expires_at: record.expires_at,
+            now,
+        })
     }
 
     /// Reveals a secret with what the recipient presents, as `viewer` (a signed-in account, for
@@ -598,10 +640,17 @@ impl SecretService {
             self.keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &record.envelope)
         };
         match opened {
+            Ok(_) if record.file.is_some() && !visitor.takes_files => {
+                // Said only to a caller who proved they hold the key; nothing consumed.
+                self.audit.event("secret.reveal", "denied:file_as_text", Some(&id), "anon");
+                Err(CoreError::IsAFile)
+            }
             Ok(plaintext) => match self.store.take_noted(&id, now, Some(&view_note(visitor, now))).await? {
                 Some(taken) => {
                     self.audit.event("secret.revealed", "ok", Some(&id), "anon");
-                    Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left, kind })
+                    let file =
+                        record.file.map(|info| FileContent { id, info, last_view: taken.views_left == 0 });
+                    Ok(Revealed { plaintext, secret_key: token, views_left: taken.views_left, kind, file })
                 }
                 None => {
                     self.audit.event("secret.reveal", "denied:lost_race", Some(&id), "anon");
@@ -618,6 +667,9 @@ impl SecretService {
                 match self.store.record_failure(&id, cap, now).await? {
                     FailureOutcome::Burned => {
                         self.audit.event("secret.burned", "passphrase_failures", Some(&id), "anon");
+                        if record.file.is_some() {
+                            self.store.drop_chunks(&id).await?;
+                        }
                     }
                     FailureOutcome::Counted { .. } | FailureOutcome::Gone => {
                         self.audit.event("secret.reveal", wrong, Some(&id), "anon");
@@ -642,6 +694,7 @@ impl SecretService {
                     secret_key: token,
                     views_left: taken.views_left,
                     kind: EnvelopeKind::Plain,
+                    file: None,
                 })
             }
             Err(e) => {
@@ -697,6 +750,8 @@ impl SecretService {
             }
             Some(BurnOutcome::Burned(r)) => {
                 self.audit.event("secret.burned", "sender", Some(&r.secret_id), "anon");
+                // A file's content goes with it (a text secret has none: nothing to remove).
+                self.store.drop_chunks(&r.secret_id).await?;
                 Ok((view(r, now, None, Some(token)), true))
             }
             Some(BurnOutcome::AlreadyGone(r)) => Ok((view(r, now, None, Some(token)), false)),
@@ -737,6 +792,14 @@ impl SecretService {
         let mut total = 0;
         loop {
             let n = self.store.purge_expired(now, batch).await?;
+            total += n;
+            if n < u64::from(batch) {
+                break;
+            }
+        }
+        // What crashes and abandoned uploads left of file contents.
+        loop {
+            let n = self.store.purge_chunks(now, batch).await?;
             total += n;
             if n < u64::from(batch) {
                 return Ok(total);

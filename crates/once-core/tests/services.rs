@@ -49,7 +49,7 @@ fn secret(text: &str) -> CreateSecret {
 }
 
 fn as_visitor(account: Option<&Viewer>) -> Visitor {
-    Visitor { account: account.cloned(), ip: None }
+    Visitor { account: account.cloned(), ip: None, takes_files: false }
 }
 
 fn pw(p: &str) -> Option<Zeroizing<String>> {
@@ -730,7 +730,7 @@ async fn an_access_policy_refuses_visits_outside_it_consumes_nothing_and_audits_
         Policy::default(),
         sink.clone(),
     );
-    let from = |ip: &str| Visitor { account: None, ip: Some(ip.parse().expect("ip")) };
+    let from = |ip: &str| Visitor { account: None, ip: Some(ip.parse().expect("ip")), takes_files: false };
 
     // Countries need a GeoIP database.
     let mut s = secret("kr only");

@@ -31,6 +31,9 @@ pub struct SecretsConfig {
     pub receipt_ttl_factor: i64,
     /// Largest secret in bytes.
     pub max_size: usize,
+    /// Largest file secret in bytes (its encrypted form); 0 turns file secrets off. File uploads
+    /// stream to the store in chunks, outside `http.max_body_bytes`.
+    pub max_file_size: u64,
     /// Wrong passphrases after which a secret is burned.
     pub max_passphrase_failures: u32,
     /// Most views one secret may allow.
@@ -46,6 +49,7 @@ impl Default for SecretsConfig {
             max_ttl: p.max_ttl,
             receipt_ttl_factor: p.receipt_ttl_factor,
             max_size: p.max_secret_bytes,
+            max_file_size: p.max_file_bytes,
             max_passphrase_failures: p.max_passphrase_failures,
             max_views: p.max_views,
         }
@@ -591,6 +595,7 @@ impl Config {
             default_ttl: s.default_ttl,
             receipt_ttl_factor: s.receipt_ttl_factor,
             max_secret_bytes: s.max_size,
+            max_file_bytes: s.max_file_size,
             max_passphrase_failures: s.max_passphrase_failures,
             max_views: s.max_views,
             passphrase_params: once_crypto::PassphraseParams {

@@ -102,6 +102,13 @@ impl From<CoreError> for ApiError {
             CoreError::TooLarge { limit } => {
                 ApiError::TooLarge(format!("secret is larger than the limit of {limit} bytes"))
             }
+            CoreError::FileTooLarge { limit: 0 } => ApiError::Forbidden("this server takes no file secrets".into()),
+            CoreError::FileTooLarge { limit } => {
+                ApiError::TooLarge(format!("file is larger than the limit of {limit} bytes"))
+            }
+            CoreError::IsAFile => ApiError::BadRequest(
+                "this secret is a file: ask for it with Accept: application/octet-stream (nothing was used up)".into(),
+            ),
             CoreError::Unauthorized => ApiError::Unauthorized,
             CoreError::Locked { .. } => ApiError::Forbidden("too many wrong codes; try again later".into()),
             CoreError::SignupRefused => ApiError::Forbidden("sign-up is not open to this address".into()),
@@ -186,6 +193,14 @@ impl V2Error {
 
     pub fn not_found(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         V2Error { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: message.into() }
+    }
+
+    pub fn unsupported_media_type(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        V2Error {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: ErrorCode::UnsupportedMediaType,
+            message: message.into(),
+        }
     }
 
     pub fn conflict(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {

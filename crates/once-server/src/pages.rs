@@ -425,7 +425,7 @@ async fn preview(
     let Some(key) = link_key(&key) else {
         return gone_page(&state, l, &csrf);
     };
-    let visitor = Visitor { account: web_viewer(&state, &headers).await, ip };
+    let visitor = Visitor { account: web_viewer(&state, &headers).await, ip, takes_files: false };
     match state.core.secrets.preview(key, &visitor).await {
         Ok(p) => page(&state, StatusCode::OK, &csrf, l, preview_page(l, &csrf, key, p, None).render()),
         Err(CoreError::SignInRequired) => sign_in_to_view(&state, l, &csrf, key, visitor.account.is_some()),
@@ -483,7 +483,7 @@ async fn reveal(
         return gone_page(&state, l, &csrf);
     };
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let visitor = Visitor { account: web_viewer(&state, &headers).await, ip };
+    let visitor = Visitor { account: web_viewer(&state, &headers).await, ip, takes_files: false };
     if !csrf.accepts(&headers, &form.csrf) {
         // Nothing consumed: show the preview again with the reason.
         return match state.core.secrets.preview(key, &visitor).await {
@@ -725,6 +725,8 @@ pub(crate) fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreErro
         CoreError::NotAdmin => (StatusCode::FORBIDDEN, l.t("admin-forbidden")),
         CoreError::Invalid(_)
         | CoreError::TooLarge { .. }
+        | CoreError::FileTooLarge { .. }
+        | CoreError::IsAFile
         | CoreError::Unauthorized
         | CoreError::Conflict(_)
         | CoreError::WeakPassword(_) => (StatusCode::BAD_REQUEST, l.t("error-form")),

@@ -2,6 +2,7 @@
 
 mod admin;
 mod assets;
+mod files;
 mod health;
 mod keys;
 mod metrics;

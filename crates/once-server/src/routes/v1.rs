@@ -155,7 +155,7 @@ async fn reveal(
         None => Unlock::Nothing,
     };
     // A recipient-only secret opens for its recipient's API key here too.
-    let visitor = Visitor { account: caller.principal().map(Principal::viewer), ip };
+    let visitor = Visitor { account: caller.principal().map(Principal::viewer), ip, takes_files: false };
     match state.core.secrets.reveal_with(&key, unlock, &visitor).await {
         Ok(r) => {
             // Text secrets were stored from UTF-8 form fields; anything else is shown lossily.

@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 
 use crate::params::LinkKey;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::{Extension, Json, Router};
 use data_encoding::BASE64URL_NOPAD;
 use once_api::v2::{self, Mode};
@@ -62,7 +63,7 @@ impl utoipa::Modify for BearerAuth {
 /// The v2 routes and their OpenAPI document (which also serves itself), with this instance's
 /// limits written in.
 pub fn router(policy: &once_core::Policy) -> Router<AppState> {
-    let (router, api) = api_router().split_for_parts();
+    let (router, api) = api_router(policy).split_for_parts();
     // The document is plain data (string keys, no maps keyed by structs): it always serializes.
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
     tighten(&mut doc, policy);
@@ -127,9 +128,15 @@ fn tighten(doc: &mut serde_json::Value, policy: &once_core::Policy) {
     }
 }
 
-fn api_router() -> OpenApiRouter<AppState> {
+fn api_router(policy: &once_core::Policy) -> OpenApiRouter<AppState> {
+    // A file upload streams past `http.max_body_bytes`, up to the file limit (plus room for the
+    // options part and the multipart framing).
+    let (schemas, paths, upload) = routes!(super::files::upload);
+    let file_cap = usize::try_from(policy.max_file_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let upload = upload.layer(axum::extract::DefaultBodyLimit::max(file_cap));
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(create))
+        .routes((schemas, paths, upload))
         .routes(routes!(preview))
         .routes(routes!(reveal))
         .routes(routes!(receipt))
@@ -151,7 +158,7 @@ async fn visitor(
         Some(p) => Some(p.viewer()),
         None => crate::pages::web_viewer(state, headers).await,
     };
-    Visitor { account, ip: ip.0 }
+    Visitor { account, ip: ip.0, takes_files: false }
 }
 
 /// An access policy from the wire form.
@@ -214,6 +221,19 @@ async fn create(
         Some(p) => Some(p),
         None => crate::pages::web_principal(&state, &headers).await,
     };
+    let (req, zero_knowledge) = create_request(&state, owner, body, false)?;
+    let created = state.core.secrets.create(req).await?;
+    Ok((StatusCode::CREATED, Json(created_body(&state, &created, zero_knowledge))))
+}
+
+/// The service's create request for a v2 create body, and whether it is zero-knowledge. For a
+/// file (`file`), the body has only the key proof and options: the content comes apart.
+pub(crate) fn create_request(
+    state: &AppState,
+    owner: Option<Principal>,
+    body: v2::CreateSecret,
+    file: bool,
+) -> Result<(CreateSecret, bool), V2Error> {
     let policy = state.core.secrets.policy();
     let ttl = match body.ttl {
         None => TtlRequest::Default,
@@ -227,6 +247,12 @@ async fn create(
     };
     let views = ViewLimit::new(body.max_views.unwrap_or(1), policy).map_err(V2Error::bad_request)?;
     let (plaintext, key_proof) = match (body.secret, body.ciphertext, body.key_proof) {
+        (None, None, Some(proof)) if file => (Zeroizing::new(Vec::new()), Some(key_proof(&proof)?)),
+        (_, _, _) if file => {
+            return Err(V2Error::bad_request(
+                "a file secret's options have its key_proof, and neither secret nor ciphertext",
+            ));
+        }
         (Some(text), None, None) => {
             if text.trim().is_empty() {
                 return Err(V2Error::bad_request("secret is empty"));
@@ -257,40 +283,42 @@ async fn create(
         Some(a) => access_policy(a).map_err(V2Error::from)?,
         None => None,
     };
-    let created = state
-        .core
-        .secrets
-        .create(CreateSecret {
-            plaintext,
-            passphrase,
-            key_proof,
-            ttl,
-            views,
-            recipient: None,
-            share_domain: String::new(),
-            owner: owner.clone(),
-            only_for,
-            access,
-        })
-        .await?;
+    let req = CreateSecret {
+        plaintext,
+        passphrase,
+        key_proof,
+        ttl,
+        views,
+        recipient: None,
+        share_domain: String::new(),
+        owner,
+        only_for,
+        access,
+    };
+    Ok((req, zero_knowledge))
+}
+
+/// The answer to a create.
+pub(crate) fn created_body(
+    state: &AppState,
+    created: &once_core::Created,
+    zero_knowledge: bool,
+) -> v2::Created {
     let r = &created.receipt;
     let secret_key = created.secret_key.expose().to_owned();
     let receipt_key = created.receipt_key.expose().to_owned();
-    Ok((
-        StatusCode::CREATED,
-        Json(v2::Created {
-            secret_url: format!("{}/secret/{secret_key}", state.base_url),
-            receipt_url: format!("{}/receipt/{receipt_key}", state.base_url),
-            secret_key,
-            receipt_key,
-            mode: if zero_knowledge { Mode::ZeroKnowledge } else { Mode::Server },
-            passphrase_required: r.has_passphrase,
-            max_views: r.max_views,
-            created_at: r.created_at,
-            expires_at: r.secret_expires_at,
-            receipt_expires_at: r.expires_at,
-        }),
-    ))
+    v2::Created {
+        secret_url: format!("{}/secret/{secret_key}", state.base_url),
+        receipt_url: format!("{}/receipt/{receipt_key}", state.base_url),
+        secret_key,
+        receipt_key,
+        mode: if zero_knowledge { Mode::ZeroKnowledge } else { Mode::Server },
+        passphrase_required: r.has_passphrase,
+        max_views: r.max_views,
+        created_at: r.created_at,
+        expires_at: r.secret_expires_at,
+        receipt_expires_at: r.expires_at,
+    }
 }
 
 /// Preview a secret
@@ -329,6 +357,7 @@ async fn preview(
         passphrase_required,
         views_left: p.views_left,
         expires_at: p.expires_at,
+        file: p.file.map(|f| v2::FileSummary { size: f.size }),
     }))
 }
 
@@ -345,7 +374,7 @@ async fn preview(
     params(("key" = String, Path, description = "The secret key from the link")),
     request_body(content = Option<v2::Reveal>, description = "May be empty for a secret without passphrase"),
     responses(
-        (status = 200, description = "The secret (now consumed)", body = v2::Revealed),
+        (status = 200, description = "The secret (now consumed); for a file secret asked for with `Accept: application/octet-stream`, the encrypted file as a stream", body = v2::Revealed),
         (status = 400, description = "Malformed body or key proof; both a passphrase and a key proof", body = v2::Error),
         (status = 401, description = "Wrong API key", body = v2::Error),
         (status = 403, description = "Only for a signed-in recipient, and the caller is not them; or outside the secret's access policy (nothing consumed)", body = v2::Error),
@@ -361,7 +390,7 @@ async fn reveal(
     Extension(ip): Extension<ClientIp>,
     LinkKey(key): LinkKey,
     body: Option<V2Json<Option<v2::Reveal>>>,
-) -> Result<Json<v2::Revealed>, V2Error> {
+) -> Result<axum::response::Response, V2Error> {
     // No body, an empty one and JSON `null` all mean "nothing to present".
     let body = body.and_then(|V2Json(b)| b).unwrap_or_default();
     let unlock = match (body.passphrase.filter(|p| !p.is_empty()), body.key_proof) {
@@ -370,15 +399,28 @@ async fn reveal(
         (None, Some(k)) => Unlock::KeyProof(key_proof(&k)?),
         (Some(_), Some(_)) => return Err(V2Error::bad_request("send either passphrase or key_proof")),
     };
-    let visitor = visitor(&state, who.as_ref(), &headers, ip).await;
+    let mut visitor = visitor(&state, who.as_ref(), &headers, ip).await;
+    visitor.takes_files = accepts_octet_stream(&headers);
     let r = state.core.secrets.reveal_with(&key, unlock, &visitor).await?;
+    if let Some(file) = r.file {
+        return Ok(super::files::download(&state, r, file));
+    }
     let mode = mode(r.kind);
     let (value, ciphertext) = match mode {
         // Text secrets were stored from UTF-8 strings; anything else is shown lossily.
         Mode::Server => (Some(String::from_utf8_lossy(&r.plaintext).into_owned()), None),
         Mode::ZeroKnowledge => (None, Some(BASE64URL_NOPAD.encode(&r.plaintext))),
     };
-    Ok(Json(v2::Revealed { mode, value, ciphertext, views_left: r.views_left }))
+    Ok(Json(v2::Revealed { mode, value, ciphertext, views_left: r.views_left }).into_response())
+}
+
+/// The request's `Accept` names `application/octet-stream` (a client that takes a file).
+fn accepts_octet_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(axum::http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|t| {
+            t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/octet-stream")
+        })
+    })
 }
 
 pub(crate) fn receipt_body(state: &AppState, v: &ReceiptView) -> v2::Receipt {

@@ -4,6 +4,7 @@ mod access;
 mod admin;
 mod connections;
 mod dashboard;
+mod files;
 mod helpers;
 mod hostile;
 mod keys;

@@ -432,6 +432,7 @@ async fn openapi_document_lists_every_v2_route() {
             "GET /api/v2/receipts",
             "GET /api/v2/receipts/{key}",
             "GET /api/v2/secrets/{key}",
+            "POST /api/v2/files",
             "POST /api/v2/keys",
             "POST /api/v2/receipts/{key}/burn",
             "POST /api/v2/secrets",
