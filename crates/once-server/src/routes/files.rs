@@ -160,10 +160,13 @@ impl Drop for Download {
     fn drop(&mut self) {
         if !self.done && self.file.last_view {
             let (state, file) = (self.state.clone(), self.file);
-            // Dropped inside the server's runtime (the response body), so a task can be spawned.
-            tokio::spawn(async move {
-                let _ = state.core.secrets.file_read(&file).await;
-            });
+            // A response body is dropped inside the server's runtime; outside one (a shutdown),
+            // the sweeper removes the chunks at their expiry instead.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = state.core.secrets.file_read(&file).await;
+                });
+            }
         }
     }
 }
