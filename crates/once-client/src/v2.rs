@@ -31,14 +31,24 @@ impl V2<'_> {
 
     async fn send<T: DeserializeOwned>(rb: RequestBuilder) -> Result<T, ClientError> {
         let resp = rb.header(reqwest::header::ACCEPT, "application/json").send().await?;
+        let resp = Self::checked(resp).await?;
+        let bytes = resp.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// The response if it is a success, else its error (the v2 envelope's code and message).
+    async fn checked(resp: reqwest::Response) -> Result<reqwest::Response, ClientError> {
         let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = resp.bytes().await?;
-        if !status.is_success() {
+        {
             let (code, message) = match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
                 Ok(e) => (Some(e.error.code), e.error.message),
                 Err(_) => {
@@ -52,9 +62,8 @@ impl V2<'_> {
                     (None, message)
                 }
             };
-            return Err(ClientError::ApiV2 { status: status.as_u16(), code, message, retry_after });
+            Err(ClientError::ApiV2 { status: status.as_u16(), code, message, retry_after })
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
     /// `POST /api/v2/secrets`: creates a secret, server-side (`secret`) or zero-knowledge
@@ -74,6 +83,43 @@ impl V2<'_> {
     pub async fn reveal(&self, secret_key: &str, body: &Reveal) -> Result<Revealed, ClientError> {
         let path = format!("/secrets/{}/reveal", path_segment(secret_key));
         Self::send(self.request(Method::POST, &path).json(body)).await
+    }
+
+    /// `POST /api/v2/files`: creates a file secret from `options` (with the key proof) and the
+    /// sealed file (`once_crypto::zk::file`), streamed from `content` (`len` bytes).
+    pub async fn upload_file(
+        &self,
+        options: &CreateSecret,
+        content: reqwest::Body,
+        len: u64,
+    ) -> Result<Created, ClientError> {
+        let json = serde_json::to_vec(options).map_err(|e| ClientError::Decode(e.to_string()))?;
+        let options = reqwest::multipart::Part::bytes(json)
+            .mime_str("application/json")
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let content = reqwest::multipart::Part::stream_with_length(content, len)
+            .file_name("file")
+            .mime_str("application/octet-stream")
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let form = reqwest::multipart::Form::new().part("options", options).part("content", content);
+        Self::send(self.request(Method::POST, "/files").multipart(form)).await
+    }
+
+    /// `POST /api/v2/secrets/{key}/reveal` of a file secret: consumes one view; the response's
+    /// body is the sealed file, to read as it streams (`chunk()`). Errors as [`V2::reveal`].
+    pub async fn reveal_file(
+        &self,
+        secret_key: &str,
+        body: &Reveal,
+    ) -> Result<reqwest::Response, ClientError> {
+        let path = format!("/secrets/{}/reveal", path_segment(secret_key));
+        let resp = self
+            .request(Method::POST, &path)
+            .header(reqwest::header::ACCEPT, "application/octet-stream")
+            .json(body)
+            .send()
+            .await?;
+        Self::checked(resp).await
     }
 
     /// `GET /api/v2/receipts/{key}`: the sender's view of a secret.

@@ -9,6 +9,7 @@
 
 mod config;
 mod exit;
+mod file;
 mod get;
 mod input;
 mod output;

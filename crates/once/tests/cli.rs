@@ -837,3 +837,100 @@ fn a_split_cut_short_burns_the_links_already_made() {
     assert!(out.stderr.contains("nothing was shared"), "{}", out.stderr);
     assert!(out.stderr.contains("the 1 link already made was burned"), "{}", out.stderr);
 }
+
+/// Bytes that are not all one value.
+fn file_bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect()
+}
+
+#[test]
+fn files_share_and_get_streamed_with_their_names() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let server = Server::start(dir.path(), "serve", &[]);
+    let h = home.path();
+    let data = file_bytes(3 * 1024 * 1024 + 77);
+    let source = h.join("id_ed25519 copy.key");
+    std::fs::write(&source, &data).expect("write");
+    let source = source.to_str().expect("utf-8 path");
+
+    let out = run(at(&server, h).args(["share", source, "--views", "3", "--type", "application/x-pem-file"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let link = out.stdout.trim_end().to_owned();
+    assert!(link.contains('#'), "a zero-knowledge link: {link}");
+
+    // Saved under the sender's name in the current directory, then beside it, never over it.
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let first = run(at(&server, h).current_dir(cwd.path()).args(["get", &link]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stdout.is_empty(), "a file goes to a file, not stdout: {:?}", first.stdout);
+    assert!(first.stderr.contains("saved to id_ed25519 copy.key"), "{}", first.stderr);
+    assert!(std::fs::read(cwd.path().join("id_ed25519 copy.key")).expect("saved") == data);
+    let second = run(at(&server, h).current_dir(cwd.path()).args(["get", "--json", &link]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let got = json(&second.stdout);
+    assert_eq!(
+        (got["file"].as_str(), got["views_left"].as_u64()),
+        (Some("id_ed25519 copy (2).key"), Some(1))
+    );
+    assert!(std::fs::read(cwd.path().join("id_ed25519 copy (2).key")).expect("saved") == data);
+
+    // An --output that exists is refused before anything is revealed.
+    let taken = cwd.path().join("taken");
+    std::fs::write(&taken, b"mine").expect("write");
+    let refused = run(at(&server, h).args(["get", "-o", taken.to_str().expect("utf-8"), &link]));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("nothing was revealed"), "{}", refused.stderr);
+    assert_eq!(std::fs::read(&taken).expect("kept"), b"mine");
+    // `-o -` writes the file to standard output: the third and last view.
+    let out = at(&server, h).args(["get", "-o", "-", &link]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == data, "the file on stdout byte for byte");
+    assert_eq!(get(&server, h, &link, &[]).code, 2, "three views, then gone");
+    let leftovers: Vec<_> = std::fs::read_dir(cwd.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".once-part"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+
+    // With a passphrase: wrong reveals nothing, right opens it.
+    let (right, wrong) = (h.join("right"), h.join("wrong"));
+    std::fs::write(&right, "correct horse\n").expect("write");
+    std::fs::write(&wrong, "battery staple\n").expect("write");
+    let out =
+        run(at(&server, h).args(["share", source, "--passphrase-file", right.to_str().expect("utf-8")]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("passphrase needed"), "{}", out.stderr);
+    let link = out.stdout.trim_end().to_owned();
+    let target = cwd.path().join("with-passphrase.bin");
+    let target = target.to_str().expect("utf-8");
+    let bad = get(&server, h, &link, &["--passphrase-file", wrong.to_str().expect("utf-8"), "-o", target]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("wrong passphrase"), "{}", bad.stderr);
+    assert!(!Path::new(target).exists());
+    let good = get(&server, h, &link, &["--passphrase-file", right.to_str().expect("utf-8"), "-o", target]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    assert!(std::fs::read(target).expect("saved") == data);
+
+    // Files need API v2 and are not split; a directory is not a file.
+    let v1 = run(at(&server, h).args(["share", "--v1", source]));
+    assert_eq!(v1.code, 1, "{}", v1.stderr);
+    let split = run(at(&server, h).args(["share", "--split", "2-of-3", source]));
+    assert_eq!(split.code, 1, "{}", split.stderr);
+    let folder = run(at(&server, h).args(["share", h.to_str().expect("utf-8")]));
+    assert_eq!(folder.code, 1, "{}", folder.stderr);
+    assert!(folder.stderr.contains("not a file"), "{}", folder.stderr);
+}
+
+#[test]
+fn a_file_over_the_servers_limit_is_refused_and_leaves_nothing() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let server = Server::start(dir.path(), "serve", &[("ONCE_SECRETS__MAX_FILE_SIZE", "1048576")]);
+    let h = home.path();
+    let source = h.join("big.bin");
+    std::fs::write(&source, file_bytes(2 * 1024 * 1024)).expect("write");
+    let out = run(at(&server, h).args(["share", source.to_str().expect("utf-8")]));
+    assert_ne!(out.code, 0);
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("larger than the limit"), "{}", out.stderr);
+}

@@ -5,6 +5,8 @@
 //! reveal is told apart by a second preview: still there means the passphrase (or the link's
 //! key) was wrong, and nothing was spent.
 
+use std::path::PathBuf;
+
 use once_api::v2::{Mode, Reveal};
 use once_client::link::SecretLink;
 use once_client::split::ShareFragment;
@@ -33,6 +35,8 @@ pub(super) const GONE: &str =
     "no such secret: it expired, was already viewed or burned, or the link is wrong";
 const DAMAGED: &str =
     "the secret was revealed (a view is used up) but does not decrypt with the link's key: it is damaged";
+pub(super) const DAMAGED_FILE: &str = "the file was revealed (a view is used up) but does not decrypt with the \
+     link's key, or arrived cut short: nothing was kept";
 
 #[derive(clap::Args)]
 pub struct GetArgs {
@@ -42,9 +46,17 @@ pub struct GetArgs {
     link: String,
     #[command(flatten)]
     passphrase: PassphraseArgs,
-    /// Print one JSON object (secret, mode, views_left) instead of the secret alone.
+    /// Print one JSON object (secret, mode, views_left) instead of the secret alone; for a
+    /// file: file, views_left.
     #[arg(long)]
     json: bool,
+    /// For a file secret: write it here (`-`: standard output) instead of under the sender's
+    /// file name in the current directory.
+    #[arg(short, long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    output: Option<PathBuf>,
+    /// For a file secret: replace an existing file.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -92,7 +104,11 @@ pub async fn run(mut args: GetArgs) -> Result<(), Failure> {
     let got = if settings.v1 {
         get_v1(&client, &link, &args, stdin).await?
     } else {
-        get_v2(&client, &link, &args, stdin).await?
+        match get_v2(&client, &link, &args, stdin).await? {
+            Some(got) => got,
+            // A file: written out, and said where.
+            None => return Ok(()),
+        }
     };
     if args.json {
         let (secret, secret_base64) = match std::str::from_utf8(&got.secret) {
@@ -109,7 +125,19 @@ pub async fn run(mut args: GetArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn get_v2(client: &Client, link: &SecretLink, args: &GetArgs, stdin: Stdin) -> Result<Got, Failure> {
+/// What `--json` prints for a file.
+#[derive(Serialize)]
+struct GotFile<'a> {
+    file: &'a str,
+    views_left: u32,
+}
+
+async fn get_v2(
+    client: &Client,
+    link: &SecretLink,
+    args: &GetArgs,
+    stdin: Stdin,
+) -> Result<Option<Got>, Failure> {
     let base = client.base();
     let v2 = client.v2();
     let preview = v2.preview(&link.key).await.map_err(|e| Failure::from_client(e, base, GONE))?;
@@ -141,6 +169,37 @@ async fn get_v2(client: &Client, link: &SecretLink, args: &GetArgs, stdin: Stdin
         }
         None => Reveal { passphrase: passphrase.as_deref().cloned(), key_proof: None },
     };
+    if preview.file.is_some() {
+        let Some(fragment) = &fragment else {
+            return Err(Failure::new(
+                Exit::Unavailable,
+                "the server says a file secret is not zero-knowledge",
+            ));
+        };
+        let destination = match &args.output {
+            Some(p) if p.as_os_str() == "-" => super::file::Destination::Stdout,
+            other => super::file::Destination::Path(other.clone()),
+        };
+        super::file::ensure_free(&destination, args.force)?;
+        let resp = match v2.reveal_file(&link.key, &body).await {
+            Ok(resp) => resp,
+            Err(e) if e.status() == Some(404) => {
+                return Err(refused(client, &link.key, preview.passphrase_required, true).await);
+            }
+            Err(e) => return Err(Failure::from_client(e, base, GONE)),
+        };
+        let p = passphrase.as_deref().map(String::as_str);
+        let (place, views_left) = super::file::download(resp, fragment, p, &destination, args.force).await?;
+        if args.json && !matches!(destination, super::file::Destination::Stdout) {
+            output::json(&GotFile { file: &place, views_left })?;
+        } else {
+            eprintln!("saved to {place}");
+        }
+        if views_left > 0 {
+            eprintln!("note: the link still works for {}", output::views(views_left));
+        }
+        return Ok(None);
+    }
     let result = v2.reveal(&link.key, &body).await;
     body.passphrase.zeroize();
     let mut revealed = match result {
@@ -160,7 +219,7 @@ async fn get_v2(client: &Client, link: &SecretLink, args: &GetArgs, stdin: Stdin
         (None, _, Some(value)) => Zeroizing::new(value.into_bytes()),
         _ => return Err(Failure::new(Exit::Unavailable, "the server's answer holds no secret")),
     };
-    Ok(Got { secret, mode: revealed.mode, views_left: Some(revealed.views_left) })
+    Ok(Some(Got { secret, mode: revealed.mode, views_left: Some(revealed.views_left) }))
 }
 
 /// A reveal answered 404: gone, or still there and the passphrase or the link's key was wrong.

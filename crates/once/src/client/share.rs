@@ -30,6 +30,13 @@ refused, 4 network or server unavailable (details: once --help).";
 
 #[derive(clap::Args)]
 pub struct ShareArgs {
+    /// Share this file instead (streamed, encrypted here in pieces, with its name; at most the
+    /// server's limit, 100 MiB by default). The recipient's `once get` saves it under its name.
+    #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    file: Option<std::path::PathBuf>,
+    /// A file's media type, sealed with it [default: application/octet-stream].
+    #[arg(long = "type", value_name = "MIME", requires = "file")]
+    content_type: Option<String>,
     /// How long the link works: 30m, 1h, 7d, 2w, 1h30m or seconds [default: the server's].
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
     pub(super) ttl: Option<i64>,
@@ -91,6 +98,9 @@ pub async fn run(args: ShareArgs) -> Result<(), Failure> {
             return Err(Failure::usage("each link of a split secret works once: drop --views"));
         }
     }
+    if let Some(path) = &args.file {
+        return share_file(&settings, server, &args, path).await;
+    }
     let secret = read_secret(args.keep_newline)?;
     // Piped in, the secret has taken standard input; typed at the prompt, it has not.
     let stdin = if std::io::stdin().is_terminal() { Stdin::Free } else { Stdin::Taken };
@@ -105,8 +115,13 @@ pub async fn run(args: ShareArgs) -> Result<(), Failure> {
         share_v2(&client, &args, secret, passphrase).await?
     };
 
+    report(&args, &shared)
+}
+
+/// Prints a shared secret's links (and QR code).
+fn report(args: &ShareArgs, shared: &Shared) -> Result<(), Failure> {
     if args.json {
-        output::json(&shared)?;
+        output::json(shared)?;
     } else {
         output::line(&shared.secret_url)?;
         eprintln!("receipt: {}", shared.receipt_url);
@@ -125,6 +140,43 @@ pub async fn run(args: ShareArgs) -> Result<(), Failure> {
         eprintln!("{}", output::qr(&shared.secret_url)?);
     }
     Ok(())
+}
+
+/// `once share FILE`.
+async fn share_file(
+    settings: &super::config::Settings,
+    server: String,
+    args: &ShareArgs,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    if settings.v1 {
+        return Err(Failure::usage("file secrets need API v2 (zero-knowledge): drop --v1"));
+    }
+    if args.split.is_some() {
+        return Err(Failure::usage("--split works on text secrets of up to 64 KiB, not on files"));
+    }
+    let content_type = args.content_type.as_deref().unwrap_or("application/octet-stream");
+    let (meta, file) = super::file::meta_of(path, content_type)?;
+    // The secret is the file: standard input is free for a passphrase.
+    let passphrase = args.passphrase.read(Confirm::Twice, Stdin::Free)?;
+    let passphrase_required = passphrase.is_some();
+    let client = Target { server, credentials: true }.client(settings)?;
+    let options = CreateSecret {
+        ttl: args.ttl,
+        max_views: args.views,
+        only_for: args.only_for.clone().map(|email| OnlyFor { email: Some(email), second_factor: false }),
+        ..CreateSecret::default()
+    };
+    let (created, fragment) = super::file::upload(&client, options, meta, file, passphrase).await?;
+    let shared = Shared {
+        secret_url: format!("{}#{}", created.secret_url, fragment.as_str()),
+        receipt_url: created.receipt_url.clone(),
+        expires_at: created.expires_at,
+        max_views: created.max_views,
+        mode: Mode::ZeroKnowledge,
+        passphrase_required,
+    };
+    report(args, &shared)
 }
 
 async fn share_v2(
