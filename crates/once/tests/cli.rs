@@ -603,6 +603,29 @@ fn hidden_prompts_on_a_terminal() {
         in_terminal(&["get", &link], &env, home.path(), &[("Passphrase: ", "typed-pass")]).expect("script");
     assert!(shown.contains("typed-s3cr3t\r\n"), "the secret, and a newline for the terminal: {shown:?}");
     assert!(!shown.contains("typed-pass"), "{shown}");
+
+    // The transcript's `once share ./id_ed25519 --passphrase-prompt`: a file, a typed passphrase.
+    let data = file_bytes(2 * 1024 * 1024 + 5);
+    std::fs::write(home.path().join("id_ed25519"), &data).expect("write");
+    let answers = [("Passphrase: ", "file-pass"), ("Passphrase again: ", "file-pass")];
+    let key = home.path().join("id_ed25519");
+    let shown = in_terminal(
+        &["share", key.to_str().expect("utf-8"), "--passphrase-prompt"],
+        &env,
+        home.path(),
+        &answers,
+    )
+    .expect("script");
+    assert!(!shown.contains("file-pass"), "nothing echoed: {shown}");
+    let link = shown
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/secret/", server.base())))
+        .expect("the link")
+        .to_owned();
+    let saved = home.path().join("received");
+    let args = ["get", &link, "-o", saved.to_str().expect("utf-8")];
+    in_terminal(&args, &env, home.path(), &[("Passphrase: ", "file-pass")]).expect("script");
+    assert!(std::fs::read(&saved).expect("saved") == data);
 }
 
 #[test]
