@@ -195,6 +195,10 @@ impl V2Error {
         V2Error { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: message.into() }
     }
 
+    pub fn request_timeout(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        V2Error { status: StatusCode::REQUEST_TIMEOUT, code: ErrorCode::BadRequest, message: message.into() }
+    }
+
     pub fn unsupported_media_type(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         V2Error {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,

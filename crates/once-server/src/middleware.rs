@@ -13,7 +13,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -64,7 +63,7 @@ pub fn apply(
                         .on_request(())
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
                 // Enforced while the body streams in (a chunked body is cut off at the cap), and
                 // answered by the extractors in our JSON error shape.
                 .layer(DefaultBodyLimit::max(max_body)),
@@ -75,6 +74,22 @@ pub fn apply(
         router.layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
     } else {
         router
+    }
+}
+
+/// Answers 408 when a request takes longer than `timeout`, except a file upload: it streams for
+/// as long as its size needs, and its route limits the wait for each piece instead.
+async fn request_timeout(
+    axum::extract::State(timeout): axum::extract::State<Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path() == "/api/v2/files" {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
 }
 

@@ -170,12 +170,21 @@ impl Application {
             proxies.clone(),
             metrics.clone(),
         );
-        let state = AppState { core, base_url: base_url.into(), store, metrics, admin_networks, limits };
+        let request_timeout = Duration::from_secs(config.http.request_timeout_secs);
+        let state = AppState {
+            core,
+            base_url: base_url.into(),
+            store,
+            metrics,
+            admin_networks,
+            limits,
+            request_timeout,
+        };
         let router = crate::middleware::apply(
             routes::router(state.clone()),
             &state.metrics,
             config.http.max_body_bytes,
-            Duration::from_secs(config.http.request_timeout_secs),
+            request_timeout,
             proxies,
         );
         Ok(Application {

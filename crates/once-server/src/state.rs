@@ -17,4 +17,7 @@ pub struct AppState {
     pub admin_networks: Arc<crate::config::CidrAllowList>,
     /// Per-client rate limits.
     pub limits: Arc<crate::config::LimitsConfig>,
+    /// How long a request may take (`http.request_timeout_secs`); a file upload, which streams
+    /// for as long as its size needs, may instead wait this long for each piece.
+    pub request_timeout: std::time::Duration,
 }

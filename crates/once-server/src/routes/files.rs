@@ -58,20 +58,26 @@ pub(super) async fn upload(
         Some(p) => Some(p),
         None => crate::pages::web_principal(&state, &headers).await,
     };
-    let mut options = multipart
-        .next_field()
-        .await
-        .map_err(bad_multipart)?
-        .filter(|f| f.name() == Some("options"))
-        .ok_or_else(|| V2Error::bad_request("the first part must be `options` (JSON)"))?;
-    let mut json = Vec::new();
-    while let Some(piece) = options.chunk().await.map_err(bad_multipart)? {
-        json.extend_from_slice(&piece);
-        if json.len() > MAX_OPTIONS_BYTES {
-            return Err(V2Error::bad_request("the options part is too large"));
+    // The options come first and are small: they get the usual request timeout.
+    let read_options = async {
+        let mut options = multipart
+            .next_field()
+            .await
+            .map_err(bad_multipart)?
+            .filter(|f| f.name() == Some("options"))
+            .ok_or_else(|| V2Error::bad_request("the first part must be `options` (JSON)"))?;
+        let mut json = Vec::new();
+        while let Some(piece) = options.chunk().await.map_err(bad_multipart)? {
+            json.extend_from_slice(&piece);
+            if json.len() > MAX_OPTIONS_BYTES {
+                return Err(V2Error::bad_request("the options part is too large"));
+            }
         }
-    }
-    drop(options);
+        Ok(json)
+    };
+    let json = tokio::time::timeout(state.request_timeout, read_options)
+        .await
+        .map_err(|_| V2Error::request_timeout("the options part did not arrive in time"))??;
     let body: v2::CreateSecret =
         serde_json::from_slice(&json).map_err(|e| V2Error::bad_request(format!("invalid options: {e}")))?;
     let (req, _) = super::v2::create_request(&state, owner, body, true)?;
@@ -83,12 +89,18 @@ pub(super) async fn upload(
         Err(e) => return Err(bad_multipart(e)),
     };
     loop {
-        let piece = match content.chunk().await {
-            Ok(Some(piece)) => piece,
-            Ok(None) => break,
-            Err(e) => {
+        // No whole-request timeout here (a big file takes as long as it takes): a client that
+        // sends nothing for a request timeout's length gets 408.
+        let piece = match tokio::time::timeout(state.request_timeout, content.chunk()).await {
+            Ok(Ok(Some(piece))) => piece,
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
                 upload.abort().await?;
                 return Err(bad_multipart(e));
+            }
+            Err(_) => {
+                upload.abort().await?;
+                return Err(V2Error::request_timeout("the upload stalled: no data for too long"));
             }
         };
         if let Err(e) = upload.push(&piece).await {

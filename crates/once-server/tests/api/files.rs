@@ -159,3 +159,66 @@ async fn bad_uploads_are_refused_and_store_nothing() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(chunk_rows(&app), 0);
 }
+
+/// A multipart body whose content part arrives in `pieces`, `pause` apart, then (unless
+/// `stall`) ends properly.
+fn slow_form(options: Value, pieces: Vec<Vec<u8>>, pause: std::time::Duration, stall: bool) -> reqwest::Body {
+    let boundary = "once-test-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\nContent-Type: application/json\r\n\r\n{options}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"f\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let stream = futures_util::stream::unfold(
+        (0usize, Some(head), pieces, Some(tail)),
+        move |(i, head, pieces, tail)| async move {
+            if let Some(h) = head {
+                return Some((Ok::<_, std::io::Error>(h.into_bytes()), (i, None, pieces, tail)));
+            }
+            if i < pieces.len() {
+                tokio::time::sleep(pause).await;
+                let piece = pieces[i].clone();
+                return Some((Ok(piece), (i + 1, None, pieces, tail)));
+            }
+            if stall {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+            tail.map(|t| (Ok(t.into_bytes()), (i, None, pieces, None)))
+        },
+    );
+    reqwest::Body::wrap_stream(stream)
+}
+
+#[tokio::test]
+async fn a_slow_upload_may_outlast_the_request_timeout_but_not_stall() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.http.request_timeout_secs = 1).await;
+    let (blob, _, proof) = seal("slow.bin", &content(1024 * 1024 + 100_000), None);
+    let pieces: Vec<Vec<u8>> = blob.chunks(blob.len() / 5 + 1).map(<[u8]>::to_vec).collect();
+    let pause = std::time::Duration::from_millis(400);
+    let content_type = "multipart/form-data; boundary=once-test-boundary";
+    // Five pieces 0.4 s apart: two seconds in all, against a one-second request timeout.
+    let resp = app
+        .http
+        .post(app.url("/api/v2/files"))
+        .header("content-type", content_type)
+        .body(slow_form(json!({ "key_proof": proof }), pieces.clone(), pause, false))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), StatusCode::CREATED, "{:?}", resp.text().await);
+    let rows = chunk_rows(&app);
+    assert_eq!(rows as usize, (blob.len() - once_core::HEAD_BYTES).div_ceil(once_core::CHUNK_BYTES));
+
+    // One piece, then nothing: 408 after the timeout, and what came is dropped.
+    let resp = app
+        .http
+        .post(app.url("/api/v2/files"))
+        .header("content-type", content_type)
+        .body(slow_form(json!({ "key_proof": proof }), pieces, std::time::Duration::ZERO, true))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(chunk_rows(&app), rows, "the stalled upload left no chunk");
+}
