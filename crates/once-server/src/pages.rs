@@ -130,6 +130,13 @@ struct HomePage {
     access_tz: String,
     /// No time zone was typed: the page's script may put the browser's own.
     access_tz_default: bool,
+    /// The largest file the page's script may upload (bytes of the encrypted file); 0: file
+    /// secrets are off, and the page offers none.
+    max_file_bytes: u64,
+    /// "Up to N" under the file picker.
+    file_help: String,
+    /// The message for a file over the limit, with `{size}` for the script to fill in.
+    file_too_large: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -265,7 +272,34 @@ fn home_page(
         access_hours: field(&form.access_hours),
         access_tz: form_tz(form),
         access_tz_default: form.access_tz.trim().is_empty(),
+        max_file_bytes: policy.max_file_bytes,
+        file_help: l.t_s("file-help", "max", &file_size(l, policy.max_file_bytes)),
+        file_too_large: l.t_with(
+            "file-too-large",
+            &[("size", "{size}".into()), ("max", file_size(l, policy.max_file_bytes).into())],
+        ),
     }
+}
+
+/// A file size as people read it, in KB below 1 MB (rounded up, so only an empty file is 0 KB),
+/// else in MB or GB to one decimal (units of 1024). `app.js` `sizeLabel` is the same for sizes
+/// it learns in the browser.
+fn file_size(l: Loc, bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = KB * KB;
+    const GB: u64 = MB * KB;
+    if bytes < MB {
+        return l.t_s("size-kb", "n", &bytes.div_ceil(KB).to_string());
+    }
+    let (unit, key) = if bytes < GB { (MB, "size-mb") } else { (GB, "size-gb") };
+    // Rounded half up, in u128: `bytes * 10` may not fit in a u64.
+    let tenths = (u128::from(bytes) * 10 + u128::from(unit / 2)) / u128::from(unit);
+    let n = if tenths % 10 == 0 {
+        format!("{}", tenths / 10)
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    };
+    l.t_s(key, "n", &n)
 }
 
 async fn home(State(state): State<AppState>, l: Loc, csrf: CsrfToken) -> Response {
@@ -389,6 +423,8 @@ struct PreviewPage {
     expires: String,
     expires_iso: String,
     error: Option<String>,
+    /// A file secret: the size of its encrypted file, for people ("300 KB").
+    file_size: Option<String>,
 }
 
 fn preview_page(l: Loc, csrf: &CsrfToken, key: &str, p: Preview, error: Option<String>) -> PreviewPage {
@@ -398,7 +434,12 @@ fn preview_page(l: Loc, csrf: &CsrfToken, key: &str, p: Preview, error: Option<S
         EnvelopeKind::ZeroKnowledge { client_passphrase } => (true, client_passphrase),
     };
     PreviewPage {
-        c: chrome(l, csrf, format!("/secret/{key}"), l.t("preview-title")),
+        c: chrome(
+            l,
+            csrf,
+            format!("/secret/{key}"),
+            if p.file.is_some() { l.t("preview-file-title") } else { l.t("preview-title") },
+        ),
         key: key.to_owned(),
         zero_knowledge,
         passphrase_required,
@@ -406,6 +447,7 @@ fn preview_page(l: Loc, csrf: &CsrfToken, key: &str, p: Preview, error: Option<S
         expires: l.datetime(p.expires_at),
         expires_iso: l.iso(p.expires_at),
         error,
+        file_size: p.file.map(|f| file_size(l, f.size)),
     }
 }
 
@@ -814,4 +856,34 @@ pub(crate) fn error_message(
         back: Some(back),
     };
     page(state, status, csrf, l, p.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_sizes_read_as_people_read_them() {
+        const MB: u64 = 1024 * 1024;
+        let (en, ko) = (Loc::new(Lang::En), Loc::new(Lang::Ko));
+        for (bytes, want) in [
+            (0, "0 KB"),
+            (1, "1 KB"),
+            (1024, "1 KB"),
+            (1025, "2 KB"),
+            (300 * 1024 + 123, "301 KB"),
+            (MB - 1, "1024 KB"),
+            (MB, "1 MB"),
+            (MB + MB / 10, "1.1 MB"),
+            // Half a tenth rounds up.
+            (MB + MB / 4, "1.3 MB"),
+            (100 * MB, "100 MB"),
+            (1536 * MB, "1.5 GB"),
+            (u64::MAX, "17179869184 GB"),
+        ] {
+            assert_eq!(file_size(en, bytes), want, "{bytes}");
+        }
+        assert_eq!(file_size(ko, 100 * MB), "100MB");
+        assert_eq!(file_size(ko, 2048), "2KB");
+    }
 }

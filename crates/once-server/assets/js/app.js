@@ -3,13 +3,16 @@
 // Every page works without this script (server-side mode, plain form posts). With it:
 //   1. copy buttons (button.copy[data-copy=ID]);
 //   2. the home page encrypts in the browser (zero-knowledge mode, zk.js) and talks to API v2;
+//      it also offers a file instead of text (sealed with zk.sealFile, uploaded to /api/v2/files);
 //   3. the preview page of a zero-knowledge secret derives the key proof, reveals and decrypts;
+//      a file secret (always zero-knowledge) the same way, offered for saving as a blob: link;
 //   4. <time datetime> shows the reader's own time zone.
 //
 // Rules: every string shown to users comes from the templates' data-* attributes (English and
 // Korean); no inline styles (the CSP forbids them; only classes and `hidden` change); DOM text is
 // set with textContent/value only; the secret, the #fragment key and the passphrase are never
-// logged, and only the key proof (never the fragment or passphrase) is sent to the server.
+// logged, and only the key proof (never the fragment or passphrase) is sent to the server. A
+// file's name and content never go into a URL, storage or a log (only into its blob: link).
 // Each feature is isolated so one failure leaves the others working.
 
 import * as zk from "./zk.js";
@@ -118,10 +121,10 @@ async function errorMessage(res, fallback) {
   return fallback;
 }
 
-function postJson(url, body) {
+function postJson(url, body, accept = "application/json") {
   return fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: { "content-type": "application/json", accept },
     body: JSON.stringify(body),
     credentials: "same-origin",
     cache: "no-store",
@@ -304,16 +307,212 @@ function showCreated(form, created, fragment) {
   }
 }
 
+/** The options of a create (API v2's create body without the secret): undefined fields are the
+ * server's defaults. null when the access limits can't be read. */
+function readCreateOptions(form, ttl) {
+  const options = {};
+  if (ttl !== undefined) options.ttl = ttl;
+  const views = readViews(form);
+  if (views !== undefined) options.max_views = views;
+  const onlyFor = readOnlyFor(form);
+  if (onlyFor) options.only_for = onlyFor;
+  const access = readAccess(form);
+  if (access === null) return null;
+  if (access) options.access = access;
+  return options;
+}
+
+/** Seals the text box's secret and creates it; the answer of `POST /api/v2/secrets`. */
+async function createText(form, options) {
+  const secretEl = form.querySelector("#secret");
+  const passEl = form.querySelector("#passphrase");
+  const passphrase = passEl ? passEl.value : "";
+  const fragment = zk.generateKey();
+  const plaintext = new TextEncoder().encode(secretEl ? secretEl.value : "");
+  let sealed;
+  try {
+    sealed = await zk.seal(fragment, passphrase || null, plaintext);
+  } finally {
+    plaintext.fill(0);
+  }
+  const body = { ...options, ciphertext: zk.b64urlEncode(sealed.blob), key_proof: sealed.keyProof };
+  return { res: await postJson("/api/v2/secrets", body), fragment };
+}
+
+// ---- 2b. Home page: a file instead of text (zero-knowledge only) ------------------------------
+
+const KB = 1024;
+const MB = KB * KB;
+const GB = MB * KB;
+
+/** `pattern` with each `{name}` replaced by `values[name]`, in one pass (so a file name that
+ * contains "{size}" stays as it is). */
+function fill(pattern, values) {
+  return String(pattern || "").replace(/\{(\w+)\}/g, (whole, name) =>
+    Object.hasOwn(values, name) ? String(values[name]) : whole,
+  );
+}
+
+/** A size as people read it, with the unit patterns of `el`'s data-size-kb/-mb/-gb: KB below
+ * 1 MB (rounded up), else MB or GB to one decimal. The same as pages.rs `file_size`. */
+function sizeLabel(el, bytes) {
+  if (bytes < MB) return fill(el.dataset.sizeKb, { n: Math.ceil(bytes / KB) });
+  const [unit, pattern] = bytes < GB ? [MB, el.dataset.sizeMb] : [GB, el.dataset.sizeGb];
+  // A power of two: the division is exact, and Math.round rounds half up as the server does.
+  const tenths = Math.round((bytes * 10) / unit);
+  const n = tenths % 10 === 0 ? String(tenths / 10) : `${Math.floor(tenths / 10)}.${tenths % 10}`;
+  return fill(pattern, { n });
+}
+
+const AES_GCM_TAG = 16;
+/** The file header (10 bytes) and the metadata's length (4) of the file format (zk.js). */
+const FILE_FIXED_OVERHEAD = 14;
+
+/**
+ * At least the size `zk.sealFile` makes of `file`: the content, a tag per 256 KiB segment, and the
+ * sealed metadata. The server's limit is on the encrypted file, so this is what is compared.
+ */
+function sealedSizeAtLeast(file) {
+  // The type as sealFile keeps it (printable ASCII, at most 127 characters), else none.
+  const type = /^[\x20-\x7e]{0,127}$/.test(file.type) ? file.type : "";
+  const meta = JSON.stringify({ name: zk.fileBaseName(file.name), type, size: file.size });
+  const segments = Math.ceil(file.size / 2 ** zk.FILE_CHUNK_LOG);
+  return (
+    FILE_FIXED_OVERHEAD +
+    new TextEncoder().encode(meta).length +
+    AES_GCM_TAG +
+    file.size +
+    segments * AES_GCM_TAG
+  );
+}
+
+function showFileTooLarge(form, size) {
+  showAlert(form, "file-error", fill(form.dataset.errFileSize, { size: sizeLabel(form, size) }));
+}
+
+/**
+ * The file picker, shown now that this browser can encrypt: choosing a file puts it in the text
+ * box's place (one or the other is shared), and a file over the server's limit is refused at
+ * once. Returns {file(), clear(), max}, or null when the page offers no files.
+ */
+function initFileChoice(form) {
+  const box = document.getElementById("file-choice");
+  const input = document.getElementById("file");
+  if (!box || !(input instanceof HTMLInputElement)) return null;
+  const max = Number(form.dataset.maxFile);
+  if (!Number.isSafeInteger(max) || max <= 0) return null;
+  const textBox = document.getElementById("text-choice");
+  const secret = form.querySelector("#secret");
+  const chosen = document.getElementById("file-chosen");
+  const chosenName = document.getElementById("file-chosen-name");
+  const remove = document.getElementById("file-remove");
+  let file = null;
+
+  const choose = (f) => {
+    file = f;
+    const isFile = f !== null;
+    if (textBox) textBox.hidden = isFile;
+    // Disabled, the text box is neither required nor read.
+    if (secret) secret.disabled = isFile;
+    if (chosen) chosen.hidden = !isFile;
+    if (chosenName) {
+      chosenName.textContent = isFile ? `${zk.fileBaseName(f.name)} (${sizeLabel(form, f.size)})` : "";
+    }
+    if (!isFile) input.value = "";
+  };
+  const sync = () => {
+    const f = input.files && input.files.length > 0 ? input.files[0] : null;
+    hideAlert("file-error");
+    if (f !== null && sealedSizeAtLeast(f) > max) {
+      choose(null);
+      showFileTooLarge(form, f.size);
+      input.focus();
+      return;
+    }
+    choose(f);
+  };
+  input.addEventListener("change", sync);
+  window.addEventListener("pageshow", sync);
+  if (remove) {
+    remove.addEventListener("click", () => {
+      hideAlert("file-error");
+      choose(null);
+      input.focus();
+    });
+  }
+  sync();
+  box.hidden = false;
+  return { file: () => file, clear: () => choose(null), max };
+}
+
+/**
+ * Seals the chosen file (showing the progress) and uploads it: the answer of
+ * `POST /api/v2/files`, or null when it was refused here (too large once sealed).
+ */
+async function createFile(form, choice, options, button) {
+  const file = choice.file();
+  const passEl = form.querySelector("#passphrase");
+  const passphrase = passEl ? passEl.value : "";
+  const progress = document.getElementById("create-progress");
+  const working = form.dataset.working || "";
+  const onProgress = (done, total) => {
+    const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
+    if (progress) {
+      progress.hidden = false;
+      progress.value = pct;
+    }
+    if (button) button.textContent = `${working} ${pct}%`;
+  };
+  try {
+    const sealed = await zk.sealFile(file, { passphrase: passphrase || null, onProgress });
+    if (sealed.size > choice.max) {
+      showFileTooLarge(form, file.size);
+      return null;
+    }
+    if (button && form.dataset.uploading) button.textContent = form.dataset.uploading;
+    // No value: an indeterminate bar while the upload runs (fetch tells nothing of its progress).
+    if (progress) progress.removeAttribute("value");
+    const body = new FormData();
+    const json = JSON.stringify({ ...options, key_proof: sealed.keyProof });
+    body.append("options", new Blob([json], { type: "application/json" }));
+    // A Blob, not the File: the part is named "blob", never with the file's own name.
+    body.append("content", sealed.blob);
+    const res = await fetch("/api/v2/files", {
+      method: "POST",
+      headers: { accept: "application/json" },
+      body,
+      credentials: "same-origin",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+    });
+    if (res.status === 413) {
+      showFileTooLarge(form, file.size);
+      return null;
+    }
+    return { res, fragment: sealed.fragment };
+  } finally {
+    if (progress) {
+      progress.hidden = true;
+      progress.value = 0;
+    }
+  }
+}
+
 function initCreate() {
   const form = document.getElementById("create");
   if (!(form instanceof HTMLFormElement)) return;
   feature("expiry", () => initTtlCustom(form));
   feature("time-zone", () => initAccessTimeZone(form));
-  // Without WebCrypto (plain http), keep the server-side text and the normal form post.
+  // Without WebCrypto (plain http), keep the server-side text and the normal form post (and no
+  // files: they are zero-knowledge only).
   if (!zkAvailable()) return;
 
   const mode = document.getElementById("mode");
   if (mode && form.dataset.modeZk) mode.textContent = form.dataset.modeZk;
+  let choice = null;
+  feature("file-choice", () => {
+    choice = initFileChoice(form);
+  });
 
   const generic = form.dataset.errGeneric || "";
   let busy = false;
@@ -332,39 +531,23 @@ function initCreate() {
       }
       return;
     }
+    const options = readCreateOptions(form, ttl);
+    if (options === null) {
+      showAlert(form, "form-error", form.dataset.errAccess || generic);
+      return;
+    }
 
     busy = true;
     const button = submitButton(form);
     const label = button ? button.textContent : undefined;
     setWorking(form, button, true);
     try {
-      const secretEl = form.querySelector("#secret");
-      const passEl = form.querySelector("#passphrase");
-      const passphrase = passEl ? passEl.value : "";
-      const views = readViews(form);
-
-      const fragment = zk.generateKey();
-      const plaintext = new TextEncoder().encode(secretEl ? secretEl.value : "");
-      let sealed;
-      try {
-        sealed = await zk.seal(fragment, passphrase || null, plaintext);
-      } finally {
-        plaintext.fill(0);
-      }
-
-      const body = { ciphertext: zk.b64urlEncode(sealed.blob), key_proof: sealed.keyProof };
-      if (ttl !== undefined) body.ttl = ttl;
-      if (views !== undefined) body.max_views = views;
-      const onlyFor = readOnlyFor(form);
-      if (onlyFor) body.only_for = onlyFor;
-      const access = readAccess(form);
-      if (access === null) {
-        showAlert(form, "form-error", form.dataset.errAccess || generic);
-        return;
-      }
-      if (access) body.access = access;
-
-      const res = await postJson("/api/v2/secrets", body);
+      const sent =
+        choice && choice.file()
+          ? await createFile(form, choice, options, button)
+          : await createText(form, options);
+      if (sent === null) return;
+      const { res, fragment } = sent;
       if (res.status !== 201) {
         showAlert(form, "form-error", await errorMessage(res, generic));
         return;
@@ -373,6 +556,8 @@ function initCreate() {
       if (!created || typeof created.secret_url !== "string" || typeof created.receipt_url !== "string") {
         throw new TypeError("unexpected response");
       }
+      if (choice) choice.clear();
+      hideAlert("file-error");
       showCreated(form, created, fragment);
     } catch (e) {
       logFailure("create", e);
@@ -509,6 +694,72 @@ async function secretStillThere(key) {
   }
 }
 
+/** Decrypts a text secret's reveal answer into the page: its section, or false if it can't be. */
+async function revealText(res, fragment, passphrase) {
+  const json = await res.json();
+  let text;
+  try {
+    const bytes = await zk.open(fragment, passphrase || null, zk.b64urlDecode(json.ciphertext));
+    text = new TextDecoder().decode(bytes);
+    bytes.fill(0);
+  } catch (e) {
+    logFailure("decrypt", e);
+    return false;
+  }
+  const out = document.getElementById("zk-value");
+  noRestore(out);
+  if (out) out.value = text;
+  return document.getElementById("zk-revealed");
+}
+
+/**
+ * Decrypts a file secret's reveal answer as it streams in (showing the progress), and offers the
+ * file for saving through a blob: URL that lives as long as this page: its section, or false if
+ * it can't be opened. The file's name goes only into the link (its text and `download`).
+ */
+async function revealFile(form, res, fragment, passphrase, button) {
+  const progress = document.getElementById("reveal-progress");
+  const working = form.dataset.working || "";
+  const onProgress = (done, total) => {
+    const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
+    if (progress) {
+      progress.hidden = false;
+      progress.value = pct;
+    }
+    if (button) button.textContent = `${working} ${pct}%`;
+  };
+  let opened;
+  try {
+    opened = await zk.openFile(res.body, fragment, passphrase || null, onProgress);
+  } catch (e) {
+    logFailure("decrypt", e);
+    return false;
+  } finally {
+    if (progress) progress.hidden = true;
+  }
+  const { meta, blob } = opened;
+  const link = document.getElementById("zk-file-link");
+  if (link instanceof HTMLAnchorElement) {
+    // openFile's blob is application/octet-stream whatever type the sender claimed: opened in
+    // this origin, a blob: URL of an HTML type would run as our page.
+    const href = URL.createObjectURL(blob);
+    link.href = href;
+    link.download = meta.name;
+    link.textContent = `${meta.name} (${sizeLabel(form, meta.size)})`;
+    window.addEventListener("pagehide", (ev) => {
+      if (!ev.persisted) URL.revokeObjectURL(href);
+    });
+  }
+  const note = document.getElementById("zk-file-note");
+  if (note) {
+    const left = Number(res.headers.get("once-views-left"));
+    if (!Number.isSafeInteger(left) || left <= 0) note.textContent = form.dataset.fileGone || "";
+    else if (left === 1) note.textContent = form.dataset.viewsLeftOne || "";
+    else note.textContent = fill(form.dataset.viewsLeft, { n: left });
+  }
+  return document.getElementById("zk-file");
+}
+
 function initReveal() {
   const form = document.getElementById("zk-reveal");
   if (!(form instanceof HTMLFormElement)) return;
@@ -520,6 +771,7 @@ function initReveal() {
   const button = submitButton(form);
   const passEl = form.querySelector("#passphrase");
   const alertId = "zk-error";
+  const isFile = form.dataset.file === "true";
 
   const disable = () => {
     if (button) button.disabled = true;
@@ -562,25 +814,19 @@ function initReveal() {
         throw e;
       }
 
-      const res = await postJson(`/api/v2/secrets/${encodeURIComponent(key)}/reveal`, { key_proof: proof });
+      const url = `/api/v2/secrets/${encodeURIComponent(key)}/reveal`;
+      const accept = isFile ? "application/octet-stream" : "application/json";
+      const res = await postJson(url, { key_proof: proof }, accept);
       if (res.status === 200) {
-        const json = await res.json();
-        let text;
-        try {
-          const bytes = await zk.open(fragment, passphrase || null, zk.b64urlDecode(json.ciphertext));
-          text = new TextDecoder().decode(bytes);
-          bytes.fill(0);
-        } catch (e) {
+        const section = isFile
+          ? await revealFile(form, res, fragment, passphrase, button)
+          : await revealText(res, fragment, passphrase);
+        if (section === false) {
           // The proof matched, so the key is right: the data is damaged. The view is spent.
-          logFailure("decrypt", e);
           showAlert(form, alertId, errFailed);
           finished = true;
           return;
         }
-        const section = document.getElementById("zk-revealed");
-        const out = document.getElementById("zk-value");
-        noRestore(out);
-        if (out) out.value = text;
         if (passEl) passEl.value = "";
         hideAlert(alertId);
         form.hidden = true;
