@@ -19,6 +19,9 @@ Examples:
   # everything, short runs:
   once-bench --spawn target/release/once --scenarios health,create,reveal,mixed,passphrase \\
              --concurrency 16 --duration 3s --warmup 1s
+  # one 100 MiB file secret up and down, streamed, with the server's RSS sampled every 20 ms:
+  once-bench --spawn target/release/once --scenarios file --file-size 100MiB \\
+             --store redis://127.0.0.1:6379/
 
 req/s counts successful (2xx and, for reveals, verified) requests only; failures are in the
 non2xx / xport (connect, I/O, timeout) / bad (wrong value or unparsable 200) columns.";
@@ -87,6 +90,11 @@ pub struct Args {
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "64", value_parser = parse_size)]
     pub size: Vec<usize>,
 
+    /// Size of the file the `file` scenario uploads and downloads (k = KiB, m = MiB): the
+    /// file's own length; the blob sent is slightly larger (256 KiB segments, 16-byte tags).
+    #[arg(long, value_name = "SIZE", default_value = "100m", value_parser = parse_size)]
+    pub file_size: usize,
+
     /// TTL of created secrets, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub ttl: u64,
@@ -125,6 +133,9 @@ pub enum Scenario {
     Mixed,
     /// Half creates, half reveals, both with a passphrase.
     Passphrase,
+    /// One file secret of --file-size: POST /api/v2/files, then its reveal, both streamed and
+    /// verified, with the server's RSS sampled every 20 ms (not a load run: no --concurrency).
+    File,
 }
 
 impl Scenario {
@@ -135,12 +146,19 @@ impl Scenario {
             Scenario::Reveal => "reveal",
             Scenario::Mixed => "mixed",
             Scenario::Passphrase => "passphrase",
+            Scenario::File => "file",
         }
     }
 
-    /// Whether the secret size matters (everything but `health`).
+    /// Whether the secret size (--size) matters: everything but `health`, and `file`, which
+    /// has --file-size.
     pub fn sized(self) -> bool {
-        self != Scenario::Health
+        !matches!(self, Scenario::Health | Scenario::File)
+    }
+
+    /// Whether it is a timed load run over --concurrency connections (all but `file`).
+    pub fn is_load(self) -> bool {
+        self != Scenario::File
     }
 }
 
@@ -314,6 +332,7 @@ mod tests {
         assert_eq!(a.warmup, Duration::from_secs(2));
         assert_eq!(a.threads, 1);
         assert_eq!(a.ttl, 3600);
+        assert_eq!(a.file_size, 100 * 1024 * 1024);
         assert!(a.spawn.is_none() && a.json.is_none() && a.pid.is_empty());
     }
 
@@ -346,6 +365,16 @@ mod tests {
     }
 
     #[test]
+    fn file_scenario() {
+        let a =
+            parse(&["--scenarios", "file,health", "--file-size", "100MiB"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.scenarios, vec![Scenario::Health, Scenario::File]);
+        assert_eq!(a.file_size, 100 * 1024 * 1024);
+        assert!(!Scenario::File.sized() && !Scenario::File.is_load());
+        assert!(Scenario::Create.sized() && Scenario::Create.is_load());
+    }
+
+    #[test]
     fn rejects_bad_values() {
         for bad in [
             &["--concurrency", "1,0"][..],
@@ -354,6 +383,7 @@ mod tests {
             &["--duration", "0s"],
             &["--duration", "fast"],
             &["--size", "0"],
+            &["--file-size", "0"],
             &["--threads", "0"],
             &["--auth", "nocolon"],
             &["--spawn", "once", "--url", "http://x"],

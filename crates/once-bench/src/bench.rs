@@ -215,6 +215,8 @@ async fn step(
             create(conn, ctx, instance, true).await
         }
         Scenario::Mixed | Scenario::Passphrase => reveal(conn, ctx, instance, true).await,
+        // One round trip, run by `file_round_trip`, never as a load run (`Scenario::is_load`).
+        Scenario::File => Err(anyhow!("the file scenario is not a load run")),
     }
 }
 

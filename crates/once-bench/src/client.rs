@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, StatusCode};
@@ -49,12 +50,35 @@ impl Endpoint {
     pub fn url(&self) -> String {
         format!("http://{}{}", self.addr, self.base_path)
     }
+
+    /// A request to `path` (under the URL's prefix) with the `Host` header and the
+    /// `Authorization` header, if any.
+    pub fn request(&self, method: Method, path: &str) -> hyper::http::request::Builder {
+        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base_path));
+        if let Some(h) = req.headers_mut() {
+            h.insert(HOST, self.host.clone());
+            if let Some(auth) = &self.auth {
+                h.insert(AUTHORIZATION, auth.clone());
+            }
+        }
+        req
+    }
 }
 
 pub type Conn = SendRequest<Full<Bytes>>;
 
 /// Opens a keep-alive connection; its driver runs as a task that ends when the sender is dropped.
 pub async fn connect(ep: &Endpoint) -> anyhow::Result<Conn> {
+    connect_with_body(ep).await
+}
+
+/// [`connect`] for requests with another body type (a streamed upload).
+pub async fn connect_with_body<B>(ep: &Endpoint) -> anyhow::Result<SendRequest<B>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let stream = TcpStream::connect(&ep.addr).await?;
     stream.set_nodelay(true)?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -80,15 +104,11 @@ pub async fn request(
     form: Option<String>,
 ) -> anyhow::Result<Response> {
     conn.ready().await?;
-    let mut req = Request::builder().method(method).uri(format!("{}{path}", ep.base_path));
-    if let Some(h) = req.headers_mut() {
-        h.insert(HOST, ep.host.clone());
-        if let Some(auth) = &ep.auth {
-            h.insert(AUTHORIZATION, auth.clone());
-        }
-        if form.is_some() {
-            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
-        }
+    let mut req = ep.request(method, path);
+    if form.is_some()
+        && let Some(h) = req.headers_mut()
+    {
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
     }
     let req = req.body(Full::new(Bytes::from(form.unwrap_or_default())))?;
     let resp = conn.send_request(req).await?;

@@ -2,11 +2,14 @@
 //! errors and the server's RSS and CPU, one row per scenario × secret size × concurrency. It
 //! measures the box's own HTTP ceiling (`GET /healthz`) in the same run, so that the other rows
 //! can be read as a fraction of it. It can drive several instances of one deployment at once
-//! (`--instances` or a list of `--url`s), spreading the connections over them.
+//! (`--instances` or a list of `--url`s), spreading the connections over them. The `file`
+//! scenario is one streamed round trip of a big file secret instead, with the server's memory
+//! sampled throughout (`file_round_trip`).
 
 mod args;
 mod bench;
 mod client;
+mod file_round_trip;
 mod procfs;
 mod report;
 mod stats;
@@ -22,6 +25,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::args::{Args, Scenario};
 use crate::bench::Ctx;
+use crate::file_round_trip::FileTrip;
 use crate::report::Row;
 use crate::target::Target;
 
@@ -58,12 +62,19 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
         t = target::open(&args) => t?,
         _ = tokio::signal::ctrl_c() => bail!("interrupted"),
     };
+    let runs = if args.scenarios.iter().any(|s| s.is_load()) {
+        format!(
+            "{} s warm-up + {} s measured per run",
+            args.warmup.as_secs_f64(),
+            args.duration.as_secs_f64()
+        )
+    } else {
+        format!("one round trip of a {}-byte file", args.file_size)
+    };
     eprintln!(
-        "once-bench: {}; store: {}; {} s warm-up + {} s measured per run, {} generator thread(s)",
+        "once-bench: {}; store: {}; {runs}, {} generator thread(s)",
         describe_instances(&target, args.spawn.is_some()),
         target.store,
-        args.warmup.as_secs_f64(),
-        args.duration.as_secs_f64(),
         args.threads,
     );
     let rss: Vec<Option<f64>> = target.pids.iter().map(|&p| procfs::rss_mib(p)).collect();
@@ -76,16 +87,17 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
     }
 
     let mut rows = Vec::new();
+    let mut files = Vec::new();
     let outcome = tokio::select! {
-        r = run_all(&args, &target, &mut rows) => r,
+        r = run_all(&args, &target, &mut rows, &mut files) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     // Whatever was measured is written, even after a failure or Ctrl-C.
     if let Some(path) = &args.json {
-        let json: Vec<_> = rows.iter().map(Row::to_json).collect();
+        let json: Vec<_> = rows.iter().map(Row::to_json).chain(files.iter().map(FileTrip::to_json)).collect();
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("wrote {} result(s) to {}", rows.len(), path.display());
+        eprintln!("wrote {} result(s) to {}", json.len(), path.display());
     }
     // Stops spawned servers, removes their data dirs and their Redis keys.
     drop(target);
@@ -122,10 +134,30 @@ fn describe_instances(target: &Target, spawned: bool) -> String {
     }
 }
 
-async fn run_all(args: &Args, target: &Target, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+async fn run_all(
+    args: &Args,
+    target: &Target,
+    rows: &mut Vec<Row>,
+    files: &mut Vec<FileTrip>,
+) -> anyhow::Result<()> {
     let summed = target.endpoints.len() > 1;
-    println!("{}", report::header(summed));
+    if args.scenarios.iter().any(|s| s.is_load()) {
+        println!("{}", report::header(summed));
+    }
     for &scenario in &args.scenarios {
+        if !scenario.is_load() {
+            eprintln!(
+                "file: uploading and revealing one {}-byte file, RSS sampled every {} ms…",
+                args.file_size,
+                file_round_trip::SAMPLE_EVERY.as_millis()
+            );
+            let trip = file_round_trip::run(&target.endpoints, &target.pids, args.file_size as u64, args.ttl)
+                .await?;
+            println!("{}", trip.report());
+            let _ = std::io::stdout().flush();
+            files.push(trip);
+            continue;
+        }
         let sizes: Vec<Option<usize>> =
             if scenario.sized() { args.size.iter().copied().map(Some).collect() } else { vec![None] };
         for &size in &sizes {
@@ -175,7 +207,7 @@ async fn run_all(args: &Args, target: &Target, rows: &mut Vec<Row>) -> anyhow::R
 /// Creates the secrets a run will reveal, before it starts (not measured).
 async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, conc: usize, args: &Args) -> anyhow::Result<()> {
     match scenario {
-        Scenario::Health | Scenario::Create => Ok(()),
+        Scenario::Health | Scenario::Create | Scenario::File => Ok(()),
         // Reveals fall back to creates while the pool is empty; this just lets both halves
         // start at once.
         Scenario::Mixed | Scenario::Passphrase => bench::prefill(ctx, conc).await,

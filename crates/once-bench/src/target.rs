@@ -11,11 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use hyper::{Method, StatusCode};
 
-use crate::args::Args;
+use crate::args::{Args, Scenario};
 use crate::client::{self, Endpoint};
+use crate::file_round_trip;
 
 /// How long a spawned server may take to answer `/healthz`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// The server's `secrets.max_file_size` in its environment.
+const MAX_FILE_SIZE_ENV: &str = "ONCE_SECRETS__MAX_FILE_SIZE";
 
 pub struct Target {
     /// One per instance; connection `i` of a run goes to `endpoints[i % endpoints.len()]`.
@@ -218,6 +221,20 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
         tmp: Some(tmp.clone()),
         redis,
     };
+    // The `file` scenario's file must fit the server's limit (which counts the file; its sealed
+    // form may be a little larger): above the default, raise the limit to the file's size,
+    // unless the environment sets it already (which the servers inherit).
+    let max_file_size = (args.scenarios.contains(&Scenario::File)
+        && std::env::var_os(MAX_FILE_SIZE_ENV).is_none()
+        && args.file_size as u64 > file_round_trip::DEFAULT_MAX_FILE_SIZE)
+        .then_some(args.file_size as u64);
+    if let Some(n) = max_file_size {
+        eprintln!(
+            "spawned servers get {MAX_FILE_SIZE_ENV}={n}: the file is larger than the default \
+             secrets.max_file_size of {}",
+            file_round_trip::DEFAULT_MAX_FILE_SIZE
+        );
+    }
     // Every instance of a deployment must open what the others sealed: one master key, new
     // in every run.
     let master_key = client::base64(&rand::random::<[u8; 32]>());
@@ -248,6 +265,9 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
         }
         if let Some(keys) = &target.redis {
             cmd.env("ONCE_REDIS__KEY_PREFIX", &keys.prefix);
+        }
+        if let Some(n) = max_file_size {
+            cmd.env(MAX_FILE_SIZE_ENV, n.to_string());
         }
         let endpoint =
             Arc::new(Endpoint::from_url(&format!("http://127.0.0.1:{port}"), args.auth.as_deref())?);
