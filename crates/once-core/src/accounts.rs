@@ -177,7 +177,7 @@ impl AccountService {
         let params = self.auth.password_params;
         self.kdf
             .run(move || password::hash_password(&new_password, params))
-            .await
+            .await?
             .map_err(|e| CoreError::Crypto(e.to_string()))
     }
 
@@ -266,17 +266,17 @@ impl AccountService {
             None => None,
         };
         let (Some(account), Some(phc)) = (found, stored) else {
-            self.kdf.run(move || password::dummy_verify(&given, params)).await;
+            self.kdf.run(move || password::dummy_verify(&given, params)).await?;
             return Err(denied("denied:unknown_or_no_password", "anon"));
         };
         let (pw, stored) = (given.clone(), phc.clone());
-        let checked = self.kdf.run(move || password::verify_password(&pw, &stored, params)).await;
+        let checked = self.kdf.run(move || password::verify_password(&pw, &stored, params)).await?;
         let mut phc = phc;
         match checked {
             Ok(v) if !account.disabled => {
                 if v.needs_rehash {
                     let pw = given.clone();
-                    if let Ok(new) = self.kdf.run(move || password::hash_password(&pw, params)).await {
+                    if let Ok(Ok(new)) = self.kdf.run(move || password::hash_password(&pw, params)).await {
                         self.store.set_password_hash(&account.id, &new).await?;
                         phc = new;
                     }
@@ -342,7 +342,7 @@ impl AccountService {
         let vault = match &who.vault {
             Some(v) => v.clone(),
             None => match self.store.password_vault(&account.id).await? {
-                Some(sealed) => self.open_vault_with_password(&account.id, current, sealed).await,
+                Some(sealed) => self.open_vault_with_password(&account.id, current, sealed).await?,
                 None => None,
             }
             .unwrap_or_else(VaultKey::generate),
@@ -366,10 +366,10 @@ impl AccountService {
     pub async fn check_password(&self, account: &Account, given: Zeroizing<String>) -> Result<(), CoreError> {
         let params = self.auth.password_params;
         let Some(phc) = self.store.password_hash(&account.id).await? else {
-            self.kdf.run(move || password::dummy_verify(&given, params)).await;
+            self.kdf.run(move || password::dummy_verify(&given, params)).await?;
             return Err(CoreError::Unauthorized);
         };
-        match self.kdf.run(move || password::verify_password(&given, &phc, params)).await {
+        match self.kdf.run(move || password::verify_password(&given, &phc, params)).await? {
             Ok(_) => Ok(()),
             Err(_) => {
                 self.audit.event("auth.password_recheck", "denied:wrong_password", None, &account.id.0);

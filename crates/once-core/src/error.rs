@@ -44,6 +44,10 @@ pub enum CoreError {
     /// The e-mail address is already taken.
     #[error("{0}")]
     Conflict(String),
+    /// Too many passphrase or password checks are running or waiting: retry in a moment.
+    /// Nothing was looked at or consumed.
+    #[error("the server is busy checking passphrases; try again in a moment")]
+    Busy,
     /// The store is unreachable or failing; the request can be retried.
     #[error("storage is unavailable")]
     Unavailable(#[source] once_store::StoreError),

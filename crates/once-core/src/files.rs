@@ -20,6 +20,13 @@ pub const HEAD_BYTES: usize = 64 * 1024;
 /// The size of a stored chunk (the last one may be shorter).
 pub const CHUNK_BYTES: usize = 1024 * 1024;
 
+/// The most bytes of client blob a file of at most `limit` bytes may take: the limit is on the
+/// file, and its encrypted form adds a 16-byte tag per segment (at most 1/256 more, with the
+/// smallest segments the format allows) and the sealed name and type (under 64 KiB + 30 bytes).
+pub fn sealed_allowance(limit: u64) -> u64 {
+    limit.saturating_add(limit / 256).saturating_add(128 * 1024)
+}
+
 /// A file secret being uploaded: push the blob's bytes as they come, then
 /// [`finish`](Self::finish) (or [`abort`](Self::abort)).
 pub struct FileUpload<'a> {
@@ -110,7 +117,7 @@ impl FileUpload<'_> {
     pub async fn push(&mut self, mut bytes: &[u8]) -> Result<(), CoreError> {
         let limit = self.service.policy().max_file_bytes;
         self.size += bytes.len() as u64;
-        if self.size > limit {
+        if self.size > sealed_allowance(limit) {
             return Err(CoreError::FileTooLarge { limit });
         }
         if self.head.len() < HEAD_BYTES {

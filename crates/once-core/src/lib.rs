@@ -31,7 +31,7 @@ pub use accounts::{AccountService, NewApiKey, NewUser, Principal, SignInStep, Si
 pub use admin::{AdminService, LockedSubject, MAX_USERS_PAGE, UsageDay, UsageReport, UserSummary, UsersPage};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::CoreError;
-pub use files::{CHUNK_BYTES, FileUpload, HEAD_BYTES};
+pub use files::{CHUNK_BYTES, FileUpload, HEAD_BYTES, sealed_allowance};
 pub use once_crypto::EnvelopeKind;
 pub use once_store::FileInfo;
 pub use policy::{AuthPolicy, Policy, SignupMode, TtlRequest, ViewLimit};
@@ -70,7 +70,7 @@ impl Core {
         policy: Policy,
         sink: std::sync::Arc<dyn audit::AuditSink>,
     ) -> Self {
-        let kdf = kdf::KdfPool::new(policy.kdf_concurrency);
+        let kdf = kdf::KdfPool::new(policy.kdf_concurrency, policy.kdf_queue);
         let auditor = audit::Auditor::new(sink, clock.clone());
         let accounts = std::sync::Arc::new(AccountService::new(
             store.clone(),

@@ -13,7 +13,8 @@ pub struct Policy {
     pub receipt_ttl_factor: i64,
     /// Largest secret accepted, in bytes.
     pub max_secret_bytes: usize,
-    /// Largest file secret accepted, in bytes of the client's ciphertext (0: no file secrets).
+    /// Largest file secret accepted, in bytes of the file (its encrypted form may be a little
+    /// larger: `files::sealed_allowance`); 0: no file secrets.
     pub max_file_bytes: u64,
     /// Wrong passphrases after which the secret is burned.
     pub max_passphrase_failures: u32,
@@ -23,6 +24,8 @@ pub struct Policy {
     pub passphrase_params: PassphraseParams,
     /// Argon2id computations allowed at once (the rest wait).
     pub kdf_concurrency: usize,
+    /// Argon2id computations allowed to wait for a turn; past that, [`crate::CoreError::Busy`].
+    pub kdf_queue: usize,
     /// Passwords and sessions.
     pub auth: AuthPolicy,
 }
@@ -106,6 +109,7 @@ impl Default for Policy {
             max_views: 100,
             passphrase_params: PassphraseParams::default(),
             kdf_concurrency: 4,
+            kdf_queue: 256,
             auth: AuthPolicy::default(),
         }
     }

@@ -351,7 +351,8 @@ impl SecretService {
 
     /// Spends the same Argon2id work a real passphrase check would, so that "no such secret"
     /// answers a passphrase-carrying request no faster than "wrong passphrase".
-    async fn dummy_kdf(&self, passphrase: &Zeroizing<String>) {
+    /// Busy like the real check would be.
+    async fn dummy_kdf(&self, passphrase: &Zeroizing<String>) -> Result<(), CoreError> {
         let keys = self.keys.clone();
         let params = self.policy.passphrase_params;
         let pw = passphrase.clone();
@@ -359,7 +360,7 @@ impl SecretService {
             .run(move || {
                 let _ = keys.seal(&[0u8; 32], b"", Some(Guard::Passphrase(pw.as_bytes(), params)), b"");
             })
-            .await;
+            .await
     }
 
     pub async fn create(&self, req: CreateSecret) -> Result<Created, CoreError> {
@@ -442,7 +443,7 @@ impl SecretService {
                                 &plaintext,
                             )
                         })
-                        .await
+                        .await?
                 }
             }
         }
@@ -579,7 +580,7 @@ impl SecretService {
         };
         let Some(token) = Token::parse(key) else {
             if let Some(pw) = passphrase {
-                self.dummy_kdf(pw).await;
+                self.dummy_kdf(pw).await?;
             }
             self.audit.event("secret.reveal", "denied:malformed_key", None, "anon");
             return Err(CoreError::NotFound);
@@ -599,7 +600,7 @@ impl SecretService {
         }
         let Some(record) = self.store.peek(&id, now).await? else {
             if let Some(pw) = passphrase {
-                self.dummy_kdf(pw).await;
+                self.dummy_kdf(pw).await?;
             }
             self.audit.event("secret.reveal", "denied:unknown", Some(&id), "anon");
             return Err(CoreError::NotFound);
@@ -635,7 +636,9 @@ impl SecretService {
             let keys = self.keys.clone();
             let token = token.clone();
             let envelope = record.envelope;
-            self.kdf.run(move || keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &envelope)).await
+            self.kdf
+                .run(move || keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &envelope))
+                .await?
         } else {
             self.keys.open(&id.0, token.expose().as_bytes(), Some(&factor), &record.envelope)
         };

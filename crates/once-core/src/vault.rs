@@ -43,22 +43,24 @@ impl AccountService {
                     &vault[..],
                 )
             })
-            .await
+            .await?
             .map_err(|e| CoreError::Crypto(e.to_string()))
     }
 
-    /// Opens the password's copy of the vault; `None` if it doesn't open (slow: Argon2id).
+    /// Opens the password's copy of the vault; `None` if it doesn't open (slow: Argon2id;
+    /// [`CoreError::Busy`] when too many derivations wait).
     pub(crate) async fn open_vault_with_password(
         &self,
         account: &AccountId,
         password: Zeroizing<String>,
         sealed: Vec<u8>,
-    ) -> Option<VaultKey> {
+    ) -> Result<Option<VaultKey>, CoreError> {
         let (keys, id) = (self.keys.clone(), password_vault_id(account));
-        self.kdf
+        Ok(self
+            .kdf
             .run(move || keys.open(&id, PASSWORD_VAULT_TOKEN, Some(password.as_bytes()), &sealed).ok())
-            .await
-            .and_then(|b| VaultKey::from_bytes(&b))
+            .await?
+            .and_then(|b| VaultKey::from_bytes(&b)))
     }
 
     /// The account's vault after a right password: the password's copy opened, or, when there is
@@ -71,7 +73,7 @@ impl AccountService {
         phc: &str,
     ) -> Result<VaultKey, CoreError> {
         if let Some(sealed) = self.store.password_vault(account).await?
-            && let Some(v) = self.open_vault_with_password(account, password.clone(), sealed).await
+            && let Some(v) = self.open_vault_with_password(account, password.clone(), sealed).await?
         {
             return Ok(v);
         }

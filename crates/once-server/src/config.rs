@@ -31,8 +31,8 @@ pub struct SecretsConfig {
     pub receipt_ttl_factor: i64,
     /// Largest secret in bytes.
     pub max_size: usize,
-    /// Largest file secret in bytes (its encrypted form); 0 turns file secrets off. File uploads
-    /// stream to the store in chunks, outside `http.max_body_bytes`.
+    /// Largest file secret in bytes (of the file; its encrypted form is a little larger); 0 turns
+    /// file secrets off. File uploads stream to the store in chunks, outside `http.max_body_bytes`.
     pub max_file_size: u64,
     /// Wrong passphrases after which a secret is burned.
     pub max_passphrase_failures: u32,
@@ -129,6 +129,9 @@ pub struct CryptoConfig {
     pub passphrase_t_cost: u32,
     /// Argon2id computations at once.
     pub kdf_concurrency: usize,
+    /// Argon2id computations that may wait for a turn; past that, a passphrase or password
+    /// check gets 503 with `Retry-After: 1` at once.
+    pub kdf_queue: usize,
 }
 
 impl Default for CryptoConfig {
@@ -140,6 +143,7 @@ impl Default for CryptoConfig {
             passphrase_m_cost_kib: p.m_cost_kib,
             passphrase_t_cost: p.t_cost,
             kdf_concurrency: 4,
+            kdf_queue: 256,
         }
     }
 }
@@ -604,6 +608,7 @@ impl Config {
                 p_cost: 1,
             },
             kdf_concurrency: self.crypto.kdf_concurrency.max(1),
+            kdf_queue: self.crypto.kdf_queue,
             auth: self.auth_policy(),
         }
     }

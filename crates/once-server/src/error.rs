@@ -34,6 +34,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The store failed (`StoreError::Backend`): 503, retryable.
     Unavailable,
+    /// Too many passphrase checks waiting (`CoreError::Busy`): 503 with `Retry-After: 1`.
+    Busy,
     Internal,
 }
 
@@ -69,7 +71,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,6 +127,7 @@ impl From<CoreError> for ApiError {
                 tracing::error!(error = %source, "store unavailable");
                 ApiError::Unavailable
             }
+            CoreError::Busy => ApiError::Busy,
             CoreError::Crypto(m) => {
                 tracing::error!(error = %m, "encryption unavailable");
                 ApiError::Internal
@@ -137,6 +140,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let intended = self.status();
         let store_failed = matches!(self, ApiError::Unavailable);
+        let busy = matches!(self, ApiError::Busy);
         let (status, body) = match self {
             ApiError::UnknownSecret { secret_key } => {
                 (StatusCode::NOT_FOUND, json!({ "message": "Unknown secret", "secret_key": secret_key }))
@@ -154,6 +158,10 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "message": "Service temporarily unavailable, try again shortly" }),
             ),
+            ApiError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "message": "The server is busy checking passphrases, try again in a moment" }),
+            ),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, json!({ "message": "Internal error" })),
         };
         let mut resp = (status, Json(body)).into_response();
@@ -166,6 +174,9 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert("www-authenticate", HeaderValue::from_static("Basic realm=\"Once API\""));
         }
+        if busy {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(1u32));
+        }
         resp
     }
 }
@@ -176,11 +187,18 @@ pub struct V2Error {
     status: StatusCode,
     code: ErrorCode,
     message: std::borrow::Cow<'static, str>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl V2Error {
     pub fn bad_request(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        V2Error { status: StatusCode::BAD_REQUEST, code: ErrorCode::BadRequest, message: message.into() }
+        V2Error {
+            status: StatusCode::BAD_REQUEST,
+            code: ErrorCode::BadRequest,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn too_many_requests(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
@@ -188,15 +206,26 @@ impl V2Error {
             status: StatusCode::TOO_MANY_REQUESTS,
             code: ErrorCode::RateLimited,
             message: message.into(),
+            retry_after: None,
         }
     }
 
     pub fn not_found(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        V2Error { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: message.into() }
+        V2Error {
+            status: StatusCode::NOT_FOUND,
+            code: ErrorCode::NotFound,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn request_timeout(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        V2Error { status: StatusCode::REQUEST_TIMEOUT, code: ErrorCode::BadRequest, message: message.into() }
+        V2Error {
+            status: StatusCode::REQUEST_TIMEOUT,
+            code: ErrorCode::BadRequest,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn unsupported_media_type(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
@@ -204,16 +233,23 @@ impl V2Error {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: ErrorCode::UnsupportedMediaType,
             message: message.into(),
+            retry_after: None,
         }
     }
 
     pub fn conflict(message: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        V2Error { status: StatusCode::CONFLICT, code: ErrorCode::Conflict, message: message.into() }
+        V2Error {
+            status: StatusCode::CONFLICT,
+            code: ErrorCode::Conflict,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 }
 
 impl From<ApiError> for V2Error {
     fn from(e: ApiError) -> Self {
+        let busy = matches!(e, ApiError::Busy);
         let (status, code, message): (_, _, std::borrow::Cow<'static, str>) = match e {
             ApiError::UnknownSecret { .. } => (
                 StatusCode::NOT_FOUND,
@@ -238,11 +274,17 @@ impl From<ApiError> for V2Error {
                 ErrorCode::Unavailable,
                 "storage is temporarily unavailable; try again shortly".into(),
             ),
+            ApiError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "the server is busy checking passphrases; try again in a moment".into(),
+            ),
             ApiError::Internal => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error".into())
             }
         };
-        V2Error { status, code, message }
+        let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE && busy).then_some(1);
+        V2Error { status, code, message, retry_after }
     }
 }
 
@@ -256,7 +298,12 @@ impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
         let body = v2::Error { error: v2::ErrorBody { code: self.code, message: self.message.into_owned() } };
         let mut resp = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         match self.code {
+            // Busy is not a store failure.
+            ErrorCode::Unavailable if self.retry_after.is_some() => {}
             // Counted by the metrics middleware (`once_store_errors_total`).
             ErrorCode::Unavailable => {
                 resp.extensions_mut().insert(StoreFailure);

@@ -745,6 +745,7 @@ pub(crate) fn error_page(state: &AppState, l: Loc, csrf: &CsrfToken, e: CoreErro
             tracing::error!(error = %source, "store unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, l.t("error-unavailable"))
         }
+        CoreError::Busy => (StatusCode::SERVICE_UNAVAILABLE, l.t("error-unavailable")),
         CoreError::Crypto(m) => {
             tracing::error!(error = %m, "encryption unavailable");
             (StatusCode::INTERNAL_SERVER_ERROR, l.t("error-internal"))

@@ -132,7 +132,9 @@ fn api_router(policy: &once_core::Policy) -> OpenApiRouter<AppState> {
     // A file upload streams past `http.max_body_bytes`, up to the file limit (plus room for the
     // options part and the multipart framing).
     let (schemas, paths, upload) = routes!(super::files::upload);
-    let file_cap = usize::try_from(policy.max_file_bytes).unwrap_or(usize::MAX).saturating_add(1 << 20);
+    let file_cap = usize::try_from(once_core::sealed_allowance(policy.max_file_bytes))
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20);
     let upload = upload.layer(axum::extract::DefaultBodyLimit::max(file_cap));
     let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(create))

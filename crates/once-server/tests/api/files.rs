@@ -128,8 +128,10 @@ async fn a_file_uploads_in_chunks_reveals_once_and_leaves_nothing() {
 
 #[tokio::test]
 async fn bad_uploads_are_refused_and_store_nothing() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.secrets.max_file_size = 2 * 1024 * 1024).await;
-    let (blob, _, proof) = seal("big.bin", &content(2 * 1024 * 1024 + 1), None);
+    let limit = 2 * 1024 * 1024;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.secrets.max_file_size = limit).await;
+    // The limit is on the file; its encrypted form may be a little larger, not more.
+    let (blob, _, proof) = seal("big.bin", &content(once_core::sealed_allowance(limit) as usize + 1), None);
     let options = json!({ "key_proof": proof });
     let resp = upload(&app, form(options.clone(), blob)).await;
     assert_eq!(error_code(resp, StatusCode::PAYLOAD_TOO_LARGE).await, "payload_too_large");
@@ -154,10 +156,18 @@ async fn bad_uploads_are_refused_and_store_nothing() {
     assert_eq!(error_code(not_multipart, StatusCode::UNSUPPORTED_MEDIA_TYPE).await, "unsupported_media_type");
     assert_eq!(chunk_rows(&app), 0);
 
+    // A file of exactly the limit fits (its encrypted form is larger than the limit).
+    let (exact, _, exact_proof) = seal("exact.bin", &content(limit as usize), None);
+    assert!(exact.len() as u64 > limit);
+    let resp = upload(&app, form(json!({ "key_proof": exact_proof }), exact)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert!(chunk_rows(&app) > 0);
+
     // And a small one goes through (all of it in the envelope: no chunk).
+    let before = chunk_rows(&app);
     let resp = upload(&app, form(json!({ "key_proof": proof }), small)).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
-    assert_eq!(chunk_rows(&app), 0);
+    assert_eq!(chunk_rows(&app), before);
 }
 
 /// A multipart body whose content part arrives in `pieces`, `pause` apart, then (unless

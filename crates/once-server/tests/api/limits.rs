@@ -92,3 +92,66 @@ async fn exactly_the_quota_passes_then_429_with_retry_after() {
         app.http.post(app.url("/signin")).form(&[("email", "a@example.com"), ("password", "x")]).send().await;
     assert_eq!(r.expect("signin").status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn past_the_key_derivation_queue_a_passphrase_check_gets_503_at_once() {
+    // One derivation at a time, one waiting, each slow enough to overlap (Argon2id, 64 MiB).
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.crypto.kdf_concurrency = 1;
+        c.crypto.kdf_queue = 1;
+        c.crypto.passphrase_m_cost_kib = 64 * 1024;
+        c.crypto.passphrase_t_cost = 3;
+    })
+    .await;
+    let created: Value = app
+        .http
+        .post(app.url("/api/v1/share"))
+        .form(&[("secret", "behind a passphrase"), ("passphrase", "right")])
+        .send()
+        .await
+        .expect("share")
+        .json()
+        .await
+        .expect("json");
+    let key = created["secret_key"].as_str().expect("key").to_owned();
+    let guesses = (0..12).map(|i| {
+        let (http, url) = (app.http.clone(), app.url(&format!("/api/v2/secrets/{key}/reveal")));
+        async move {
+            let resp = http
+                .post(url)
+                .json(&json!({ "passphrase": format!("wrong {i}") }))
+                .send()
+                .await
+                .expect("reveal");
+            let retry = resp.headers().get("retry-after").map(|v| v.to_str().expect("ascii").to_owned());
+            let status = resp.status();
+            let body: Value = resp.json().await.expect("json");
+            (status, retry, body["error"]["code"].as_str().map(str::to_owned))
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let busy: Vec<_> = answers.iter().filter(|(s, _, _)| *s == StatusCode::SERVICE_UNAVAILABLE).collect();
+    assert!(!busy.is_empty(), "twelve at once against room for two: {answers:?}");
+    for (_, retry, code) in &busy {
+        assert_eq!((retry.as_deref(), code.as_deref()), (Some("1"), Some("unavailable")));
+    }
+    for (status, _, _) in &answers {
+        assert!(
+            *status == StatusCode::NOT_FOUND || *status == StatusCode::SERVICE_UNAVAILABLE,
+            "a wrong passphrase or busy, nothing else: {answers:?}"
+        );
+    }
+    // Busy answers count no failure: the secret (cap 5) is still there for the right passphrase
+    // unless five wrong ones were actually checked.
+    let checked = answers.iter().filter(|(s, _, _)| *s == StatusCode::NOT_FOUND).count();
+    let right = app
+        .http
+        .post(app.url(&format!("/api/v2/secrets/{key}/reveal")))
+        .json(&json!({ "passphrase": "right" }))
+        .send()
+        .await
+        .expect("reveal");
+    if checked < 5 {
+        assert_eq!(right.status(), StatusCode::OK, "{checked} wrong passphrases were checked");
+    }
+}
