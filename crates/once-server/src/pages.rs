@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/private/{key}", get(receipt))
         .route("/receipt/{key}/burn", axum::routing::post(burn))
         .route("/about", get(about))
+        .route("/combine", get(combine))
         .route("/lang/{code}", get(switch_language))
         .merge(account::router())
         .merge(admin::router())
@@ -671,6 +672,23 @@ async fn burn(
         Ok(_) => Redirect::to(&format!("/receipt/{key}")).into_response(),
         Err(e) => error_page(&state, l, &csrf, e),
     }
+}
+
+// ---------------------------------------------------------------- split secrets: combine
+
+#[derive(Template)]
+#[template(path = "combine.html")]
+struct CombinePage {
+    c: Chrome,
+}
+
+/// Where the links of a split secret are put back together (`once combine` in the browser). Only
+/// the page's script (`assets/js/combine.js`) handles the links: their keys (the `#fragment`s)
+/// never reach the server, which sees a preview of each and then K reveals with key proofs, as for
+/// any zero-knowledge link.
+async fn combine(State(state): State<AppState>, l: Loc, csrf: CsrfToken) -> Response {
+    let p = CombinePage { c: chrome(l, &csrf, "/combine".into(), l.t("combine-title")) };
+    page(&state, StatusCode::OK, &csrf, l, p.render())
 }
 
 // ---------------------------------------------------------------- about, language, errors

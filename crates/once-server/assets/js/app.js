@@ -6,6 +6,7 @@
 //      it also offers a file instead of text (sealed with zk.sealFile, uploaded to /api/v2/files);
 //   3. the preview page of a zero-knowledge secret derives the key proof, reveals and decrypts;
 //      a file secret (always zero-knowledge) the same way, offered for saving as a blob: link;
+//      one link of a split secret is not revealed: the page offers the combine page (combine.js);
 //   4. <time datetime> shows the reader's own time zone.
 //
 // Rules: every string shown to users comes from the templates' data-* attributes (English and
@@ -364,28 +365,6 @@ function sizeLabel(el, bytes) {
   return fill(pattern, { n });
 }
 
-const AES_GCM_TAG = 16;
-/** The file header (10 bytes) and the metadata's length (4) of the file format (zk.js). */
-const FILE_FIXED_OVERHEAD = 14;
-
-/**
- * At least the size `zk.sealFile` makes of `file`: the content, a tag per 256 KiB segment, and the
- * sealed metadata. The server's limit is on the encrypted file, so this is what is compared.
- */
-function sealedSizeAtLeast(file) {
-  // The type as sealFile keeps it (printable ASCII, at most 127 characters), else none.
-  const type = /^[\x20-\x7e]{0,127}$/.test(file.type) ? file.type : "";
-  const meta = JSON.stringify({ name: zk.fileBaseName(file.name), type, size: file.size });
-  const segments = Math.ceil(file.size / 2 ** zk.FILE_CHUNK_LOG);
-  return (
-    FILE_FIXED_OVERHEAD +
-    new TextEncoder().encode(meta).length +
-    AES_GCM_TAG +
-    file.size +
-    segments * AES_GCM_TAG
-  );
-}
-
 function showFileTooLarge(form, size) {
   showAlert(form, "file-error", fill(form.dataset.errFileSize, { size: sizeLabel(form, size) }));
 }
@@ -423,7 +402,8 @@ function initFileChoice(form) {
   const sync = () => {
     const f = input.files && input.files.length > 0 ? input.files[0] : null;
     hideAlert("file-error");
-    if (f !== null && sealedSizeAtLeast(f) > max) {
+    // The server's limit is on the file itself (its encrypted form may be a little larger).
+    if (f !== null && f.size > max) {
       choose(null);
       showFileTooLarge(form, f.size);
       input.focus();
@@ -465,10 +445,6 @@ async function createFile(form, choice, options, button) {
   };
   try {
     const sealed = await zk.sealFile(file, { passphrase: passphrase || null, onProgress });
-    if (sealed.size > choice.max) {
-      showFileTooLarge(form, file.size);
-      return null;
-    }
     if (button && form.dataset.uploading) button.textContent = form.dataset.uploading;
     // No value: an indeterminate bar while the upload runs (fetch tells nothing of its progress).
     if (progress) progress.removeAttribute("value");
@@ -592,6 +568,32 @@ function readFragment(key) {
   } catch {
     return null;
   }
+}
+
+/** `KEY.{K}of{N}.{SPLIT ID}`: the #fragment of one link of a split secret (`once share --split`;
+ * the syntax is once_client::split's). Captures K and N. */
+const SPLIT_FRAGMENT_RE = /^[A-Za-z0-9_-]{43}\.(\d{1,3})(?:-of-|of)(\d{1,3})\.[A-Za-z0-9_-]{22}$/i;
+
+/**
+ * On the page of one link of a split secret: instead of "incomplete link", says it is one of N
+ * links (any K rebuild the secret) and offers the combine page, with this link in its #fragment
+ * (URL-encoded: it never reaches the server). Revealing the link here would use it up for a share
+ * that means nothing alone, so the reveal form goes away. Returns whether it was such a link.
+ */
+function showSplitLink(form) {
+  const section = document.getElementById("zk-split");
+  const m = SPLIT_FRAGMENT_RE.exec(location.hash.slice(1));
+  if (!section || !m) return false;
+  const k = Number(m[1]);
+  const n = Number(m[2]);
+  if (!(k >= 2 && k <= n && n <= 16)) return false;
+  const body = document.getElementById("zk-split-body");
+  if (body) body.textContent = fill(section.dataset.body, { k, n });
+  const combine = document.getElementById("zk-split-combine");
+  if (combine instanceof HTMLAnchorElement) combine.href = `/combine#${encodeURIComponent(location.href)}`;
+  form.hidden = true;
+  section.hidden = false;
+  return true;
 }
 
 /** Fills the access limits' time zone with the browser's own, unless one was typed. */
@@ -787,6 +789,7 @@ function initReveal() {
 
   let fragment = readFragment(key);
   if (fragment === null || key === "") {
+    if (key !== "" && showSplitLink(form)) return;
     showAlert(form, alertId, errFragment);
     disable();
     return;

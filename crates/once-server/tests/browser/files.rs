@@ -168,8 +168,8 @@ async fn a_file_over_the_limit_is_refused_before_anything_is_sent() {
         let site = Site::spawn_with(None, |c| c.secrets.max_file_size = 64 * 1024).await;
         let en = Catalog::get("en");
         let (_big_dir, big) = temp_file("big.bin", &content(100 * 1024));
-        // The limit is on the encrypted file, which is larger than the content.
-        let (_edge_dir, edge) = temp_file("edge.bin", &content(64 * 1024));
+        // The limit is on the file itself: one byte over is refused.
+        let (_edge_dir, edge) = temp_file("edge.bin", &content(64 * 1024 + 1));
         let (_small_dir, small) = temp_file("small.bin", &content(1000));
 
         let b = Browser::open(Opts { width: PHONE.0, height: PHONE.1, ..Opts::default() }).await;
@@ -177,9 +177,9 @@ async fn a_file_over_the_limit_is_refused_before_anything_is_sent() {
         b.wait_text("mode", en.t("mode-zk")).await;
         let help = b.text("#file-help").await;
         assert!(help.starts_with("Up to 64 KB."), "{help}");
-        for (path, size) in [(&big, "100 KB"), (&edge, "64 KB")] {
+        for (path, size) in [(&big, "100 KB"), (&edge, "65 KB")] {
             choose_file(&b, path).await;
-            let says = format!("This file is too large ({size}). Files can be up to 64 KB once encrypted.");
+            let says = format!("This file is too large ({size}). Files can be up to 64 KB.");
             b.wait_text("file-error", &says).await;
             assert_eq!(b.value("#file").await, "", "the choice is undone");
             assert!(b.css("#secret").await.is_displayed().await.expect("displayed"), "the text box is back");

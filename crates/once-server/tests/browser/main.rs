@@ -10,6 +10,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod combine;
 mod files;
 mod flows;
 mod harness;
