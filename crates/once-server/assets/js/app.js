@@ -17,6 +17,7 @@
 // Each feature is isolated so one failure leaves the others working.
 
 import * as zk from "./zk.js";
+import { errorMessage, fill, logFailure, zkAvailable } from "./ui.js";
 import qrcode from "./vendor/qrcode-generator-2.0.4.mjs";
 
 // ---- Helpers --------------------------------------------------------------------------------
@@ -63,16 +64,6 @@ function feature(name, fn) {
   }
 }
 
-function logFailure(name, e) {
-  const kind = e && typeof e.name === "string" ? ` (${e.name})` : "";
-  console.warn(`once: ${name} failed${kind}`);
-}
-
-/** Zero-knowledge mode needs WebCrypto, which browsers expose only in secure contexts. */
-function zkAvailable() {
-  return Boolean(globalThis.isSecureContext && globalThis.crypto && globalThis.crypto.subtle);
-}
-
 function submitButton(form) {
   return form.querySelector('button[type="submit"], button:not([type])');
 }
@@ -108,18 +99,6 @@ function showAlert(form, id, text) {
 function hideAlert(id) {
   const p = document.getElementById(id);
   if (p) p.hidden = true;
-}
-
-/** The message of an API v2 error envelope {"error": {"code", "message"}}, else `fallback`. */
-async function errorMessage(res, fallback) {
-  try {
-    const body = await res.json();
-    const msg = body && body.error && body.error.message;
-    if (typeof msg === "string" && msg.trim() !== "") return msg;
-  } catch {
-    // Not JSON (a proxy's error page, an empty body): use the fallback.
-  }
-  return fallback;
 }
 
 function postJson(url, body, accept = "application/json") {
@@ -346,14 +325,6 @@ const KB = 1024;
 const MB = KB * KB;
 const GB = MB * KB;
 
-/** `pattern` with each `{name}` replaced by `values[name]`, in one pass (so a file name that
- * contains "{size}" stays as it is). */
-function fill(pattern, values) {
-  return String(pattern || "").replace(/\{(\w+)\}/g, (whole, name) =>
-    Object.hasOwn(values, name) ? String(values[name]) : whole,
-  );
-}
-
 /** A size as people read it, with the unit patterns of `el`'s data-size-kb/-mb/-gb: KB below
  * 1 MB (rounded up), else MB or GB to one decimal. The same as pages.rs `file_size`. */
 function sizeLabel(el, bytes) {
@@ -425,17 +396,11 @@ function initFileChoice(form) {
   return { file: () => file, clear: () => choose(null), max };
 }
 
-/**
- * Seals the chosen file (showing the progress) and uploads it: the answer of
- * `POST /api/v2/files`, or null when it was refused here (too large once sealed).
- */
-async function createFile(form, choice, options, button) {
-  const file = choice.file();
-  const passEl = form.querySelector("#passphrase");
-  const passphrase = passEl ? passEl.value : "";
-  const progress = document.getElementById("create-progress");
+/** An onProgress(done, total) that shows the percentage on `progress` and in `button`'s label
+ * (after the form's data-working text). */
+function progressReporter(progress, form, button) {
   const working = form.dataset.working || "";
-  const onProgress = (done, total) => {
+  return (done, total) => {
     const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
     if (progress) {
       progress.hidden = false;
@@ -443,6 +408,18 @@ async function createFile(form, choice, options, button) {
     }
     if (button) button.textContent = `${working} ${pct}%`;
   };
+}
+
+/**
+ * Seals the chosen file (showing the progress) and uploads it: the answer of
+ * `POST /api/v2/files`, or null when it was refused (too large).
+ */
+async function createFile(form, choice, options, button) {
+  const file = choice.file();
+  const passEl = form.querySelector("#passphrase");
+  const passphrase = passEl ? passEl.value : "";
+  const progress = document.getElementById("create-progress");
+  const onProgress = progressReporter(progress, form, button);
   try {
     const sealed = await zk.sealFile(file, { passphrase: passphrase || null, onProgress });
     if (button && form.dataset.uploading) button.textContent = form.dataset.uploading;
@@ -721,15 +698,7 @@ async function revealText(res, fragment, passphrase) {
  */
 async function revealFile(form, res, fragment, passphrase, button) {
   const progress = document.getElementById("reveal-progress");
-  const working = form.dataset.working || "";
-  const onProgress = (done, total) => {
-    const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
-    if (progress) {
-      progress.hidden = false;
-      progress.value = pct;
-    }
-    if (button) button.textContent = `${working} ${pct}%`;
-  };
+  const onProgress = progressReporter(progress, form, button);
   let opened;
   try {
     opened = await zk.openFile(res.body, fragment, passphrase || null, onProgress);

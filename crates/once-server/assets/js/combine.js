@@ -27,6 +27,7 @@
 // links opened one by one in this tab add up.
 
 import * as zk from "./zk.js";
+import { errorMessage, fill, logFailure, zkAvailable } from "./ui.js";
 import { combine as interpolate } from "./vendor/shamir-secret-sharing-0.0.4.mjs";
 
 /** sessionStorage key of the links typed so far (this tab only). */
@@ -63,22 +64,6 @@ class Stop extends Error {
   }
 }
 
-/** `pattern` with each `{name}` replaced by `values[name]`, in one pass. */
-function fill(pattern, values) {
-  return String(pattern || "").replace(/\{(\w+)\}/g, (whole, name) =>
-    Object.hasOwn(values, name) ? String(values[name]) : whole,
-  );
-}
-
-function logFailure(name, e) {
-  const kind = e && typeof e.name === "string" ? ` (${e.name})` : "";
-  console.warn(`once: ${name} failed${kind}`);
-}
-
-function zkAvailable() {
-  return Boolean(globalThis.isSecureContext && globalThis.crypto && globalThis.crypto.subtle);
-}
-
 function showAlert(form, text, info = false) {
   const p = document.createElement("p");
   p.className = info ? "alert info" : "alert";
@@ -104,18 +89,6 @@ function lineList(form, lines) {
   } catch {
     return items.join(", ");
   }
-}
-
-/** The message of an API v2 error envelope {"error": {"message"}}, else `fallback`. */
-async function errorMessage(res, fallback) {
-  try {
-    const body = await res.json();
-    const msg = body && body.error && body.error.message;
-    if (typeof msg === "string" && msg.trim() !== "") return msg;
-  } catch {
-    // Not JSON: use the fallback.
-  }
-  return fallback;
 }
 
 const FETCH_OPTIONS = { credentials: "same-origin", cache: "no-store", referrerPolicy: "no-referrer" };
