@@ -70,6 +70,15 @@ fn get(server: &Server, home: &Path, link: &str, args: &[&str]) -> Out {
     run(at(server, home).arg("get").args(args).arg(link))
 }
 
+/// Two passphrase files in `home`: the right one ("correct horse") and a wrong one.
+fn passphrase_files(home: &Path) -> (String, String) {
+    let (right, wrong) = (home.join("right"), home.join("wrong"));
+    std::fs::write(&right, "correct horse\n").expect("write");
+    std::fs::write(&wrong, "battery staple\n").expect("write");
+    let path = |p: std::path::PathBuf| p.to_str().expect("utf-8 path").to_owned();
+    (path(right), path(wrong))
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {text:?}"))
 }
@@ -124,11 +133,8 @@ fn passphrase_files_wrong_then_right() {
     let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
     let server = Server::start(dir.path(), "serve", &[]);
     let h = home.path();
-    let (right, wrong) = (h.join("right"), h.join("wrong"));
-    std::fs::write(&right, "correct horse\n").expect("write");
-    std::fs::write(&wrong, "battery staple\n").expect("write");
-    let right = right.to_str().expect("utf-8 path");
-    let wrong = wrong.to_str().expect("utf-8 path");
+    let (right, wrong) = passphrase_files(h);
+    let (right, wrong) = (right.as_str(), wrong.as_str());
 
     let (link, stderr) = share(&server, h, "behind a passphrase", &["--passphrase-file", right]);
     assert!(stderr.contains("passphrase needed"), "{stderr}");
@@ -752,11 +758,8 @@ fn split_with_passphrase_json_stdin_and_mixed_splits() {
     let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
     let server = Server::start(dir.path(), "serve", &[]);
     let h = home.path();
-    let (right, wrong) = (h.join("right"), h.join("wrong"));
-    std::fs::write(&right, "correct horse\n").expect("write");
-    std::fs::write(&wrong, "battery staple\n").expect("write");
-    let right = right.to_str().expect("utf-8 path");
-    let wrong = wrong.to_str().expect("utf-8 path");
+    let (right, wrong) = passphrase_files(h);
+    let (right, wrong) = (right.as_str(), wrong.as_str());
 
     let out = run(at(&server, h)
         .args(["share", "--split", "2-of-3", "--json", "--passphrase-file", right])
@@ -917,21 +920,18 @@ fn files_share_and_get_streamed_with_their_names() {
     assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
 
     // With a passphrase: wrong reveals nothing, right opens it.
-    let (right, wrong) = (h.join("right"), h.join("wrong"));
-    std::fs::write(&right, "correct horse\n").expect("write");
-    std::fs::write(&wrong, "battery staple\n").expect("write");
-    let out =
-        run(at(&server, h).args(["share", source, "--passphrase-file", right.to_str().expect("utf-8")]));
+    let (right, wrong) = passphrase_files(h);
+    let out = run(at(&server, h).args(["share", source, "--passphrase-file", &right]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("passphrase needed"), "{}", out.stderr);
     let link = out.stdout.trim_end().to_owned();
     let target = cwd.path().join("with-passphrase.bin");
     let target = target.to_str().expect("utf-8");
-    let bad = get(&server, h, &link, &["--passphrase-file", wrong.to_str().expect("utf-8"), "-o", target]);
+    let bad = get(&server, h, &link, &["--passphrase-file", &wrong, "-o", target]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("wrong passphrase"), "{}", bad.stderr);
     assert!(!Path::new(target).exists());
-    let good = get(&server, h, &link, &["--passphrase-file", right.to_str().expect("utf-8"), "-o", target]);
+    let good = get(&server, h, &link, &["--passphrase-file", &right, "-o", target]);
     assert_eq!(good.code, 0, "{}", good.stderr);
     assert!(std::fs::read(target).expect("saved") == data);
 
