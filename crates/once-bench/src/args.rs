@@ -19,6 +19,13 @@ Examples:
   # everything, short runs:
   once-bench --spawn target/release/once --scenarios health,create,reveal,mixed,passphrase \\
              --concurrency 16 --duration 3s --warmup 1s
+  # plain p99 while passphrase traffic keeps the Argon2id pool busy, next to it alone:
+  once-bench --spawn target/release/once --scenarios isolation --concurrency 64
+  # create and reveal on an empty store, then again with a million live secrets:
+  once-bench --spawn target/release/once --scenarios create,reveal --concurrency 64 \
+             --prefill 1000000
+  # the expiry sweeper's CPU for 100k and 400k expired secrets (and their receipts):
+  once-bench --spawn target/release/once --scenarios health --concurrency 1 --sweep 100000,400000
   # one 100 MiB file secret up and down, streamed, with the server's RSS sampled every 20 ms:
   once-bench --spawn target/release/once --scenarios file --file-size 100MiB \\
              --store redis://127.0.0.1:6379/
@@ -104,6 +111,30 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = parse_positive)]
     pub reveal_pool: Option<usize>,
 
+    /// Create this many live secrets (TTL --ttl) through the API before the load runs, to
+    /// measure them on a full store: every load scenario but `health` runs twice, on the store
+    /// as it is, then again after the fill (rows say how many were pre-filled).
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    pub prefill: Option<usize>,
+
+    /// Measure the expiry sweeper after the load runs: for each N, create N secrets with a TTL
+    /// of --sweep-ttl, wait until they and their receipts (which expire at twice the TTL) are
+    /// purged, per the server's `once_expired_rows_purged_total`, and count the server CPU of
+    /// the sweeps. Spawned servers then get ONCE_SWEEPER__INTERVAL_SECS=1 (unless the
+    /// environment sets it).
+    #[arg(long, value_name = "N[,N…]", value_delimiter = ',', value_parser = parse_positive)]
+    pub sweep: Vec<usize>,
+
+    /// TTL in seconds of the secrets --sweep creates; at least the server's `secrets.min_ttl`
+    /// (60 by default), and longer than creating the largest N takes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub sweep_ttl: u64,
+
+    /// Connections that send passphrase creates and reveals (Argon2id) during the `isolation`
+    /// scenario, besides its --concurrency plain ones.
+    #[arg(long, value_name = "N", default_value = "32", value_parser = parse_positive)]
+    pub kdf_connections: usize,
+
     /// Give up on one request after this long (counted as a transport error).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -133,6 +164,10 @@ pub enum Scenario {
     Mixed,
     /// Half creates, half reveals, both with a passphrase.
     Passphrase,
+    /// `mixed` alone, then `mixed` again while --kdf-connections other connections keep the
+    /// server's Argon2id pool busy with `passphrase` traffic: the plain requests' p99 under
+    /// that load next to their p99 alone.
+    Isolation,
     /// One file secret of --file-size: POST /api/v2/files, then its reveal, both streamed and
     /// verified, with the server's RSS sampled every 20 ms (not a load run: no --concurrency).
     File,
@@ -146,6 +181,7 @@ impl Scenario {
             Scenario::Reveal => "reveal",
             Scenario::Mixed => "mixed",
             Scenario::Passphrase => "passphrase",
+            Scenario::Isolation => "isolation",
             Scenario::File => "file",
         }
     }
@@ -171,6 +207,9 @@ impl Args {
         }
         if self.timeout.is_zero() {
             return Err("--timeout must be more than 0".into());
+        }
+        if !self.sweep.is_empty() && self.sweep_ttl == 0 {
+            return Err("--sweep-ttl must be at least 1 second".into());
         }
         if self.ttl == 0 {
             return Err("--ttl must be at least 1 second".into());
@@ -334,6 +373,8 @@ mod tests {
         assert_eq!(a.ttl, 3600);
         assert_eq!(a.file_size, 100 * 1024 * 1024);
         assert!(a.spawn.is_none() && a.json.is_none() && a.pid.is_empty());
+        assert!(a.prefill.is_none() && a.sweep.is_empty());
+        assert_eq!((a.sweep_ttl, a.kdf_connections), (60, 32));
     }
 
     #[test]
@@ -385,6 +426,10 @@ mod tests {
             &["--size", "0"],
             &["--file-size", "0"],
             &["--threads", "0"],
+            &["--prefill", "0"],
+            &["--sweep", "1000,0"],
+            &["--sweep", "1000", "--sweep-ttl", "0"],
+            &["--kdf-connections", "0"],
             &["--auth", "nocolon"],
             &["--spawn", "once", "--url", "http://x"],
             &["--spawn", "once", "--pid", "1"],

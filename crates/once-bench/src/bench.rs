@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use hyper::Method;
+use hyper::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::args::Scenario;
@@ -129,8 +129,8 @@ enum Outcome {
     Revealed {
         elsewhere: bool,
     },
-    /// A non-2xx answer.
-    Status(String),
+    /// A non-2xx answer: its status, and a line for the user.
+    Status(StatusCode, String),
     /// A 2xx answer that is wrong: unparsable, missing a field, or the wrong secret.
     Invalid(String),
     /// `reveal` found nothing left to reveal.
@@ -144,7 +144,7 @@ fn status_error(r: &Response) -> String {
 
 async fn health(conn: &mut Conn, ctx: &Ctx, instance: usize) -> anyhow::Result<Outcome> {
     let r = client::request(conn, ctx.endpoint(instance), Method::GET, "/healthz", None).await?;
-    Ok(if r.status.is_success() { Outcome::Ok } else { Outcome::Status(status_error(&r)) })
+    Ok(if r.status.is_success() { Outcome::Ok } else { Outcome::Status(r.status, status_error(&r)) })
 }
 
 /// Creates one secret through `instance`; on success, puts it in the pool if `keep`.
@@ -157,7 +157,7 @@ async fn create(conn: &mut Conn, ctx: &Ctx, instance: usize, keep: bool) -> anyh
     }
     let r = client::request(conn, ctx.endpoint(instance), Method::POST, "/api/v1/share", Some(form)).await?;
     if !r.status.is_success() {
-        return Ok(Outcome::Status(status_error(&r)));
+        return Ok(Outcome::Status(r.status, status_error(&r)));
     }
     let json: Value = match serde_json::from_slice(&r.body) {
         Ok(v) => v,
@@ -184,7 +184,7 @@ async fn reveal(conn: &mut Conn, ctx: &Ctx, instance: usize, or_create: bool) ->
     let path = format!("/api/v1/secret/{key}");
     let r = client::request(conn, ctx.endpoint(instance), Method::POST, &path, Some(form)).await?;
     if !r.status.is_success() {
-        return Ok(Outcome::Status(status_error(&r)));
+        return Ok(Outcome::Status(r.status, status_error(&r)));
     }
     let json: Value = match serde_json::from_slice(&r.body) {
         Ok(v) => v,
@@ -211,10 +211,13 @@ async fn step(
         Scenario::Health => health(conn, ctx, instance).await,
         Scenario::Create => create(conn, ctx, instance, false).await,
         Scenario::Reveal => reveal(conn, ctx, instance, false).await,
-        Scenario::Mixed | Scenario::Passphrase if n.is_multiple_of(2) => {
+        // `isolation`'s measured half is `mixed`.
+        Scenario::Mixed | Scenario::Passphrase | Scenario::Isolation if n.is_multiple_of(2) => {
             create(conn, ctx, instance, true).await
         }
-        Scenario::Mixed | Scenario::Passphrase => reveal(conn, ctx, instance, true).await,
+        Scenario::Mixed | Scenario::Passphrase | Scenario::Isolation => {
+            reveal(conn, ctx, instance, true).await
+        }
         // One round trip, run by `file_round_trip`, never as a load run (`Scenario::is_load`).
         Scenario::File => Err(anyhow!("the file scenario is not a load run")),
     }
@@ -228,6 +231,8 @@ pub struct Measured {
     /// Successful (and verified) requests.
     pub ok: u64,
     pub non_2xx: u64,
+    /// `503` answers (part of `non_2xx`): a full Argon2id queue answers so, with `Retry-After: 1`.
+    pub unavailable: u64,
     /// Connect, I/O and protocol errors, and timeouts.
     pub transport: u64,
     /// 2xx answers that were wrong (bad JSON, wrong secret value).
@@ -247,6 +252,7 @@ impl Measured {
         self.lat.merge(o.lat);
         self.ok += o.ok;
         self.non_2xx += o.non_2xx;
+        self.unavailable += o.unavailable;
         self.transport += o.transport;
         self.invalid += o.invalid;
         self.revealed += o.revealed;
@@ -309,7 +315,7 @@ async fn worker(
         }
         match &outcome {
             Ok(Outcome::Ok | Outcome::Revealed { .. } | Outcome::Dry) => {}
-            Ok(Outcome::Status(e) | Outcome::Invalid(e)) => ctx.note_error(e),
+            Ok(Outcome::Status(_, e) | Outcome::Invalid(e)) => ctx.note_error(e),
             Err(e) => {
                 ctx.note_error(e);
                 conn = None;
@@ -329,7 +335,10 @@ async fn worker(
                         m.revealed += 1;
                         m.revealed_elsewhere += u64::from(elsewhere);
                     }
-                    Outcome::Status(_) => m.non_2xx += 1,
+                    Outcome::Status(status, _) => {
+                        m.non_2xx += 1;
+                        m.unavailable += u64::from(status == StatusCode::SERVICE_UNAVAILABLE);
+                    }
                     Outcome::Invalid(_) => m.invalid += 1,
                 }
             }
@@ -415,6 +424,32 @@ pub async fn drive(
 /// Creates `n` secrets into the pool as fast as possible (not measured). Fails on the first
 /// refusal, since every later measurement would be meaningless.
 pub async fn prefill(ctx: &Arc<Ctx>, n: usize) -> anyhow::Result<()> {
+    create_many(ctx, n, true).await
+}
+
+/// Creates `n` secrets that stay in the store (not pooled: nobody reveals them), as fast as
+/// possible, with a progress line on stderr every second; returns the creates per second.
+pub async fn fill_store(ctx: &Arc<Ctx>, n: usize, what: &str) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let created = ctx.next_id.load(Ordering::Relaxed);
+    let progress = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let done = ctx.next_id.load(Ordering::Relaxed).wrapping_sub(created).min(n as u64);
+            eprintln!(
+                "  {what}: {done} of {n} created ({:.0}/s)",
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    tokio::select! {
+        r = create_many(ctx, n, false) => r?,
+        () = progress => {}
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64().max(1e-3))
+}
+
+async fn create_many(ctx: &Arc<Ctx>, n: usize, keep: bool) -> anyhow::Result<()> {
     if n == 0 {
         return Ok(());
     }
@@ -436,13 +471,13 @@ pub async fn prefill(ctx: &Arc<Ctx>, n: usize) -> anyhow::Result<()> {
                             Some(c) if !c.is_closed() => c,
                             slot => slot.insert(client::connect(ep).await?),
                         };
-                        create(c, &ctx, instance, true).await
+                        create(c, &ctx, instance, keep).await
                     })
                     .await
                     .unwrap_or_else(|_| Err(anyhow!("timed out after {:?}", ctx.timeout)));
                     match result {
                         Ok(Outcome::Ok | Outcome::Revealed { .. }) => failures = 0,
-                        Ok(Outcome::Status(e) | Outcome::Invalid(e)) => {
+                        Ok(Outcome::Status(_, e) | Outcome::Invalid(e)) => {
                             anyhow::bail!("creating a secret failed: {e}")
                         }
                         Ok(Outcome::Dry) => {}

@@ -4,7 +4,9 @@
 //! can be read as a fraction of it. It can drive several instances of one deployment at once
 //! (`--instances` or a list of `--url`s), spreading the connections over them. The `file`
 //! scenario is one streamed round trip of a big file secret instead, with the server's memory
-//! sampled throughout (`file_round_trip`).
+//! sampled throughout (`file_round_trip`). It also times a spawned server's start, compares
+//! plain traffic's p99 beside Argon2id load with its p99 alone (`isolation`), reruns the load on
+//! a store pre-filled with `--prefill` live secrets, and measures the expiry sweeper (`sweep`).
 
 mod args;
 mod bench;
@@ -13,6 +15,7 @@ mod file_round_trip;
 mod procfs;
 mod report;
 mod stats;
+mod sweep;
 mod target;
 
 use std::io::Write;
@@ -88,13 +91,24 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let mut files = Vec::new();
+    let mut sweeps = Vec::new();
     let outcome = tokio::select! {
-        r = run_all(&args, &target, &mut rows, &mut files) => r,
+        r = run_all(&args, &target, &mut rows, &mut files, &mut sweeps) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
+    let server = server_summary(&target);
+    if let Some(line) = server.as_ref().map(|(line, _)| line) {
+        println!("{line}");
+    }
     // Whatever was measured is written, even after a failure or Ctrl-C.
     if let Some(path) = &args.json {
-        let json: Vec<_> = rows.iter().map(Row::to_json).chain(files.iter().map(FileTrip::to_json)).collect();
+        let json: Vec<_> = rows
+            .iter()
+            .map(Row::to_json)
+            .chain(files.iter().map(FileTrip::to_json))
+            .chain(sweeps.iter().map(sweep::Sweep::to_json))
+            .chain(server.map(|(_, json)| json))
+            .collect();
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {} result(s) to {}", json.len(), path.display());
@@ -102,6 +116,33 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
     // Stops spawned servers, removes their data dirs and their Redis keys.
     drop(target);
     outcome
+}
+
+/// For spawned servers: each one's start time (spawn to first `200` from `/healthz`), its RSS
+/// right then, and its peak RSS so far (`VmHWM`: over everything this invocation ran); a line
+/// for stdout and a JSON object.
+fn server_summary(target: &Target) -> Option<(String, serde_json::Value)> {
+    if target.started.is_empty() {
+        return None;
+    }
+    let peak: Vec<Option<f64>> =
+        target.pids.iter().map(|&p| procfs::memory(p).map(|m| m.hwm_kib / 1024.0)).collect();
+    let mib = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.1}"));
+    let each: Vec<String> = target
+        .started
+        .iter()
+        .zip(&peak)
+        .map(|(&(ms, idle), &peak)| {
+            format!("started in {ms:.1} ms, RSS {} MiB idle then, peak {} MiB (VmHWM)", mib(idle), mib(peak))
+        })
+        .collect();
+    let json = serde_json::json!({
+        "scenario": "server",
+        "start_ms": target.started.iter().map(|s| s.0).collect::<Vec<_>>(),
+        "idle_rss_mib": target.started.iter().map(|s| s.1).collect::<Vec<_>>(),
+        "peak_rss_mib": peak,
+    });
+    Some((format!("server: {}", each.join("; ")), json))
 }
 
 /// `URL (server pid P, spawned)` for one instance; `N instances: URL (pid P), …` for several.
@@ -139,6 +180,7 @@ async fn run_all(
     target: &Target,
     rows: &mut Vec<Row>,
     files: &mut Vec<FileTrip>,
+    sweeps: &mut Vec<sweep::Sweep>,
 ) -> anyhow::Result<()> {
     let summed = target.endpoints.len() > 1;
     if args.scenarios.iter().any(|s| s.is_load()) {
@@ -158,50 +200,157 @@ async fn run_all(
             files.push(trip);
             continue;
         }
-        let sizes: Vec<Option<usize>> =
-            if scenario.sized() { args.size.iter().copied().map(Some).collect() } else { vec![None] };
-        for &size in &sizes {
-            for &conc in &args.concurrency {
-                let ctx = Arc::new(Ctx::new(
-                    target.endpoints.clone(),
-                    args.ttl,
-                    size.unwrap_or(0),
-                    args.timeout,
-                    scenario,
-                )?);
-                eprintln!(
-                    "{} {}× {conc} connection(s)…",
-                    scenario.name(),
-                    size.map_or_else(String::new, |s| format!("{s} B "))
-                );
-                prepare(&ctx, scenario, conc, args).await?;
-                let stats =
-                    bench::drive(&ctx, scenario, conc, args.warmup, args.duration, &target.pids).await?;
-                let vs_health = rows
-                    .iter()
-                    .find(|h| h.scenario == Scenario::Health && h.concurrency == conc)
-                    .filter(|h| scenario != Scenario::Health && h.stats.rps() > 0.0)
-                    .map(|h| stats.rps() / h.stats.rps());
-                let row = Row { scenario, size, concurrency: conc, stats, vs_health };
-                println!("{}", row.table_line(summed));
-                // Rows show up as they are measured even when stdout is a pipe.
-                let _ = std::io::stdout().flush();
-                if let Some(e) = &row.stats.first_error {
-                    eprintln!("  first error: {e}");
-                }
-                if summed && row.stats.m.revealed > 0 {
-                    eprintln!(
-                        "  {} of {} verified reveals were of secrets created through another instance",
-                        row.stats.m.revealed_elsewhere, row.stats.m.revealed
-                    );
-                }
-                rows.push(row);
-                // Let the closed connections drain before the next run.
+        run_scenario(args, target, rows, scenario, 0).await?;
+    }
+    // `--prefill`: the same load runs again on a store holding N more live secrets.
+    let again: Vec<Scenario> =
+        args.scenarios.iter().copied().filter(|s| s.is_load() && *s != Scenario::Health).collect();
+    if let Some(n) = args.prefill
+        && !again.is_empty()
+    {
+        let ctx = Arc::new(Ctx::new(
+            target.endpoints.clone(),
+            args.ttl,
+            args.size[0],
+            args.timeout,
+            Scenario::Create,
+        )?);
+        eprintln!("prefill: creating {n} live secrets of {} B (TTL {} s)…", args.size[0], args.ttl);
+        let rate = bench::fill_store(&ctx, n, "prefill").await?;
+        println!("— after pre-filling {n} live secrets ({rate:.0} creates/s over 32 connections) —");
+        let _ = std::io::stdout().flush();
+        for scenario in again {
+            run_scenario(args, target, rows, scenario, n).await?;
+        }
+        for line in prefill_comparison(rows, n) {
+            println!("{line}");
+        }
+    }
+    for &n in &args.sweep {
+        let s = sweep::run(target, n, args).await?;
+        println!("{}", s.report());
+        let _ = std::io::stdout().flush();
+        sweeps.push(s);
+    }
+    Ok(())
+}
+
+/// One scenario × every size × every concurrency, after `prefilled` secrets were pre-filled.
+async fn run_scenario(
+    args: &Args,
+    target: &Target,
+    rows: &mut Vec<Row>,
+    scenario: Scenario,
+    prefilled: usize,
+) -> anyhow::Result<()> {
+    let summed = target.endpoints.len() > 1;
+    let sizes: Vec<Option<usize>> =
+        if scenario.sized() { args.size.iter().copied().map(Some).collect() } else { vec![None] };
+    for &size in &sizes {
+        for &conc in &args.concurrency {
+            let new_ctx = |scenario| {
+                Ctx::new(target.endpoints.clone(), args.ttl, size.unwrap_or(0), args.timeout, scenario)
+                    .map(Arc::new)
+            };
+            let ctx = new_ctx(scenario)?;
+            eprintln!(
+                "{} {}× {conc} connection(s)…",
+                scenario.name(),
+                size.map_or_else(String::new, |s| format!("{s} B "))
+            );
+            prepare(&ctx, scenario, conc, args).await?;
+            let (stats, isolation) = if scenario == Scenario::Isolation {
+                // The plain traffic alone first, then the same beside the Argon2id load.
+                eprintln!("  mixed alone…");
+                let alone =
+                    bench::drive(&ctx, Scenario::Mixed, conc, args.warmup, args.duration, &target.pids)
+                        .await?;
                 tokio::time::sleep(Duration::from_millis(200)).await;
+                eprintln!("  mixed beside {} passphrase connection(s)…", args.kdf_connections);
+                let kdf_ctx = new_ctx(Scenario::Passphrase)?;
+                bench::prefill(&kdf_ctx, args.kdf_connections).await?;
+                let (loaded, kdf) = tokio::join!(
+                    bench::drive(&ctx, Scenario::Isolation, conc, args.warmup, args.duration, &target.pids),
+                    bench::drive(
+                        &kdf_ctx,
+                        Scenario::Passphrase,
+                        args.kdf_connections,
+                        args.warmup,
+                        args.duration,
+                        &[]
+                    ),
+                );
+                let alone_p99_ms = alone.m.lat.percentile_ms(99.0);
+                rows.push(Row {
+                    scenario: Scenario::Mixed,
+                    size,
+                    concurrency: conc,
+                    stats: alone,
+                    vs_health: None,
+                    prefilled,
+                    isolation: None,
+                });
+                println!("{}", rows[rows.len() - 1].table_line(summed));
+                (
+                    loaded?,
+                    Some(report::Isolation {
+                        alone_p99_ms,
+                        kdf: kdf?,
+                        kdf_connections: args.kdf_connections,
+                    }),
+                )
+            } else {
+                (bench::drive(&ctx, scenario, conc, args.warmup, args.duration, &target.pids).await?, None)
+            };
+            let vs_health = rows
+                .iter()
+                .find(|h| h.scenario == Scenario::Health && h.concurrency == conc)
+                .filter(|h| scenario != Scenario::Health && h.stats.rps() > 0.0)
+                .map(|h| stats.rps() / h.stats.rps());
+            let row = Row { scenario, size, concurrency: conc, stats, vs_health, prefilled, isolation };
+            println!("{}", row.table_line(summed));
+            // Rows show up as they are measured even when stdout is a pipe.
+            let _ = std::io::stdout().flush();
+            if let Some(e) = &row.stats.first_error {
+                eprintln!("  first error: {e}");
             }
+            if summed && row.stats.m.revealed > 0 {
+                eprintln!(
+                    "  {} of {} verified reveals were of secrets created through another instance",
+                    row.stats.m.revealed_elsewhere, row.stats.m.revealed
+                );
+            }
+            rows.push(row);
+            // Let the closed connections drain before the next run.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
     Ok(())
+}
+
+/// `create 64 B × 64: 28000 req/s with 1000000 pre-filled vs 30000 before (93%), p99 …` for
+/// every row measured both before and after `--prefill`.
+fn prefill_comparison(rows: &[Row], n: usize) -> Vec<String> {
+    let after = rows.iter().filter(|r| r.prefilled == n);
+    after
+        .filter_map(|a| {
+            let b = rows.iter().find(|b| {
+                b.prefilled == 0 && (b.scenario, b.size, b.concurrency) == (a.scenario, a.size, a.concurrency)
+            })?;
+            let p99 = |r: &Row| r.stats.m.lat.percentile_ms(99.0);
+            Some(format!(
+                "prefill: {} {}× {}: {:.0} req/s with {n} pre-filled vs {:.0} before ({:.0}%), p99 {:.2} vs {:.2} ms",
+                a.scenario.name(),
+                a.size.map_or_else(String::new, |s| format!("{s} B ")),
+                a.concurrency,
+                a.stats.rps(),
+                b.stats.rps(),
+                100.0 * a.stats.rps() / b.stats.rps().max(1e-9),
+                p99(a),
+                p99(b),
+            ))
+        })
+        .collect()
 }
 
 /// Creates the secrets a run will reveal, before it starts (not measured).
@@ -210,7 +359,7 @@ async fn prepare(ctx: &Arc<Ctx>, scenario: Scenario, conc: usize, args: &Args) -
         Scenario::Health | Scenario::Create | Scenario::File => Ok(()),
         // Reveals fall back to creates while the pool is empty; this just lets both halves
         // start at once.
-        Scenario::Mixed | Scenario::Passphrase => bench::prefill(ctx, conc).await,
+        Scenario::Mixed | Scenario::Passphrase | Scenario::Isolation => bench::prefill(ctx, conc).await,
         Scenario::Reveal => {
             if let Some(n) = args.reveal_pool {
                 eprintln!("  pre-creating {n} secrets to reveal (--reveal-pool)");

@@ -13,6 +13,27 @@ pub struct Row {
     pub stats: RunStats,
     /// req/s divided by `health` req/s at the same concurrency, if `health` ran.
     pub vs_health: Option<f64>,
+    /// Live secrets created by `--prefill` before this run (0 for the runs before the fill).
+    pub prefilled: usize,
+    /// `isolation` only: the same plain traffic alone, and the Argon2id load beside it.
+    pub isolation: Option<Isolation>,
+}
+
+/// What an `isolation` row is compared with: its `mixed` traffic measured alone just before,
+/// and the `passphrase` traffic that ran beside it on other connections.
+pub struct Isolation {
+    /// p99 of the same `mixed` traffic alone, ms.
+    pub alone_p99_ms: f64,
+    /// The passphrase connections' own run.
+    pub kdf: RunStats,
+    pub kdf_connections: usize,
+}
+
+impl Isolation {
+    /// p99 under load / p99 alone.
+    pub fn ratio(&self, loaded_p99_ms: f64) -> f64 {
+        if self.alone_p99_ms > 0.0 { loaded_p99_ms / self.alone_p99_ms } else { f64::NAN }
+    }
 }
 
 /// Column headers and widths (the first column is left-aligned, the rest right-aligned).
@@ -95,6 +116,24 @@ impl Row {
         if s.m.dry {
             text.push_str("  (ran out of secrets to reveal: rate is over the time they lasted)");
         }
+        if let Some(iso) = &self.isolation {
+            let p99 = s.m.lat.percentile_ms(99.0);
+            let k = &iso.kdf;
+            text.push_str(&format!(
+                "\n  isolation: plain p99 {p99:.2} ms beside Argon2id load, {:.2} ms alone: ×{:.2}; \
+                 {} passphrase connection(s): {:.0} req/s ok, p50 {:.0} ms, {} answered 503 (queue full), \
+                 {} other non-2xx, {} transport, {} bad",
+                iso.alone_p99_ms,
+                iso.ratio(p99),
+                iso.kdf_connections,
+                k.rps(),
+                k.m.lat.percentile_ms(50.0),
+                k.m.unavailable,
+                k.m.non_2xx - k.m.unavailable,
+                k.m.transport,
+                k.m.invalid,
+            ));
+        }
         text
     }
 
@@ -117,6 +156,7 @@ impl Row {
             },
             "errors": {
                 "non_2xx": s.m.non_2xx,
+                "non_2xx_503": s.m.unavailable,
                 "transport": s.m.transport,
                 "invalid": s.m.invalid,
             },
@@ -131,6 +171,22 @@ impl Row {
             "server_cpu_pct": s.server_cpu_pct,
             "vs_health": self.vs_health,
             "ran_out_of_secrets": s.m.dry,
+            "prefilled": self.prefilled,
+            "isolation": self.isolation.as_ref().map(|iso| {
+                let k = &iso.kdf;
+                json!({
+                    "alone_p99_ms": iso.alone_p99_ms,
+                    "p99_ratio": iso.ratio(ms(99.0)),
+                    "kdf_connections": iso.kdf_connections,
+                    "kdf_rps": k.rps(),
+                    "kdf_requests_ok": k.m.ok,
+                    "kdf_latency_ms": { "p50": k.m.lat.percentile_ms(50.0), "p99": k.m.lat.percentile_ms(99.0) },
+                    "kdf_non_2xx_503": k.m.unavailable,
+                    "kdf_non_2xx_other": k.m.non_2xx - k.m.unavailable,
+                    "kdf_transport": k.m.transport,
+                    "kdf_invalid": k.m.invalid,
+                })
+            }),
         })
     }
 }
@@ -160,6 +216,8 @@ mod tests {
                 first_error: None,
             },
             vs_health: Some(0.25),
+            prefilled: 0,
+            isolation: None,
         };
         let (h, l) = (header(false), row.table_line(false));
         assert_eq!(h.len(), l.len());
@@ -176,5 +234,7 @@ mod tests {
         assert!(j["server_rss_mib"].is_null());
         assert!(j["server_rss_mib_per_instance"].is_null());
         assert_eq!(j["reveals_cross_instance"], 0);
+        assert_eq!(j["prefilled"], 0);
+        assert!(j["isolation"].is_null());
     }
 }

@@ -17,6 +17,11 @@ use crate::file_round_trip;
 
 /// How long a spawned server may take to answer `/healthz`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a starting server is asked for `GET /healthz`: its start time is measured to
+/// within this.
+const START_POLL: Duration = Duration::from_millis(1);
+/// The expiry sweeper's period in the server's environment.
+const SWEEP_INTERVAL_ENV: &str = "ONCE_SWEEPER__INTERVAL_SECS";
 /// The server's `secrets.max_file_size` in its environment.
 const MAX_FILE_SIZE_ENV: &str = "ONCE_SECRETS__MAX_FILE_SIZE";
 
@@ -27,6 +32,10 @@ pub struct Target {
     pub pids: Vec<u32>,
     /// What the instances keep secrets in, for the header line (credentials redacted).
     pub store: String,
+    /// Spawned instances only, in instance order: milliseconds from starting the process to its
+    /// first `200` to `GET /healthz` (polled every [`START_POLL`]), and its RSS in MiB read
+    /// right after that answer.
+    pub started: Vec<(f64, Option<f64>)>,
     children: Vec<Child>,
     tmp: Option<PathBuf>,
     /// Keys the spawned servers wrote to Redis, removed at the end.
@@ -172,6 +181,7 @@ async fn running(args: &Args) -> anyhow::Result<Target> {
         endpoints,
         pids: args.pid.clone(),
         store: "as the running servers are configured".into(),
+        started: Vec::new(),
         children: Vec::new(),
         tmp: None,
         redis: None,
@@ -217,6 +227,7 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
         endpoints: Vec::new(),
         pids: Vec::new(),
         store,
+        started: Vec::new(),
         children: Vec::new(),
         tmp: Some(tmp.clone()),
         redis,
@@ -235,10 +246,17 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
             file_round_trip::DEFAULT_MAX_FILE_SIZE
         );
     }
+    // `--sweep` times purges: a sweep every second instead of every minute, so that the wait
+    // for one is short, unless the environment says otherwise.
+    let sweep_every = (!args.sweep.is_empty() && std::env::var_os(SWEEP_INTERVAL_ENV).is_none()).then_some(1);
+    if let Some(n) = sweep_every {
+        eprintln!("spawned servers get {SWEEP_INTERVAL_ENV}={n} for --sweep");
+    }
     // Every instance of a deployment must open what the others sealed: one master key, new
     // in every run.
     let master_key = client::base64(&rand::random::<[u8; 32]>());
     let mut logs = Vec::new();
+    let mut spawned_at = Vec::new();
     for (i, &port) in ports.iter().enumerate() {
         let dir = tmp.join(format!("instance-{i}"));
         std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -269,9 +287,13 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
         if let Some(n) = max_file_size {
             cmd.env(MAX_FILE_SIZE_ENV, n.to_string());
         }
+        if let Some(n) = sweep_every {
+            cmd.env(SWEEP_INTERVAL_ENV, n.to_string());
+        }
         let endpoint =
             Arc::new(Endpoint::from_url(&format!("http://127.0.0.1:{port}"), args.auth.as_deref())?);
         let child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
+        spawned_at.push(Instant::now());
         target.pids.push(child.id());
         target.children.push(child);
         target.endpoints.push(endpoint);
@@ -280,8 +302,8 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
 
     // They start side by side; wait for each in turn.
     let started = Instant::now();
-    let instances = target.children.iter_mut().zip(&target.endpoints).zip(&logs);
-    for (i, ((child, endpoint), log_path)) in instances.enumerate() {
+    let instances = target.children.iter_mut().zip(&target.endpoints).zip(&logs).zip(spawned_at);
+    for (i, (((child, endpoint), log_path), spawned_at)) in instances.enumerate() {
         let name = if count == 1 {
             format!("{} serve", bin.display())
         } else {
@@ -292,13 +314,17 @@ async fn spawn(bin: &Path, args: &Args) -> anyhow::Result<Target> {
                 bail!("{name} exited ({status}) before answering:\n{}", log_tail(log_path));
             }
             match check_health(endpoint, Duration::from_secs(1)).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    let ms = spawned_at.elapsed().as_secs_f64() * 1000.0;
+                    target.started.push((ms, crate::procfs::rss_mib(child.id())));
+                    break;
+                }
                 Err(e) if started.elapsed() > START_TIMEOUT => bail!(
                     "{name} did not answer GET /healthz within {} s ({e:#}):\n{}",
                     START_TIMEOUT.as_secs(),
                     log_tail(log_path)
                 ),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => tokio::time::sleep(START_POLL).await,
             }
         }
     }
