@@ -127,11 +127,18 @@ pub struct CryptoConfig {
     pub passphrase_m_cost_kib: u32,
     /// Argon2id iterations for passphrases (OWASP: 2).
     pub passphrase_t_cost: u32,
-    /// Argon2id computations at once.
+    /// Argon2id computations at once [default: half the CPU cores, at least 1].
     pub kdf_concurrency: usize,
     /// Argon2id computations that may wait for a turn; past that, a passphrase or password
     /// check gets 503 with `Retry-After: 1` at once.
     pub kdf_queue: usize,
+}
+
+/// Half the CPU cores, at least 1: Argon2id is CPU-bound, and the other half keeps answering
+/// everything else promptly while passphrase checks run flat out (docs/BENCHMARKS.md, 23:10 UTC:
+/// on two cores, 4 at once doubled plain requests' p99; 1 kept it within 10%).
+pub fn default_kdf_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl Default for CryptoConfig {
@@ -142,7 +149,7 @@ impl Default for CryptoConfig {
             algorithm: once_crypto::AeadAlgorithm::default(),
             passphrase_m_cost_kib: p.m_cost_kib,
             passphrase_t_cost: p.t_cost,
-            kdf_concurrency: 4,
+            kdf_concurrency: default_kdf_concurrency(),
             kdf_queue: 256,
         }
     }
