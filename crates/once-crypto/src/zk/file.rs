@@ -355,7 +355,7 @@ impl FileSealer {
     ) -> Result<(FileSealer, Vec<u8>), ZkError> {
         let mut prefix = [0u8; NONCE_PREFIX_LEN];
         OsRng.fill_bytes(&mut prefix);
-        FileSealer::start(key, passphrase, meta, CHUNK_LOG, prefix)
+        FileSealer::with_nonce_prefix(key, passphrase, meta, CHUNK_LOG, prefix)
     }
 
     /// [`FileSealer::new`] with a caller-chosen chunk size and nonce prefix, for the test vectors
@@ -363,16 +363,6 @@ impl FileSealer {
     /// a fresh random prefix outside tests.
     #[doc(hidden)]
     pub fn with_nonce_prefix(
-        key: &FragmentKey,
-        passphrase: Option<&str>,
-        meta: &FileMeta,
-        chunk_log: u8,
-        nonce_prefix: [u8; NONCE_PREFIX_LEN],
-    ) -> Result<(FileSealer, Vec<u8>), ZkError> {
-        FileSealer::start(key, passphrase, meta, chunk_log, nonce_prefix)
-    }
-
-    fn start(
         key: &FragmentKey,
         passphrase: Option<&str>,
         meta: &FileMeta,
