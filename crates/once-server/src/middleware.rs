@@ -77,6 +77,10 @@ pub fn apply(
     }
 }
 
+/// The file upload route (`routes/files.rs`): its body may be far larger than `max_body` and
+/// take far longer than the request timeout; the route applies its own limits.
+const FILE_UPLOAD_PATH: &str = "/api/v2/files";
+
 /// Answers 408 when a request takes longer than `timeout`, except a file upload: it streams for
 /// as long as its size needs, and its route limits the wait for each piece instead.
 async fn request_timeout(
@@ -84,7 +88,7 @@ async fn request_timeout(
     req: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if req.uri().path() == "/api/v2/files" {
+    if req.uri().path() == FILE_UPLOAD_PATH {
         return next.run(req).await;
     }
     match tokio::time::timeout(timeout, next.run(req)).await {
@@ -107,7 +111,7 @@ async fn refuse_declared_oversize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     // A file upload has its own, larger cap, applied by its route while the body streams in.
-    if declared.is_none_or(|n| n <= max_body as u64) || req.uri().path() == "/api/v2/files" {
+    if declared.is_none_or(|n| n <= max_body as u64) || req.uri().path() == FILE_UPLOAD_PATH {
         return next.run(req).await;
     }
     let path = req.uri().path();
