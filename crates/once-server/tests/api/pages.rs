@@ -438,6 +438,22 @@ async fn sign_in_sign_out_and_sign_out_everywhere() {
     }
 }
 
+#[tokio::test]
+async fn the_combine_page_is_clean_in_both_languages() {
+    let app = TestApp::spawn(Backend::Memory).await;
+    for lang in ["en", "ko"] {
+        let resp =
+            client().get(app.url("/combine")).header("accept-language", lang).send().await.expect("get");
+        assert_eq!(resp.headers()["content-language"], lang);
+        let body = html(resp, StatusCode::OK).await;
+        assert!(body.contains("<script type=\"module\" src=\"/assets/js/combine.js\"></script>"));
+        // The form's fields have no names: nothing in them could ever be posted.
+        let doc = scraper::Html::parse_document(&body);
+        let names = scraper::Selector::parse("#combine [name]").expect("selector");
+        assert_eq!(doc.select(&names).count(), 0);
+    }
+}
+
 #[test]
 fn every_message_exists_in_english_and_korean() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
