@@ -129,22 +129,22 @@ enum Outcome {
     Revealed {
         elsewhere: bool,
     },
-    /// A non-2xx answer: its status, and a line for the user.
-    Status(StatusCode, String),
+    /// A non-2xx answer: its status, a line for the user, and its `Retry-After`.
+    Status(StatusCode, String, Option<Duration>),
     /// A 2xx answer that is wrong: unparsable, missing a field, or the wrong secret.
     Invalid(String),
     /// `reveal` found nothing left to reveal.
     Dry,
 }
 
-fn status_error(r: &Response) -> String {
+fn status_error(r: &Response) -> Outcome {
     let body = String::from_utf8_lossy(&r.body[..r.body.len().min(200)]).into_owned();
-    format!("HTTP {}: {}", r.status, body.trim())
+    Outcome::Status(r.status, format!("HTTP {}: {}", r.status, body.trim()), r.retry_after)
 }
 
 async fn health(conn: &mut Conn, ctx: &Ctx, instance: usize) -> anyhow::Result<Outcome> {
     let r = client::request(conn, ctx.endpoint(instance), Method::GET, "/healthz", None).await?;
-    Ok(if r.status.is_success() { Outcome::Ok } else { Outcome::Status(r.status, status_error(&r)) })
+    Ok(if r.status.is_success() { Outcome::Ok } else { status_error(&r) })
 }
 
 /// Creates one secret through `instance`; on success, puts it in the pool if `keep`.
@@ -157,7 +157,7 @@ async fn create(conn: &mut Conn, ctx: &Ctx, instance: usize, keep: bool) -> anyh
     }
     let r = client::request(conn, ctx.endpoint(instance), Method::POST, "/api/v1/share", Some(form)).await?;
     if !r.status.is_success() {
-        return Ok(Outcome::Status(r.status, status_error(&r)));
+        return Ok(status_error(&r));
     }
     let json: Value = match serde_json::from_slice(&r.body) {
         Ok(v) => v,
@@ -184,7 +184,7 @@ async fn reveal(conn: &mut Conn, ctx: &Ctx, instance: usize, or_create: bool) ->
     let path = format!("/api/v1/secret/{key}");
     let r = client::request(conn, ctx.endpoint(instance), Method::POST, &path, Some(form)).await?;
     if !r.status.is_success() {
-        return Ok(Outcome::Status(r.status, status_error(&r)));
+        return Ok(status_error(&r));
     }
     let json: Value = match serde_json::from_slice(&r.body) {
         Ok(v) => v,
@@ -315,11 +315,16 @@ async fn worker(
         }
         match &outcome {
             Ok(Outcome::Ok | Outcome::Revealed { .. } | Outcome::Dry) => {}
-            Ok(Outcome::Status(_, e) | Outcome::Invalid(e)) => ctx.note_error(e),
+            Ok(Outcome::Status(_, e, _) | Outcome::Invalid(e)) => ctx.note_error(e),
             Err(e) => {
                 ctx.note_error(e);
                 conn = None;
             }
+        }
+        // As a well-behaved client does (`503` from a full Argon2id queue says 1 s): without
+        // this, a refused connection asks again at once and its refusals become load of their own.
+        if let Ok(Outcome::Status(_, _, Some(wait))) = &outcome {
+            tokio::time::sleep((*wait).min(deadline.saturating_duration_since(Instant::now()))).await;
         }
         if t0 < measure_from {
             continue;
@@ -335,7 +340,7 @@ async fn worker(
                         m.revealed += 1;
                         m.revealed_elsewhere += u64::from(elsewhere);
                     }
-                    Outcome::Status(status, _) => {
+                    Outcome::Status(status, _, _) => {
                         m.non_2xx += 1;
                         m.unavailable += u64::from(status == StatusCode::SERVICE_UNAVAILABLE);
                     }
@@ -477,7 +482,7 @@ async fn create_many(ctx: &Arc<Ctx>, n: usize, keep: bool) -> anyhow::Result<()>
                     .unwrap_or_else(|_| Err(anyhow!("timed out after {:?}", ctx.timeout)));
                     match result {
                         Ok(Outcome::Ok | Outcome::Revealed { .. }) => failures = 0,
-                        Ok(Outcome::Status(_, e) | Outcome::Invalid(e)) => {
+                        Ok(Outcome::Status(_, e, _) | Outcome::Invalid(e)) => {
                             anyhow::bail!("creating a secret failed: {e}")
                         }
                         Ok(Outcome::Dry) => {}

@@ -5,9 +5,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use std::time::Duration;
+
 use tokio::net::TcpStream;
 
 /// Where requests go.
@@ -91,6 +93,8 @@ where
 
 pub struct Response {
     pub status: StatusCode,
+    /// `Retry-After` in whole seconds, when the server sent one.
+    pub retry_after: Option<Duration>,
     pub body: Bytes,
 }
 
@@ -113,8 +117,13 @@ pub async fn request(
     let req = req.body(Full::new(Bytes::from(form.unwrap_or_default())))?;
     let resp = conn.send_request(req).await?;
     let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
     let body = resp.into_body().collect().await?.to_bytes();
-    Ok(Response { status, body })
+    Ok(Response { status, retry_after, body })
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
