@@ -535,16 +535,51 @@ impl SecretStore for SqliteStore {
 
 /// Appends `?3` (an encoded view note, or NULL for none) to `view_log` by [`ViewNote::append`]'s
 /// rule: the first note alone, nothing once the log reached the cap, else `;` and the note.
-const APPEND_VIEW_NOTE: &str = "view_log = CASE
+/// A macro, so that the statements below that use it are string constants.
+macro_rules! append_view_note {
+    () => {
+        "view_log = CASE
          WHEN ?3 IS NULL THEN view_log
          WHEN view_log IS NULL OR view_log = '' THEN ?3
          WHEN length(CAST(view_log AS BLOB)) >= 4096 THEN view_log
-         ELSE view_log || ';' || ?3 END";
+         ELSE view_log || ';' || ?3 END"
+    };
+}
 // The cap written out above.
 const _: () = assert!(once_store::VIEW_LOG_MAX_BYTES == 4096);
 
+/// The last view of a live secret: the row goes at once.
+const TAKE_LAST: &str = "DELETE FROM secrets WHERE id = ?1 AND views_left = 1 AND expires_at > ?2
+     RETURNING envelope, receipt_id";
+/// [`TAKE_LAST`] for a secret without a passphrase only.
+const TAKE_LAST_UNGUARDED: &str = "DELETE FROM secrets
+     WHERE id = ?1 AND views_left = 1 AND expires_at > ?2 AND has_passphrase = 0
+     RETURNING envelope, receipt_id";
+/// A view of a live secret that has more left.
+const TAKE_ONE: &str = "UPDATE secrets SET views_left = views_left - 1
+     WHERE id = ?1 AND views_left > 1 AND expires_at > ?2
+     RETURNING envelope, views_left, receipt_id";
+/// [`TAKE_ONE`] for a secret without a passphrase only.
+const TAKE_ONE_UNGUARDED: &str = "UPDATE secrets SET views_left = views_left - 1
+     WHERE id = ?1 AND views_left > 1 AND expires_at > ?2 AND has_passphrase = 0
+     RETURNING envelope, views_left, receipt_id";
+const RECEIPT_LAST_VIEW: &str = concat!(
+    "UPDATE receipts SET views = views + 1, updated_at = ?2, state = 'received', received_at = ?2,
+     sealed_secret_key = NULL, ",
+    append_view_note!(),
+    " WHERE id = ?1"
+);
+const RECEIPT_VIEW: &str = concat!(
+    "UPDATE receipts SET views = views + 1, updated_at = ?2, ",
+    append_view_note!(),
+    " WHERE id = ?1"
+);
+
 /// The one-time claim, inside the writer's transaction. With `unguarded_only`, a secret with a
 /// passphrase is not claimed. `note` goes to the receipt's view log.
+///
+/// The last view deletes the row in one statement; most secrets have one view, so most reveals
+/// run two statements (this delete and the receipt's update), not three.
 fn take_in(
     conn: &Connection,
     id: &RecordId,
@@ -552,42 +587,36 @@ fn take_in(
     unguarded_only: bool,
     note: Option<&str>,
 ) -> StoreResult<Option<Taken>> {
-    let sql = if unguarded_only {
-        "UPDATE secrets SET views_left = views_left - 1
-         WHERE id = ?1 AND views_left > 0 AND expires_at > ?2 AND has_passphrase = 0
-         RETURNING envelope, views_left, receipt_id"
-    } else {
-        "UPDATE secrets SET views_left = views_left - 1
-         WHERE id = ?1 AND views_left > 0 AND expires_at > ?2
-         RETURNING envelope, views_left, receipt_id"
-    };
-    let claimed = conn
-        .prepare_cached(sql)
+    let (take_last, take_one) =
+        if unguarded_only { (TAKE_LAST_UNGUARDED, TAKE_ONE_UNGUARDED) } else { (TAKE_LAST, TAKE_ONE) };
+    let last = conn
+        .prepare_cached(take_last)
         .and_then(|mut st| {
-            st.query_row(params![&id.0[..], now], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
-            })
-            .optional()
+            st.query_row(params![&id.0[..], now], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .optional()
         })
         .map_err(backend)?;
-    let Some((envelope, views_left, receipt_id)) = claimed else {
-        return Ok(None);
+    let (envelope, views_left, receipt_id, receipt_sql) = match last {
+        Some((envelope, receipt_id)) => (envelope, 0, receipt_id, RECEIPT_LAST_VIEW),
+        None => {
+            let claimed = conn
+                .prepare_cached(take_one)
+                .and_then(|mut st| {
+                    st.query_row(params![&id.0[..], now], |r| {
+                        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
+                    })
+                    .optional()
+                })
+                .map_err(backend)?;
+            let Some((envelope, views_left, receipt_id)) = claimed else {
+                return Ok(None);
+            };
+            (envelope, views_left, receipt_id, RECEIPT_VIEW)
+        }
     };
-    if views_left == 0 {
-        delete_secret(conn, id).map_err(backend)?;
-        conn.prepare_cached(&format!(
-            "UPDATE receipts SET views = views + 1, updated_at = ?2, state = 'received',
-                 received_at = ?2, sealed_secret_key = NULL, {APPEND_VIEW_NOTE} WHERE id = ?1"
-        ))
+    conn.prepare_cached(receipt_sql)
         .and_then(|mut st| st.execute(params![receipt_id, now, note]))
         .map_err(backend)?;
-    } else {
-        conn.prepare_cached(&format!(
-            "UPDATE receipts SET views = views + 1, updated_at = ?2, {APPEND_VIEW_NOTE} WHERE id = ?1"
-        ))
-        .and_then(|mut st| st.execute(params![receipt_id, now, note]))
-        .map_err(backend)?;
-    }
     Ok(Some(Taken { envelope, views_left }))
 }
 
