@@ -34,6 +34,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
+/// Wraps every route in the layers, outermost first: metrics, the client's address for the
+/// audit trail, the declared-size check, caught panics, sensitive headers, the request log, the
+/// timeout, the body cap, then the security headers.
+///
+/// One `Router::layer` call with the whole stack: axum boxes each route's service once per call,
+/// and every boxed level is cloned again for each request, so ten calls cost about a hundred
+/// allocations a request where one call costs a few (docs/BENCHMARKS.md, 2026-11-30).
 pub fn apply(
     router: Router,
     metrics: &Metrics,
@@ -41,40 +48,35 @@ pub fn apply(
     timeout: Duration,
     proxies: std::sync::Arc<crate::config::Networks>,
 ) -> Router {
-    let headers = [
-        (header::CACHE_CONTROL, "no-store"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
-    ];
-    let mut router = router;
-    for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
-    }
-    let router = router
-        .layer(
-            ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(panic_response))
-                .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(span_for)
-                        .on_request(())
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
-                )
-                .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
-                // Enforced while the body streams in (a chunked body is cut off at the cap), and
-                // answered by the extractors in our JSON error shape.
-                .layer(DefaultBodyLimit::max(max_body)),
-        )
-        .layer(axum::middleware::from_fn_with_state(max_body, refuse_declared_oversize))
-        .layer(axum::middleware::from_fn_with_state(proxies, crate::audit::with_client));
-    if metrics.is_enabled() {
-        router.layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
-    } else {
-        router
-    }
+    let security_header =
+        |name, value| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    router.layer(
+        ServiceBuilder::new()
+            // Passes requests straight through when metrics are off.
+            .layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
+            .layer(axum::middleware::from_fn_with_state(proxies, crate::audit::with_client))
+            .layer(axum::middleware::from_fn_with_state(max_body, refuse_declared_oversize))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(span_for)
+                    .on_request(())
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
+            // Enforced while the body streams in (a chunked body is cut off at the cap), and
+            // answered by the extractors in our JSON error shape.
+            .layer(DefaultBodyLimit::max(max_body))
+            .layer(security_header(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+            ))
+            .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+            .layer(security_header(header::CACHE_CONTROL, "no-store")),
+    )
 }
 
 /// The file upload route (`routes/files.rs`): its body may be far larger than `max_body` and
