@@ -674,7 +674,19 @@ async function secretStillThere(key) {
 }
 
 /** Decrypts a text secret's reveal answer into the page: its section, or false if it can't be. */
-async function revealText(res, fragment, passphrase) {
+/**
+ * Says in `note` how many more times the link works, from a reveal answer's count; `gone` (the
+ * text to show when none are left) replaces the note's text only if given.
+ */
+function viewsLeftNote(form, note, left, gone) {
+  if (!note) return;
+  if (!Number.isSafeInteger(left) || left <= 0) {
+    if (gone !== undefined) note.textContent = gone;
+  } else if (left === 1) note.textContent = form.dataset.viewsLeftOne || "";
+  else note.textContent = fill(form.dataset.viewsLeft, { n: left });
+}
+
+async function revealText(form, res, fragment, passphrase) {
   const json = await res.json();
   let text;
   try {
@@ -688,6 +700,8 @@ async function revealText(res, fragment, passphrase) {
   const out = document.getElementById("zk-value");
   noRestore(out);
   if (out) out.value = text;
+  // The note says "gone" until told otherwise: a secret sent for several views still works.
+  viewsLeftNote(form, document.getElementById("zk-revealed-note"), json.views_left);
   return document.getElementById("zk-revealed");
 }
 
@@ -721,13 +735,8 @@ async function revealFile(form, res, fragment, passphrase, button) {
       if (!ev.persisted) URL.revokeObjectURL(href);
     });
   }
-  const note = document.getElementById("zk-file-note");
-  if (note) {
-    const left = Number(res.headers.get("once-views-left"));
-    if (!Number.isSafeInteger(left) || left <= 0) note.textContent = form.dataset.fileGone || "";
-    else if (left === 1) note.textContent = form.dataset.viewsLeftOne || "";
-    else note.textContent = fill(form.dataset.viewsLeft, { n: left });
-  }
+  const left = Number(res.headers.get("once-views-left"));
+  viewsLeftNote(form, document.getElementById("zk-file-note"), left, form.dataset.fileGone || "");
   return document.getElementById("zk-file");
 }
 
@@ -792,7 +801,7 @@ function initReveal() {
       if (res.status === 200) {
         const section = isFile
           ? await revealFile(form, res, fragment, passphrase, button)
-          : await revealText(res, fragment, passphrase);
+          : await revealText(form, res, fragment, passphrase);
         if (section === false) {
           // The proof matched, so the key is right: the data is damaged. The view is spent.
           showAlert(form, alertId, errFailed);

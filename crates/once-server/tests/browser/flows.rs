@@ -127,6 +127,43 @@ async fn zero_knowledge_flow_keeps_the_secret_and_the_key_from_the_server() {
 }
 
 #[tokio::test]
+async fn a_zero_knowledge_secret_for_two_views_says_it_works_once_more() {
+    within(async {
+        let site = Site::spawn().await;
+        let t = Catalog::get("en");
+        let secret = format!("two views {}", tag());
+
+        let sender = Browser::open(Opts::default()).await;
+        sender.goto(&site.url("/")).await.expect("home");
+        sender.wait_text("mode", t.t("mode-zk")).await;
+        sender.type_into("#secret", &secret).await;
+        sender.type_into("#views", "2").await;
+        sender.click("#create button[type=submit]").await;
+        sender.wait_css("#zk-result:not([hidden]) #zk-secret-url").await;
+        let link = ZkLink::parse(&site, &sender.value("#zk-secret-url").await);
+        sender.close().await;
+
+        let recipient = Browser::open(Opts::default()).await;
+        for (view, note) in [(1, "The link works 1 more time."), (2, t.t("revealed-gone"))] {
+            // The page drops the key from the address bar once used: open the whole link again.
+            recipient.visit(&link.url).await;
+            recipient.wait_css("form#zk-reveal").await;
+            recipient.click("#zk-reveal button[type=submit]").await;
+            let value = recipient.wait_css("#zk-revealed:not([hidden]) #zk-value").await;
+            assert_eq!(
+                value.prop("value").await.expect("value").as_deref(),
+                Some(secret.as_str()),
+                "view {view}"
+            );
+            assert_eq!(recipient.text("#zk-revealed-note").await, note, "view {view}");
+        }
+        assert_eq!(api_preview(&site, &link.key).await, StatusCode::NOT_FOUND);
+        recipient.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn server_side_flow_without_javascript() {
     within(async {
         let site = Site::spawn().await;
