@@ -34,9 +34,11 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
-/// Wraps every route in the layers, outermost first: metrics, the client's address for the
-/// audit trail, the declared-size check, caught panics, sensitive headers, the request log, the
-/// timeout, the body cap, then the security headers.
+/// Wraps every route in the layers, outermost first: metrics, the security headers, the
+/// client's address for the audit trail, the declared-size check, caught panics, sensitive
+/// headers, the request log, the timeout, then the body cap. The security headers sit outside
+/// everything that can answer on its own (a 413, a 408, a caught panic's 500), so every answer
+/// has them.
 ///
 /// One `Router::layer` call with the whole stack: axum boxes each route's service once per call,
 /// and every boxed level is cloned again for each request, so ten calls cost about a hundred
@@ -54,6 +56,14 @@ pub fn apply(
         ServiceBuilder::new()
             // Passes requests straight through when metrics are off.
             .layer(axum::middleware::from_fn_with_state(metrics.clone(), crate::metrics::track))
+            .layer(security_header(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+            ))
+            .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+            .layer(security_header(header::CACHE_CONTROL, "no-store"))
             .layer(axum::middleware::from_fn_with_state(proxies, crate::audit::with_client))
             .layer(axum::middleware::from_fn_with_state(max_body, refuse_declared_oversize))
             .layer(CatchPanicLayer::custom(panic_response))
@@ -67,15 +77,7 @@ pub fn apply(
             .layer(axum::middleware::from_fn_with_state(timeout, request_timeout))
             // Enforced while the body streams in (a chunked body is cut off at the cap), and
             // answered by the extractors in our JSON error shape.
-            .layer(DefaultBodyLimit::max(max_body))
-            .layer(security_header(
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-            ))
-            .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-            .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
-            .layer(security_header(header::CACHE_CONTROL, "no-store")),
+            .layer(DefaultBodyLimit::max(max_body)),
     )
 }
 

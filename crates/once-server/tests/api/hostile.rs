@@ -462,6 +462,27 @@ impl Case {
         })
     }
 
+    /// The answer carries the security headers every answer of the application does (a refusal
+    /// by a middleware too, not only a handler's answer).
+    fn security_headers(self) -> Case {
+        self.check(|_, w| {
+            for (name, want) in [
+                ("cache-control", Some("no-store")),
+                ("x-content-type-options", Some("nosniff")),
+                ("content-security-policy", None),
+            ] {
+                match (w.header(name), want) {
+                    (Some(got), Some(want)) if got != want => {
+                        return Err(format!("{name}: {got:?}, want {want:?}"));
+                    }
+                    (None, _) => return Err(format!("no {name} header")),
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// The answer's `Location` must be `want`.
     fn location(self, want: &'static str) -> Case {
         self.check(move |_, w| match w.header("location") {
@@ -1628,6 +1649,7 @@ async fn oversize_bodies_get_413_without_reading_them_all() {
             }
         }),
     ];
+    let cases: Vec<Case> = cases.into_iter().map(Case::security_headers).collect();
     run(&app, &cases).await;
     assert_untouched(&app, &ctx).await;
 }
@@ -1700,7 +1722,7 @@ async fn slow_bodies_get_408_within_the_request_timeout() {
         .into_iter()
         .map(|c| {
             let c = if c.statuses.is_empty() { c.status(&[408]) } else { c };
-            c.window(window).check(prompt)
+            c.window(window).check(prompt).security_headers()
         })
         .collect();
     run(&app, &cases).await;
