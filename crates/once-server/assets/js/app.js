@@ -397,17 +397,49 @@ function initFileChoice(form) {
 }
 
 /** An onProgress(done, total) that shows the percentage on `progress` and in `button`'s label
- * (after the form's data-working text). */
-function progressReporter(progress, form, button) {
-  const working = form.dataset.working || "";
+ * (after `label`: what is being done). */
+function progressReporter(progress, label, button) {
   return (done, total) => {
     const pct = total > 0 ? Math.floor((done * 100) / total) : 100;
     if (progress) {
       progress.hidden = false;
       progress.value = pct;
     }
-    if (button) button.textContent = `${working} ${pct}%`;
+    if (button) button.textContent = `${label} ${pct}%`;
   };
+}
+
+/**
+ * POSTs `body` to `url` with XMLHttpRequest, which, unlike fetch, tells how much of the body has
+ * gone: onProgress(sent, total) as it goes. Resolves to a Response made of the answer, read as
+ * fetch's would be; rejects as fetch does when no answer comes.
+ */
+function postWithProgress(url, body, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("accept", "application/json");
+    xhr.responseType = "blob";
+    xhr.upload.addEventListener("progress", (ev) => {
+      if (ev.lengthComputable) onProgress(ev.loaded, ev.total);
+    });
+    xhr.addEventListener("load", () => {
+      const headers = new Headers();
+      for (const line of xhr.getAllResponseHeaders().split("\r\n")) {
+        const at = line.indexOf(":");
+        if (at > 0) headers.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
+      }
+      try {
+        resolve(new Response(xhr.response, { status: xhr.status, headers }));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    for (const what of ["error", "abort", "timeout"]) {
+      xhr.addEventListener(what, () => reject(new TypeError(`upload: ${what}`)));
+    }
+    xhr.send(body);
+  });
 }
 
 /**
@@ -419,25 +451,18 @@ async function createFile(form, choice, options, button) {
   const passEl = form.querySelector("#passphrase");
   const passphrase = passEl ? passEl.value : "";
   const progress = document.getElementById("create-progress");
-  const onProgress = progressReporter(progress, form, button);
+  const onProgress = progressReporter(progress, form.dataset.working || "", button);
   try {
     const sealed = await zk.sealFile(file, { passphrase: passphrase || null, onProgress });
-    if (button && form.dataset.uploading) button.textContent = form.dataset.uploading;
-    // No value: an indeterminate bar while the upload runs (fetch tells nothing of its progress).
-    if (progress) progress.removeAttribute("value");
+    const uploading = progressReporter(progress, form.dataset.uploading || "", button);
+    uploading(0, 1);
     const body = new FormData();
     const json = JSON.stringify({ ...options, key_proof: sealed.keyProof });
     body.append("options", new Blob([json], { type: "application/json" }));
     // A Blob, not the File: the part is named "blob", never with the file's own name.
     body.append("content", sealed.blob);
-    const res = await fetch("/api/v2/files", {
-      method: "POST",
-      headers: { accept: "application/json" },
-      body,
-      credentials: "same-origin",
-      cache: "no-store",
-      referrerPolicy: "no-referrer",
-    });
+    // Same origin, so the session cookie goes along; the page's Referrer-Policy keeps the URL.
+    const res = await postWithProgress("/api/v2/files", body, uploading);
     if (res.status === 413) {
       showFileTooLarge(form, file.size);
       return null;
@@ -712,7 +737,7 @@ async function revealText(form, res, fragment, passphrase) {
  */
 async function revealFile(form, res, fragment, passphrase, button) {
   const progress = document.getElementById("reveal-progress");
-  const onProgress = progressReporter(progress, form, button);
+  const onProgress = progressReporter(progress, form.dataset.working || "", button);
   let opened;
   try {
     opened = await zk.openFile(res.body, fragment, passphrase || null, onProgress);

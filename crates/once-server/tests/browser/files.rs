@@ -1,7 +1,7 @@
 //! File secrets in real browsers: a file chosen on the home page is sealed in the browser,
-//! uploaded, then decrypted in another browser and offered for saving, once; a file over the
-//! server's limit is refused before anything is sent; and a file the Rust client sealed opens in
-//! the browser (a wrong passphrase first).
+//! uploaded, then decrypted in another browser and offered for saving, once; a slow upload shows
+//! how far it has got; a file over the server's limit is refused before anything is sent; and a
+//! file the Rust client sealed opens in the browser (a wrong passphrase first).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,7 +14,9 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::flows::{ZkLink, api_preview};
-use crate::harness::{Browser, Catalog, Opts, PHONE, Site, WAIT, assert_absent, contains, tag, within};
+use crate::harness::{
+    Browser, Catalog, Opts, PHONE, Site, WAIT, assert_absent, contains, tag, within, xpath_str,
+};
 
 /// `len` random bytes: no run or pattern that could be found by chance.
 fn content(len: usize) -> Vec<u8> {
@@ -158,6 +160,57 @@ async fn a_file_goes_from_one_browser_to_another_once() {
             assert!(!contains(&sent, piece), "the content (at {at}) was sent");
             assert!(!contains(&db, piece), "the content (at {at}) is stored");
         }
+    })
+    .await;
+}
+
+/// The upload counts up on the button and the bar while the body goes, on a link slow enough to
+/// watch it (Chromium's own network throttling).
+#[tokio::test]
+async fn a_slow_upload_shows_how_far_it_has_got() {
+    within(async {
+        let site = Site::spawn().await;
+        let en = Catalog::get("en");
+        let data = content(3 << 20);
+        let (_dir, path) = temp_file("large.bin", &data);
+
+        let b = Browser::open(Opts::default()).await;
+        b.goto(&site.url("/")).await.expect("home");
+        b.wait_text("mode", en.t("mode-zk")).await;
+        choose_file(&b, &path).await;
+        let throttle = |bytes_per_s: i64| {
+            json!({ "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_s })
+        };
+        b.cdp("Network.enable", json!({})).await;
+        // About a megabyte a second: three seconds of upload.
+        b.cdp("Network.emulateNetworkConditions", throttle(1_000_000)).await;
+        b.click("#create button[type=submit]").await;
+
+        // Part of the way there: neither 0% nor 100% on the button…
+        let label = format!("{} ", en.t("file-uploading"));
+        let partway = format!(
+            "//form[@id='create']//button[@type='submit'][starts-with(normalize-space(.), {})\
+             and not(contains(., ' 0%')) and not(contains(., '100%'))]",
+            xpath_str(&label)
+        );
+        let button = b.wait_xpath(&partway).await;
+        let said = button.text().await.expect("text");
+        let pct: u32 = said.trim_start_matches(label.trim_end()).trim().trim_end_matches('%').parse().expect("a %");
+        assert!((1..100).contains(&pct), "{said}");
+        // …and a bar that has a value (not the indeterminate one).
+        let bar = b.css("#create-progress").await;
+        assert!(bar.is_displayed().await.expect("displayed"), "the bar shows");
+        // `value` reflects to the attribute; the indeterminate bar has none.
+        let value: f64 = bar.attr("value").await.expect("value").unwrap_or_default().parse().expect("a number");
+        assert!(value >= 1.0, "bar at {value}");
+
+        b.cdp("Network.emulateNetworkConditions", throttle(-1)).await;
+        b.wait_css("#zk-result:not([hidden]) #zk-secret-url").await;
+        assert!(!b.css("#create-progress").await.is_displayed().await.expect("displayed"), "the bar is gone");
+        let link = ZkLink::parse(&site, &b.value("#zk-secret-url").await);
+        let sealed = api_preview_json(&site, &link.key).await["file"]["size"].as_u64().expect("a file secret");
+        assert!(sealed > data.len() as u64, "the whole file arrived: {sealed} bytes");
+        b.close().await;
     })
     .await;
 }
