@@ -377,7 +377,7 @@ impl RunStats {
 
 /// The sum of `f` over all `pids`; `None` if there are none or one can't be read (a server
 /// that died makes the sum meaningless).
-fn sum_over(pids: &[u32], f: fn(u32) -> Option<f64>) -> Option<f64> {
+pub fn sum_over(pids: &[u32], f: fn(u32) -> Option<f64>) -> Option<f64> {
     if pids.is_empty() {
         return None;
     }

@@ -1,5 +1,7 @@
 //! A minimal HTTP/1.1 client: one keep-alive hyper connection per worker.
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -8,8 +10,6 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::time::Duration;
-
 use tokio::net::TcpStream;
 
 /// Where requests go.

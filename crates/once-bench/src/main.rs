@@ -259,13 +259,24 @@ async fn run_scenario(
                 size.map_or_else(String::new, |s| format!("{s} B "))
             );
             prepare(&ctx, scenario, conc, args).await?;
+            let row = |scenario, stats, isolation| Row {
+                scenario,
+                size,
+                concurrency: conc,
+                stats,
+                vs_health: None,
+                prefilled,
+                isolation,
+            };
             let (stats, isolation) = if scenario == Scenario::Isolation {
-                // The plain traffic alone first, then the same beside the Argon2id load.
+                // The plain traffic alone first (a row of its own), then the same beside the
+                // Argon2id load.
                 eprintln!("  mixed alone…");
                 let alone =
                     bench::drive(&ctx, Scenario::Mixed, conc, args.warmup, args.duration, &target.pids)
                         .await?;
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let alone_p99_ms = alone.m.lat.percentile_ms(99.0);
+                emit(rows, row(Scenario::Mixed, alone, None), summed).await;
                 eprintln!("  mixed beside {} passphrase connection(s)…", args.kdf_connections);
                 let kdf_ctx = new_ctx(Scenario::Passphrase)?;
                 bench::prefill(&kdf_ctx, args.kdf_connections).await?;
@@ -280,25 +291,9 @@ async fn run_scenario(
                         &[]
                     ),
                 );
-                let alone_p99_ms = alone.m.lat.percentile_ms(99.0);
-                rows.push(Row {
-                    scenario: Scenario::Mixed,
-                    size,
-                    concurrency: conc,
-                    stats: alone,
-                    vs_health: None,
-                    prefilled,
-                    isolation: None,
-                });
-                println!("{}", rows[rows.len() - 1].table_line(summed));
-                (
-                    loaded?,
-                    Some(report::Isolation {
-                        alone_p99_ms,
-                        kdf: kdf?,
-                        kdf_connections: args.kdf_connections,
-                    }),
-                )
+                let isolation =
+                    report::Isolation { alone_p99_ms, kdf: kdf?, kdf_connections: args.kdf_connections };
+                (loaded?, Some(isolation))
             } else {
                 (bench::drive(&ctx, scenario, conc, args.warmup, args.duration, &target.pids).await?, None)
             };
@@ -307,25 +302,29 @@ async fn run_scenario(
                 .find(|h| h.scenario == Scenario::Health && h.concurrency == conc)
                 .filter(|h| scenario != Scenario::Health && h.stats.rps() > 0.0)
                 .map(|h| stats.rps() / h.stats.rps());
-            let row = Row { scenario, size, concurrency: conc, stats, vs_health, prefilled, isolation };
-            println!("{}", row.table_line(summed));
-            // Rows show up as they are measured even when stdout is a pipe.
-            let _ = std::io::stdout().flush();
-            if let Some(e) = &row.stats.first_error {
-                eprintln!("  first error: {e}");
-            }
-            if summed && row.stats.m.revealed > 0 {
-                eprintln!(
-                    "  {} of {} verified reveals were of secrets created through another instance",
-                    row.stats.m.revealed_elsewhere, row.stats.m.revealed
-                );
-            }
-            rows.push(row);
-            // Let the closed connections drain before the next run.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            emit(rows, Row { vs_health, ..row(scenario, stats, isolation) }, summed).await;
         }
     }
     Ok(())
+}
+
+/// Prints a measured row (with its first error and, over several instances, how many reveals
+/// crossed instances), keeps it, and lets the closed connections drain before the next run.
+async fn emit(rows: &mut Vec<Row>, row: Row, summed: bool) {
+    println!("{}", row.table_line(summed));
+    // Rows show up as they are measured even when stdout is a pipe.
+    let _ = std::io::stdout().flush();
+    if let Some(e) = &row.stats.first_error {
+        eprintln!("  first error: {e}");
+    }
+    if summed && row.stats.m.revealed > 0 {
+        eprintln!(
+            "  {} of {} verified reveals were of secrets created through another instance",
+            row.stats.m.revealed_elsewhere, row.stats.m.revealed
+        );
+    }
+    rows.push(row);
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// `create 64 B × 64: 28000 req/s with 1000000 pre-filled vs 30000 before (93%), p99 …` for

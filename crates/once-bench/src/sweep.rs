@@ -119,11 +119,9 @@ fn parse_counter(text: &str, name: &str) -> Option<u64> {
     })
 }
 
+/// The CPU seconds of all instances together.
 fn cpu(pids: &[u32]) -> Option<f64> {
-    if pids.is_empty() {
-        return None;
-    }
-    pids.iter().map(|&p| procfs::cpu_seconds(p)).sum()
+    bench::sum_over(pids, procfs::cpu_seconds)
 }
 
 pub async fn run(target: &Target, n: usize, args: &Args) -> anyhow::Result<Sweep> {
