@@ -435,7 +435,7 @@ function postWithProgress(url, body, onProgress) {
         reject(e);
       }
     });
-    for (const what of ["error", "abort", "timeout"]) {
+    for (const what of ["error", "abort"]) {
       xhr.addEventListener(what, () => reject(new TypeError(`upload: ${what}`)));
     }
     xhr.send(body);
@@ -698,19 +698,16 @@ async function secretStillThere(key) {
   }
 }
 
-/** Decrypts a text secret's reveal answer into the page: its section, or false if it can't be. */
 /**
- * Says in `note` how many more times the link works, from a reveal answer's count; `gone` (the
- * text to show when none are left) replaces the note's text only if given.
+ * Says in `note` how many more times the link works, from a reveal answer's count. With none
+ * left the note keeps its text from the page, which says the secret is gone.
  */
-function viewsLeftNote(form, note, left, gone) {
-  if (!note) return;
-  if (!Number.isSafeInteger(left) || left <= 0) {
-    if (gone !== undefined) note.textContent = gone;
-  } else if (left === 1) note.textContent = form.dataset.viewsLeftOne || "";
-  else note.textContent = fill(form.dataset.viewsLeft, { n: left });
+function viewsLeftNote(form, note, left) {
+  if (!note || !Number.isSafeInteger(left) || left <= 0) return;
+  note.textContent = left === 1 ? form.dataset.viewsLeftOne || "" : fill(form.dataset.viewsLeft, { n: left });
 }
 
+/** Decrypts a text secret's reveal answer into the page: its section, or false if it can't be. */
 async function revealText(form, res, fragment, passphrase) {
   const json = await res.json();
   let text;
@@ -725,7 +722,6 @@ async function revealText(form, res, fragment, passphrase) {
   const out = document.getElementById("zk-value");
   noRestore(out);
   if (out) out.value = text;
-  // The note says "gone" until told otherwise: a secret sent for several views still works.
   viewsLeftNote(form, document.getElementById("zk-revealed-note"), json.views_left);
   return document.getElementById("zk-revealed");
 }
@@ -760,8 +756,7 @@ async function revealFile(form, res, fragment, passphrase, button) {
       if (!ev.persisted) URL.revokeObjectURL(href);
     });
   }
-  const left = Number(res.headers.get("once-views-left"));
-  viewsLeftNote(form, document.getElementById("zk-file-note"), left, form.dataset.fileGone || "");
+  viewsLeftNote(form, document.getElementById("zk-file-note"), Number(res.headers.get("once-views-left")));
   return document.getElementById("zk-file");
 }
 
