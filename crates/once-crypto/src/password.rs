@@ -38,11 +38,11 @@
 //!   against them in the tests) with `hash_password_into_with_memory`.
 //!
 //! **Callers run [`hash_password`], [`verify_password`] and [`dummy_verify`] on the blocking pool
-//! (`tokio::task::spawn_blocking`), behind a semaphore** with about half as many permits as cores (the server's default): each
-//! call holds one core for the time above and m of memory, and without the semaphore a burst of
-//! sign-ins would take all the memory and every core. The pool keeps up to [`POOLED_BUFFERS`]
-//! buffers (as many as calls ever ran at once; 64 MiB each with the default), so with that many
-//! permits or fewer nothing is allocated after warm-up.
+//! (`tokio::task::spawn_blocking`), behind a semaphore** with about half as many permits as cores
+//! (the server's default): each call holds one core for the time above and m of memory, and
+//! without the semaphore a burst of sign-ins would take all the memory and every core. The pool
+//! keeps up to [`POOLED_BUFFERS`] buffers (as many as calls ever ran at once; 64 MiB each with the
+//! default), so with that many permits or fewer nothing is allocated after warm-up.
 //!
 //! # Rules for new passwords
 //!
